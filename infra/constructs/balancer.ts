@@ -1,0 +1,79 @@
+/**
+ * Balancer: the HAProxy container in front of the replicas. Its haproxy.cfg is rendered by
+ * `loadbalancer/` and uploaded into the container; an upload is part of the container's identity, so a
+ * changed config (another lbMode, timeouts) replaces the container and nothing else. Replicas are found
+ * through Docker DNS (the config's resolvers section), so scaling never changes the config.
+ * Only the frontend and the stats ports are published, bound to the bind address.
+ */
+import { createHash } from 'node:crypto';
+import { Construct } from 'constructs';
+import type { ITerraformDependable } from 'cdktf';
+import { Container } from '@cdktf/provider-docker/lib/container/index.js';
+import { Image } from '@cdktf/provider-docker/lib/image/index.js';
+import { balancerContainerName, PREFIX_LABEL } from '../names.js';
+
+export const HAPROXY_CONFIG_PATH = '/usr/local/etc/haproxy/haproxy.cfg';
+
+export interface BalancerProps {
+  readonly prefix: string;
+  /** Image reference, e.g. haproxy:3.2.7 (present locally or pullable). */
+  readonly image: string;
+  readonly networkName: string;
+  /** The rendered haproxy.cfg. */
+  readonly config: string;
+  /** Ports HAProxy listens on inside the container (from the rendered config). */
+  readonly frontendPort: number;
+  readonly statsPort: number;
+  /** Where they are published on the host. */
+  readonly bindAddress: string;
+  readonly publishedFrontendPort: number;
+  readonly publishedStatsPort: number;
+  readonly memoryMb: number;
+  readonly cpus: number;
+  readonly dependsOn: ITerraformDependable[];
+}
+
+export class Balancer extends Construct {
+  readonly container: Container;
+
+  constructor(scope: Construct, id: string, props: BalancerProps) {
+    super(scope, id);
+    const image = new Image(this, 'image', { name: props.image, keepLocally: true });
+    this.container = new Container(this, 'haproxy', {
+      name: balancerContainerName(props.prefix),
+      hostname: balancerContainerName(props.prefix),
+      image: image.imageId,
+      upload: [{ file: HAPROXY_CONFIG_PATH, content: props.config }],
+      command: ['haproxy', '-W', '-db', '-f', HAPROXY_CONFIG_PATH],
+      networksAdvanced: [{ name: props.networkName }],
+      ports: [
+        { internal: props.frontendPort, external: props.publishedFrontendPort, ip: props.bindAddress, protocol: 'tcp' },
+        { internal: props.statsPort, external: props.publishedStatsPort, ip: props.bindAddress, protocol: 'tcp' },
+      ],
+      restart: 'unless-stopped',
+      memory: props.memoryMb,
+      cpus: String(props.cpus),
+      ulimit: [{ name: 'nofile', soft: 200000, hard: 200000 }],
+      // No curl/wget in the HAProxy image: bash's /dev/tcp checks that the stats listener answers.
+      healthcheck: {
+        test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${props.statsPort}`],
+        interval: '5s',
+        timeout: '3s',
+        startPeriod: '5s',
+        retries: 3,
+      },
+      wait: true,
+      waitTimeout: 60,
+      stopTimeout: 10,
+      destroyGraceSeconds: 10,
+      logOpts: { 'max-size': '10m', 'max-file': '3' },
+      labels: [
+        { label: PREFIX_LABEL, value: props.prefix },
+        { label: 'io.ws-fleet.component', value: 'balancer' },
+        // Which config a balancer runs, visible in `docker inspect`.
+        { label: 'io.ws-fleet.config-sha256', value: createHash('sha256').update(props.config).digest('hex') },
+      ],
+      dependsOn: props.dependsOn,
+    });
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * The deployment's settings: typed, validated and resolved in this one place.
+ *
+ * Sources, later ones win:
+ *   1. defaults below (image tags from images/versions.json),
+ *   2. the settings file `.ws-fleet/settings/<prefix>.json` (written by `npm run scale` / `npm run lb`),
+ *   3. environment variables `WSFLEET_<SETTING_IN_SNAKE_CASE>` (e.g. WSFLEET_REPLICAS=5, WSFLEET_LB_MODE=sticky).
+ * The prefix itself only comes from WSFLEET_PREFIX (default `wsfleet`): it picks the settings file.
+ *
+ * Every error names the setting, the bad value and where the value came from.
+ */
+import fs from 'node:fs';
+import { z } from 'zod';
+import { imageVersionsFile, settingsFile } from './paths.js';
+
+export const LB_MODES = ['roundrobin', 'leastconn', 'sticky'] as const;
+export type LbMode = (typeof LB_MODES)[number];
+
+export const MAX_REPLICAS = 64;
+
+const port = z.number().int().min(1).max(65535);
+const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._/-]*:[A-Za-z0-9._-]+$/, 'must be an image reference name:tag');
+
+/** Settings a file or the environment may set (the prefix is separate: it selects the file). */
+export const tunableSettingsSchema = z
+  .object({
+    replicas: z.number().int().min(1).max(MAX_REPLICAS),
+    lbMode: z.enum(LB_MODES),
+    natsNodes: z.union([z.literal(1), z.literal(3)], { error: 'must be 1 or 3' }),
+    bindAddress: z.ipv4({ error: 'must be an IPv4 address such as 127.0.0.1' }),
+    balancerPort: port,
+    statsPort: port,
+    nodeImage: imageRef,
+    haproxyImage: imageRef,
+    natsImage: imageRef,
+    wsMemoryMb: z.number().int().min(64).max(16384),
+    wsCpus: z.number().min(0.05).max(64),
+    natsMemoryMb: z.number().int().min(64).max(16384),
+    natsCpus: z.number().min(0.05).max(64),
+    lbMemoryMb: z.number().int().min(32).max(16384),
+    lbCpus: z.number().min(0.05).max(64),
+    drainWindowMs: z.number().int().min(0).max(300_000),
+    maxConnections: z.number().int().min(1).max(1_000_000),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+    /** 0 = NATS ports not published. Otherwise node n's client port is published at base+n-1 and its monitor port at base+100+n-1. */
+    debugNatsPortBase: z.number().int().min(0).max(65000),
+  })
+  .strict();
+
+export type TunableSettings = z.infer<typeof tunableSettingsSchema>;
+
+const prefixSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,23}[a-z0-9]$/, 'must be 2-25 chars of a-z, 0-9 and "-", starting with a letter');
+
+export interface Settings extends TunableSettings {
+  readonly prefix: string;
+}
+
+export type SettingKey = keyof TunableSettings;
+
+export class SettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SettingsError';
+  }
+}
+
+interface ImageVersions {
+  node: string;
+  haproxy: string;
+  nats: string;
+}
+
+const imageVersionsSchema = z.object({ node: z.string(), haproxy: z.string(), nats: z.string() });
+
+export function readImageVersions(file: string = imageVersionsFile): ImageVersions {
+  const parsed = imageVersionsSchema.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
+  if (!parsed.success) throw new SettingsError(`${file}: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+export function defaultSettings(images: ImageVersions): TunableSettings {
+  return {
+    replicas: 3,
+    lbMode: 'roundrobin',
+    natsNodes: 3,
+    bindAddress: '127.0.0.1',
+    balancerPort: 8080,
+    statsPort: 8404,
+    nodeImage: images.node,
+    haproxyImage: images.haproxy,
+    natsImage: images.nats,
+    wsMemoryMb: 256,
+    wsCpus: 0.5,
+    natsMemoryMb: 256,
+    natsCpus: 0.5,
+    lbMemoryMb: 256,
+    lbCpus: 0.5,
+    drainWindowMs: 5000,
+    maxConnections: 50_000,
+    logLevel: 'info',
+    debugNatsPortBase: 0,
+  };
+}
+
+const SETTING_KEYS = Object.keys(tunableSettingsSchema.shape) as SettingKey[];
+const NUMERIC_KEYS: ReadonlySet<SettingKey> = new Set<SettingKey>([
+  'replicas', 'natsNodes', 'balancerPort', 'statsPort', 'wsMemoryMb', 'wsCpus', 'natsMemoryMb', 'natsCpus',
+  'lbMemoryMb', 'lbCpus', 'drainWindowMs', 'maxConnections', 'debugNatsPortBase',
+]);
+
+/** `balancerPort` → `WSFLEET_BALANCER_PORT`. */
+export function envNameFor(key: SettingKey): string {
+  return `WSFLEET_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+export function isSettingKey(name: string): name is SettingKey {
+  return (SETTING_KEYS as string[]).includes(name);
+}
+
+/** Turns a command-line / environment string into the setting's type (numbers for numeric settings). */
+export function parseSettingValue(key: SettingKey, raw: string, source: string): string | number {
+  if (!NUMERIC_KEYS.has(key)) return raw.trim();
+  const n = Number(raw.trim());
+  if (raw.trim() === '' || !Number.isFinite(n)) {
+    throw new SettingsError(`invalid setting ${key}=${JSON.stringify(raw)} (from ${source}): must be a number`);
+  }
+  return n;
+}
+
+type Sources = Partial<Record<SettingKey, string>>;
+
+function describeIssue(issue: z.core.$ZodIssue, values: Record<string, unknown>, sources: Sources): string {
+  const key = issue.path[0];
+  if (typeof key !== 'string') return issue.message;
+  if (!isSettingKey(key)) return `unknown setting ${JSON.stringify(key)} (known: ${SETTING_KEYS.join(', ')})`;
+  const source = sources[key] ?? 'defaults';
+  return `invalid setting ${key}=${JSON.stringify(values[key])} (from ${source}): ${issue.message}`;
+}
+
+export interface ResolveInput {
+  env: NodeJS.ProcessEnv;
+  /** Parsed contents of the settings file, or undefined when there is none. */
+  file?: unknown;
+  fileName?: string;
+  images: ImageVersions;
+}
+
+/** Pure: merges defaults, file and environment, and validates the result. Throws SettingsError. */
+export function resolveSettings(input: ResolveInput): Settings {
+  const prefixRaw = input.env['WSFLEET_PREFIX'] ?? 'wsfleet';
+  const prefix = prefixSchema.safeParse(prefixRaw);
+  if (!prefix.success) {
+    throw new SettingsError(
+      `invalid setting prefix=${JSON.stringify(prefixRaw)} (from env WSFLEET_PREFIX): ${prefix.error.issues[0]?.message ?? 'invalid'}`,
+    );
+  }
+
+  const values: Record<string, unknown> = { ...defaultSettings(input.images) };
+  const sources: Sources = {};
+
+  if (input.file !== undefined) {
+    const fileLabel = `file ${input.fileName ?? 'settings'}`;
+    if (typeof input.file !== 'object' || input.file === null || Array.isArray(input.file)) {
+      throw new SettingsError(`${fileLabel}: must hold a JSON object of settings`);
+    }
+    for (const [k, v] of Object.entries(input.file)) {
+      if (!isSettingKey(k)) throw new SettingsError(`${fileLabel}: unknown setting ${JSON.stringify(k)} (known: ${SETTING_KEYS.join(', ')})`);
+      values[k] = v;
+      sources[k] = fileLabel;
+    }
+  }
+
+  for (const key of SETTING_KEYS) {
+    const name = envNameFor(key);
+    const raw = input.env[name];
+    if (raw === undefined || raw === '') continue;
+    values[key] = parseSettingValue(key, raw, `env ${name}`);
+    sources[key] = `env ${name}`;
+  }
+
+  const parsed = tunableSettingsSchema.safeParse(values);
+  if (!parsed.success) {
+    throw new SettingsError(parsed.error.issues.map((i) => describeIssue(i, values, sources)).join('\n'));
+  }
+  const s = parsed.data;
+  if (s.balancerPort === s.statsPort) {
+    throw new SettingsError(`invalid setting statsPort=${s.statsPort}: equals balancerPort; the two published ports must differ`);
+  }
+  if (s.debugNatsPortBase !== 0) {
+    const used = [s.balancerPort, s.statsPort];
+    for (let n = 0; n < s.natsNodes; n++) {
+      for (const p of [s.debugNatsPortBase + n, s.debugNatsPortBase + 100 + n]) {
+        if (used.includes(p)) {
+          throw new SettingsError(`invalid setting debugNatsPortBase=${s.debugNatsPortBase}: NATS debug port ${p} collides with the balancer or stats port`);
+        }
+      }
+    }
+  }
+  return { prefix: prefix.data, ...s };
+}
+
+export function readSettingsFile(prefix: string): { file?: unknown; fileName: string } {
+  const fileName = settingsFile(prefix);
+  if (!fs.existsSync(fileName)) return { fileName };
+  const text = fs.readFileSync(fileName, 'utf8');
+  try {
+    return { file: JSON.parse(text) as unknown, fileName };
+  } catch (err) {
+    throw new SettingsError(`file ${fileName}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/** Reads versions.json, the settings file and the environment. Throws SettingsError naming the bad value. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const prefix = env['WSFLEET_PREFIX'] ?? 'wsfleet';
+  const images = readImageVersions();
+  // An invalid prefix is reported by resolveSettings before any file named after it matters.
+  const fileInput = prefixSchema.safeParse(prefix).success ? readSettingsFile(prefix) : { fileName: '' };
+  return resolveSettings({ env, images, ...fileInput });
+}
+
+/**
+ * Sets one setting in the deployment's settings file after validating the whole result
+ * (so `npm run scale -- 500` fails before anything is written). Returns the new settings.
+ */
+export function updateSettingsFile(key: SettingKey, raw: string, env: NodeJS.ProcessEnv = process.env): Settings {
+  const prefix = env['WSFLEET_PREFIX'] ?? 'wsfleet';
+  const images = readImageVersions();
+  const prefixOk = prefixSchema.safeParse(prefix).success;
+  const { file, fileName } = prefixOk ? readSettingsFile(prefix) : { file: undefined, fileName: '' };
+  const current = typeof file === 'object' && file !== null && !Array.isArray(file) ? (file as Record<string, unknown>) : {};
+  const next = { ...current, [key]: parseSettingValue(key, raw, 'command line') };
+  // The environment is left out of this check on purpose for the key being set: the command line is what is being set.
+  const envWithoutKey: NodeJS.ProcessEnv = { ...env, [envNameFor(key)]: undefined };
+  const settings = resolveSettings({ env: envWithoutKey, images, file: next, fileName: `command line / ${fileName}` });
+  fs.mkdirSync(fileName.slice(0, fileName.lastIndexOf('/')), { recursive: true });
+  fs.writeFileSync(fileName, `${JSON.stringify(next, null, 2)}\n`);
+  return settings;
+}

@@ -1,0 +1,110 @@
+/**
+ * The ws-fleet stack: one network, the NATS JetStream cluster, the ws replicas and the balancer on
+ * local Docker. Secrets are sensitive Terraform variables (TF_VAR_auth_secret, TF_VAR_nats_user,
+ * TF_VAR_nats_password), so none is ever part of the synthesized configuration.
+ */
+import { Construct } from 'constructs';
+import { LocalBackend, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
+import { DockerProvider } from '@cdktf/provider-docker/lib/provider/index.js';
+import type { Settings } from './settings.js';
+import { SECRET_VARIABLES } from './secrets.js';
+import { terraformStateFile } from './paths.js';
+import { FleetNetwork } from './constructs/fleet-network.js';
+import { NatsCluster } from './constructs/nats-cluster.js';
+import { WsPool } from './constructs/ws-pool.js';
+import { Balancer } from './constructs/balancer.js';
+import type { BalancerConfig } from './render/haproxy.js';
+
+export interface FleetStackProps {
+  readonly settings: Settings;
+  /** The server image's build context and the hash of its files. */
+  readonly server: { readonly contextDir: string; readonly contextHash: string };
+  /** The rendered haproxy.cfg and the ports it listens on. */
+  readonly balancer: BalancerConfig;
+  /** Terraform state file; defaults to .ws-fleet/state/<prefix>.tfstate. */
+  readonly stateFile?: string;
+}
+
+export class FleetStack extends TerraformStack {
+  readonly network: FleetNetwork;
+  readonly nats: NatsCluster;
+  readonly pool: WsPool;
+  readonly balancer: Balancer;
+
+  constructor(scope: Construct, id: string, props: FleetStackProps) {
+    super(scope, id);
+    const s = props.settings;
+
+    new LocalBackend(this, { path: props.stateFile ?? terraformStateFile(s.prefix) });
+    new DockerProvider(this, 'docker', {});
+
+    const secret = (key: keyof typeof SECRET_VARIABLES, description: string): string =>
+      new TerraformVariable(this, SECRET_VARIABLES[key].tfVar, {
+        type: 'string',
+        sensitive: true,
+        nullable: false,
+        description: `${description} (generated into .ws-fleet/secrets/<prefix>.env; pass as TF_VAR_${SECRET_VARIABLES[key].tfVar})`,
+      }).stringValue;
+    const authSecret = secret('authSecret', 'HS256 key the replicas verify client JWTs with');
+    const natsUser = secret('natsUser', 'NATS client user');
+    const natsPassword = secret('natsPassword', 'NATS client password');
+
+    this.network = new FleetNetwork(this, 'network', { prefix: s.prefix });
+
+    this.nats = new NatsCluster(this, 'nats', {
+      prefix: s.prefix,
+      nodes: s.natsNodes,
+      image: s.natsImage,
+      networkName: this.network.name,
+      user: natsUser,
+      password: natsPassword,
+      memoryMb: s.natsMemoryMb,
+      cpus: s.natsCpus,
+      bindAddress: s.bindAddress,
+      debugPortBase: s.debugNatsPortBase,
+    });
+
+    this.pool = new WsPool(this, 'ws', {
+      prefix: s.prefix,
+      replicas: s.replicas,
+      networkName: this.network.name,
+      contextDir: props.server.contextDir,
+      contextHash: props.server.contextHash,
+      nodeImage: s.nodeImage,
+      natsUrls: this.nats.clientUrls,
+      natsUser,
+      natsPassword,
+      authSecret,
+      drainWindowMs: s.drainWindowMs,
+      memoryMb: s.wsMemoryMb,
+      cpus: s.wsCpus,
+      maxConnections: s.maxConnections,
+      logLevel: s.logLevel,
+      dependsOn: this.nats.containers,
+    });
+
+    this.balancer = new Balancer(this, 'balancer', {
+      prefix: s.prefix,
+      image: s.haproxyImage,
+      networkName: this.network.name,
+      config: props.balancer.config,
+      frontendPort: props.balancer.frontendPort,
+      statsPort: props.balancer.statsPort,
+      bindAddress: s.bindAddress,
+      publishedFrontendPort: s.balancerPort,
+      publishedStatsPort: s.statsPort,
+      memoryMb: s.lbMemoryMb,
+      cpus: s.lbCpus,
+      // Not on the replicas: the balancer finds them through DNS, so scaling never touches it.
+      dependsOn: [this.network.network],
+    });
+
+    const base = `${s.bindAddress}:${s.balancerPort}`;
+    new TerraformOutput(this, 'balancer_url', { value: `http://${base}`, description: 'HTTP endpoints (POST /send, /healthz) through the balancer' });
+    new TerraformOutput(this, 'websocket_url', { value: `ws://${base}/ws`, description: 'WebSocket endpoint through the balancer' });
+    new TerraformOutput(this, 'stats_url', { value: `http://${s.bindAddress}:${s.statsPort}${props.balancer.statsPath}`, description: 'HAProxy stats page' });
+    new TerraformOutput(this, 'replica_names', { value: this.pool.names, description: 'ws replica container names' });
+    new TerraformOutput(this, 'nats_nodes', { value: this.nats.containers.map((c) => c.name), description: 'NATS container names' });
+    new TerraformOutput(this, 'lb_mode', { value: s.lbMode });
+  }
+}

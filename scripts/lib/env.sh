@@ -1,0 +1,45 @@
+# Environment every ws-fleet script sources: `source "$(dirname "$0")/lib/env.sh"`.
+# Safe to source more than once; only exports, no side effects on disk.
+#
+# Exports:
+#   WS_FLEET_ROOT       absolute path of the repository
+#   WS_FLEET_STATE      the state dir (.ws-fleet/, gitignored): bin/ logs/ cache/ state/ secrets/ terraform/
+#   WS_FLEET_BIN        $WS_FLEET_STATE/bin (nats-server, k6 built by setup); first on PATH
+#   TF_CLI_CONFIG_FILE  CLI config with the filesystem mirror for kreuzwerker/docker (written by setup).
+#                       Always overridden: the machine may point it at a file that does not exist.
+#   CHECKPOINT_DISABLE  no Terraform update checks (offline)
+#   TERRAFORM_BINARY_NAME=tofu  only when `terraform` is missing and `tofu` exists (read by cdktf)
+#   PATH                + .ws-fleet/bin, node_modules/.bin, the Go toolchain, /usr/sbin (haproxy)
+
+if [ -z "${WS_FLEET_ROOT:-}" ] || [ ! -f "${WS_FLEET_ROOT}/package.json" ]; then
+  WS_FLEET_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+fi
+export WS_FLEET_ROOT
+export WS_FLEET_STATE="${WS_FLEET_STATE:-$WS_FLEET_ROOT/.ws-fleet}"
+export WS_FLEET_BIN="$WS_FLEET_STATE/bin"
+
+_ws_fleet_path_prepend() {
+  case ":$PATH:" in
+    *":$1:"*) ;;
+    *) PATH="$1:$PATH" ;;
+  esac
+}
+_ws_fleet_path_append() {
+  case ":$PATH:" in
+    *":$1:"*) ;;
+    *) PATH="$PATH:$1" ;;
+  esac
+}
+if [ -d /usr/local/go/bin ]; then _ws_fleet_path_append /usr/local/go/bin; fi
+_ws_fleet_path_append /usr/sbin
+_ws_fleet_path_append /sbin
+_ws_fleet_path_prepend "$WS_FLEET_ROOT/node_modules/.bin"
+_ws_fleet_path_prepend "$WS_FLEET_BIN"
+export PATH
+unset -f _ws_fleet_path_prepend _ws_fleet_path_append
+
+export TF_CLI_CONFIG_FILE="$WS_FLEET_STATE/terraform/terraformrc"
+export CHECKPOINT_DISABLE=1
+if ! command -v terraform >/dev/null 2>&1 && command -v tofu >/dev/null 2>&1; then
+  export TERRAFORM_BINARY_NAME=tofu
+fi

@@ -1,0 +1,98 @@
+/**
+ * One client's frames: parse, check, dispatch, answer. Never throws to the socket layer:
+ * every bad frame becomes an error frame and the connection (and the replica) carry on.
+ */
+import type { ClientConnection, LocalConnections } from './connections.js';
+import type { Delivery } from './delivery.js';
+import type { Logger } from './logger.js';
+import type { Messaging, SendOutcome } from './messaging.js';
+import type { Metrics } from './metrics.js';
+import { ErrorCode, parseClientFrame, type ClientFrame, type ClientId, type ServerFrame } from './protocol.js';
+import type { TokenBucket } from './rate-limit.js';
+
+export interface SessionDeps {
+  local: LocalConnections;
+  delivery: Delivery;
+  messaging: Messaging;
+  metrics: Metrics;
+  log: Logger;
+  /** Sends a control frame (ack, error, pong) to this connection. */
+  reply: (conn: ClientConnection, frame: ServerFrame) => void;
+  /** Closes the connection with a code and reason. */
+  close: (conn: ClientConnection, code: number, reason: string) => void;
+  rateBurst: number;
+}
+
+export class ClientSession {
+  constructor(private readonly conn: ClientConnection, private readonly bucket: TokenBucket, private readonly deps: SessionDeps) {}
+
+  /** Handles one incoming WebSocket message. */
+  async onMessage(data: Buffer, isBinary: boolean): Promise<void> {
+    const { conn, deps } = this;
+    if (conn.state.closing) return;
+    if (isBinary) {
+      this.error(undefined, ErrorCode.badFrame, 'binary frames are not supported');
+      deps.close(conn, 1003, 'binary frames are not supported');
+      return;
+    }
+    if (!this.bucket.take()) {
+      conn.state.strikes += 1;
+      if (conn.state.strikes === 1) this.error(undefined, ErrorCode.rateLimited, 'too many frames: slow down');
+      if (conn.state.strikes > deps.rateBurst) deps.close(conn, 1008, 'rate limit exceeded');
+      return;
+    }
+    conn.state.strikes = 0;
+    const parsed = parseClientFrame(data.toString('utf8'));
+    if (!parsed.ok) {
+      this.error(parsed.id, parsed.code, parsed.message);
+      return;
+    }
+    deps.metrics.messages.inc({ type: parsed.frame.type, direction: 'in' });
+    try {
+      await this.dispatch(parsed.frame);
+    } catch (err) {
+      deps.log.error({ err, conn: conn.id, user: conn.userId, frame: parsed.frame.type }, 'frame handler failed');
+      this.error(parsed.frame.id, ErrorCode.internal, 'internal error');
+    }
+  }
+
+  private async dispatch(frame: ClientFrame): Promise<void> {
+    const { conn, deps } = this;
+    const sender = { userId: conn.userId, admin: conn.admin };
+    switch (frame.type) {
+      case 'ping':
+        deps.reply(conn, { type: 'pong', id: frame.id });
+        return;
+      case 'send':
+        this.answer(frame.id, await deps.messaging.sendDirect(sender, frame.to, frame.data, frame.from));
+        return;
+      case 'join':
+        if (deps.local.join(conn, frame.room)) deps.delivery.roomOpened(frame.room);
+        deps.reply(conn, { type: 'ack', id: frame.id, room: frame.room });
+        return;
+      case 'leave':
+        if (deps.local.leave(conn, frame.room)) deps.delivery.roomClosed(frame.room);
+        deps.reply(conn, { type: 'ack', id: frame.id, room: frame.room });
+        return;
+      case 'publish':
+        this.answer(frame.id, deps.messaging.publishRoom(sender, frame.room, frame.data, frame.from), frame.room);
+        return;
+      case 'broadcast':
+        this.answer(frame.id, deps.messaging.broadcast(sender, frame.data));
+        return;
+    }
+  }
+
+  private answer(id: ClientId, outcome: SendOutcome, room?: string): void {
+    if (outcome.ok) {
+      this.deps.reply(this.conn, room === undefined ? { type: 'ack', id, delivered: outcome.delivered } : { type: 'ack', id, room, delivered: outcome.delivered });
+    } else {
+      this.error(id, outcome.code, outcome.message, outcome.delivered);
+    }
+  }
+
+  private error(id: ClientId, code: ErrorCode, message: string, delivered?: number): void {
+    this.deps.metrics.errorsSent.inc({ code });
+    this.deps.reply(this.conn, delivered === undefined ? { type: 'error', code, message, id } : { type: 'error', code, message, id, delivered });
+  }
+}

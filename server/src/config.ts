@@ -1,0 +1,111 @@
+/**
+ * The server's whole configuration, parsed and validated from the environment in one place.
+ * A bad or missing value stops start-up with one line naming the variable and what is wrong.
+ */
+import { z } from 'zod';
+import { isValidToken } from './subjects.js';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const envSchema = z.object({
+  SERVER_ID: z.string().refine(isValidToken, 'must be 1-64 of letters, digits, "_" or "-" (it becomes a NATS subject token)'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(1, 65535).default(8080),
+  NATS_URLS: z
+    .string()
+    .min(1)
+    .transform((s) => s.split(',').map((u) => u.trim()).filter((u) => u !== ''))
+    .refine((urls) => urls.length > 0 && urls.every((u) => /^(nats|tls):\/\/[^\s/]+:\d+$/.test(u)), 'must be a comma-separated list of nats://host:port'),
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
+  AUTH_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)'),
+  AUTH_ALLOW_DEV_USER: bool.default(false),
+  MAX_CONNECTIONS: int(1, 1_000_000).default(50_000),
+  MAX_PAYLOAD_BYTES: int(64, 16 * 1024 * 1024).default(64 * 1024),
+  RATE_LIMIT_PER_SEC: int(1, 100_000).default(50),
+  RATE_LIMIT_BURST: int(1, 100_000).default(100),
+  MAX_BUFFERED_BYTES: int(1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
+  PING_INTERVAL_MS: int(100, 600_000).default(20_000),
+  HEARTBEAT_INTERVAL_MS: int(100, 60_000).default(2_000),
+  REPLICA_DEAD_AFTER_MS: int(500, 120_000).default(6_000),
+  REMOTE_TIMEOUT_MS: int(50, 60_000).default(2_000),
+  DRAIN_WINDOW_MS: int(0, 600_000).default(5_000),
+  HISTORY_MAX_AGE_SEC: int(1, 30 * 24 * 3600).default(24 * 3600),
+  HISTORY_MAX_MSGS_PER_USER: int(1, 1_000_000).default(10_000),
+  HISTORY_MAX_BYTES: int(1024 * 1024, 1024 ** 4).default(1024 * 1024 * 1024),
+  JETSTREAM_REPLICAS: z.enum(['auto', '1', '3', '5']).default('auto'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = Readonly<{
+  serverId: string;
+  host: string;
+  port: number;
+  nats: { servers: string[]; user?: string | undefined; pass?: string | undefined };
+  auth: { secret: Uint8Array; allowDevUser: boolean };
+  limits: {
+    maxConnections: number;
+    maxPayloadBytes: number;
+    ratePerSec: number;
+    rateBurst: number;
+    maxBufferedBytes: number;
+  };
+  timing: {
+    pingIntervalMs: number;
+    heartbeatIntervalMs: number;
+    replicaDeadAfterMs: number;
+    remoteTimeoutMs: number;
+    drainWindowMs: number;
+  };
+  history: { maxAgeSec: number; maxMsgsPerUser: number; maxBytes: number; replicas: 'auto' | 1 | 3 | 5 };
+  logLevel: string;
+}>;
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; throws ConfigError with one line per bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const name = i.path.join('.');
+      const raw = env[name];
+      const shown = raw === undefined ? 'missing' : name.includes('SECRET') || name.includes('PASSWORD') ? '(value hidden)' : JSON.stringify(raw);
+      return `${name}: ${i.message} (got ${shown})`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  if ((e.NATS_USER === undefined) !== (e.NATS_PASSWORD === undefined)) {
+    throw new ConfigError('invalid configuration:\n  NATS_USER and NATS_PASSWORD must be set together');
+  }
+  return {
+    serverId: e.SERVER_ID,
+    host: e.HOST,
+    port: e.PORT,
+    nats: { servers: e.NATS_URLS, user: e.NATS_USER, pass: e.NATS_PASSWORD },
+    auth: { secret: new TextEncoder().encode(e.AUTH_SECRET), allowDevUser: e.AUTH_ALLOW_DEV_USER },
+    limits: {
+      maxConnections: e.MAX_CONNECTIONS,
+      maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
+      ratePerSec: e.RATE_LIMIT_PER_SEC,
+      rateBurst: e.RATE_LIMIT_BURST,
+      maxBufferedBytes: e.MAX_BUFFERED_BYTES,
+    },
+    timing: {
+      pingIntervalMs: e.PING_INTERVAL_MS,
+      heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
+      replicaDeadAfterMs: e.REPLICA_DEAD_AFTER_MS,
+      remoteTimeoutMs: e.REMOTE_TIMEOUT_MS,
+      drainWindowMs: e.DRAIN_WINDOW_MS,
+    },
+    history: {
+      maxAgeSec: e.HISTORY_MAX_AGE_SEC,
+      maxMsgsPerUser: e.HISTORY_MAX_MSGS_PER_USER,
+      maxBytes: e.HISTORY_MAX_BYTES,
+      replicas: e.JETSTREAM_REPLICAS === 'auto' ? 'auto' : (Number(e.JETSTREAM_REPLICAS) as 1 | 3 | 5),
+    },
+    logLevel: e.LOG_LEVEL,
+  };
+}

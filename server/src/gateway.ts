@@ -1,0 +1,197 @@
+/**
+ * The WebSocket side of a replica: admits upgrades (path, readiness, capacity, auth), then runs
+ * each connection (welcome, frames, protocol pings, slow-consumer cap, cleanup).
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { AuthError, SUBPROTOCOL, authenticate, type Principal } from './auth.js';
+import { ClientSession } from './client-session.js';
+import type { Config } from './config.js';
+import type { ClientConnection, LocalConnections } from './connections.js';
+import type { Delivery } from './delivery.js';
+import { rejectUpgrade } from './http-util.js';
+import type { Logger } from './logger.js';
+import type { Messaging } from './messaging.js';
+import type { Metrics } from './metrics.js';
+import type { PresenceDirectory } from './presence.js';
+import type { ServerFrame } from './protocol.js';
+import { TokenBucket } from './rate-limit.js';
+
+export interface GatewayDeps {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  local: LocalConnections;
+  /** Present once the replica is connected to NATS and the KV; null before. */
+  routing: () => { delivery: Delivery; presence: PresenceDirectory; messaging: Messaging } | null;
+  /** Why upgrades are refused right now (starting, draining, NATS down), or null when they are accepted. */
+  notAcceptingReason: () => string | null;
+}
+
+export class Gateway {
+  private readonly wss: WebSocketServer;
+  private pendingUpgrades = 0;
+  private pingTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: GatewayDeps) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: deps.config.limits.maxPayloadBytes,
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    });
+  }
+
+  start(): void {
+    this.pingTimer = setInterval(() => { this.pingAll(); }, this.deps.config.timing.pingIntervalMs);
+    this.pingTimer.unref();
+  }
+
+  stop(): void {
+    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+  }
+
+  /** The http server's 'upgrade' listener. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => { socket.destroy(); });
+    void this.admit(req, socket, head).catch((err: unknown) => {
+      this.deps.log.error({ err }, 'upgrade failed');
+      rejectUpgrade(socket, 500, { error: 'internal' });
+    });
+  }
+
+  private async admit(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const { config, metrics, local } = this.deps;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== '/ws') {
+      rejectUpgrade(socket, 404, { error: 'not_found', message: 'WebSocket endpoint is /ws' });
+      return;
+    }
+    const refused = this.deps.notAcceptingReason();
+    if (refused !== null) {
+      metrics.upgradesRejected.inc({ reason: refused });
+      rejectUpgrade(socket, 503, { error: refused }, { 'Retry-After': '1' });
+      return;
+    }
+    if (local.size + this.pendingUpgrades >= config.limits.maxConnections) {
+      metrics.upgradesRejected.inc({ reason: 'max_connections' });
+      rejectUpgrade(socket, 503, { error: 'max_connections', message: `this replica holds its maximum of ${config.limits.maxConnections} connections` }, { 'Retry-After': '5' });
+      return;
+    }
+    this.pendingUpgrades += 1;
+    let principal: Principal;
+    try {
+      principal = await authenticate(req, url, config.auth);
+    } catch (err) {
+      this.pendingUpgrades -= 1;
+      if (!(err instanceof AuthError)) throw err;
+      metrics.upgradesRejected.inc({ reason: err.code });
+      rejectUpgrade(socket, 401, { error: err.code, message: err.message }, { 'WWW-Authenticate': 'Bearer' });
+      return;
+    }
+    if (socket.destroyed) {
+      this.pendingUpgrades -= 1;
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.pendingUpgrades -= 1;
+      this.onConnection(ws, principal, req);
+    });
+  }
+
+  private onConnection(socket: WebSocket, principal: Principal, req: IncomingMessage): void {
+    const { config, log, metrics, local } = this.deps;
+    const routing = this.deps.routing();
+    if (routing === null) {
+      socket.close(1013, 'not ready');
+      return;
+    }
+    const conn: ClientConnection = {
+      id: randomUUID(),
+      userId: principal.userId,
+      admin: principal.admin,
+      socket,
+      rooms: new Set(),
+      state: { missedPongs: 0, strikes: 0, closing: false },
+    };
+    const peer = forwardedFor(req) ?? req.socket.remoteAddress;
+    const connLog = log.child({ conn: conn.id, user: conn.userId });
+    if (local.add(conn)) routing.presence.userOnline(conn.userId);
+    metrics.connections.inc();
+    metrics.connectionsTotal.inc();
+    connLog.debug({ peer }, 'connected');
+
+    const session = new ClientSession(conn, new TokenBucket(config.limits.ratePerSec, config.limits.rateBurst), {
+      local,
+      delivery: routing.delivery,
+      messaging: routing.messaging,
+      metrics,
+      log: connLog,
+      reply: (c, frame) => { this.sendControl(c, frame); },
+      close: (c, code, reason) => { this.close(c, code, reason); },
+      rateBurst: config.limits.rateBurst,
+    });
+    socket.on('message', (data: Buffer, isBinary) => { void session.onMessage(data, isBinary); });
+    socket.on('pong', () => { conn.state.missedPongs = 0; });
+    socket.on('error', (err: Error & { code?: string }) => {
+      // ws has already chosen the close code (1009 too big, 1007 bad UTF-8, 1002 protocol error).
+      metrics.errorsSent.inc({ code: err.code ?? 'socket_error' });
+      connLog.info({ reason: err.code ?? err.message }, 'connection error');
+    });
+    socket.on('close', (code) => {
+      metrics.connections.dec();
+      const { lastForUser, emptiedRooms } = local.remove(conn);
+      if (lastForUser) routing.presence.userOffline(conn.userId);
+      for (const room of emptiedRooms) routing.delivery.roomClosed(room);
+      connLog.debug({ code }, 'closed');
+    });
+    this.sendControl(conn, { type: 'welcome', server: config.serverId, user: conn.userId, conn: conn.id });
+  }
+
+  /** Writes a text frame unless the connection is closing or its send buffer passed the cap. */
+  write(conn: ClientConnection, text: string): boolean {
+    const { socket, state } = conn;
+    if (state.closing || socket.readyState !== WebSocket.OPEN) return false;
+    if (socket.bufferedAmount > this.deps.config.limits.maxBufferedBytes) {
+      this.deps.metrics.slowConsumerCloses.inc();
+      this.deps.log.info({ conn: conn.id, user: conn.userId, buffered: socket.bufferedAmount }, 'slow consumer: closing');
+      this.close(conn, 1013, 'slow consumer: reconnect and resume');
+      setTimeout(() => { socket.terminate(); }, 1000).unref();
+      return false;
+    }
+    socket.send(text);
+    return true;
+  }
+
+  close(conn: ClientConnection, code: number, reason: string): void {
+    if (conn.state.closing) return;
+    conn.state.closing = true;
+    this.deps.metrics.errorsSent.inc({ code: String(code) });
+    conn.socket.close(code, reason);
+  }
+
+  private sendControl(conn: ClientConnection, frame: ServerFrame): void {
+    if (this.write(conn, JSON.stringify(frame))) this.deps.metrics.messages.inc({ type: frame.type, direction: 'out' });
+  }
+
+  private pingAll(): void {
+    for (const conn of this.deps.local.all()) {
+      if (conn.state.missedPongs >= 2) {
+        this.deps.log.info({ conn: conn.id, user: conn.userId }, 'missed two pings: terminating');
+        conn.socket.terminate();
+        continue;
+      }
+      conn.state.missedPongs += 1;
+      if (conn.socket.readyState === WebSocket.OPEN) conn.socket.ping();
+    }
+  }
+}
+
+function forwardedFor(req: IncomingMessage): string | undefined {
+  const header = req.headers['x-forwarded-for'];
+  const value = Array.isArray(header) ? header[0] : header;
+  return value?.split(',')[0]?.trim();
+}

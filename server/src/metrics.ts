@@ -1,0 +1,46 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every Prometheus metric the server exports, on its own registry (served at GET /metrics). */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly connections = new Gauge({ name: 'wsfleet_connections', help: 'Open WebSocket connections on this replica', registers: [this.registry] });
+  readonly connectionsTotal = new Counter({ name: 'wsfleet_connections_total', help: 'WebSocket connections accepted', registers: [this.registry] });
+  readonly upgradesRejected = new Counter({ name: 'wsfleet_upgrades_rejected_total', help: 'Upgrades refused, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly messages = new Counter({
+    name: 'wsfleet_messages_total',
+    help: 'Frames handled, by type and direction (in: from clients, out: to clients)',
+    labelNames: ['type', 'direction'] as const,
+    registers: [this.registry],
+  });
+  readonly crossReplicaPublishes = new Counter({
+    name: 'wsfleet_cross_replica_publishes_total',
+    help: 'Messages published to NATS for other replicas, by kind (direct, room, broadcast)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly crossReplicaReceived = new Counter({
+    name: 'wsfleet_cross_replica_received_total',
+    help: 'Messages received from NATS for local delivery, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly deliveryLatency = new Histogram({
+    name: 'wsfleet_delivery_latency_seconds',
+    help: 'Time from a message entering the fleet to its write on the recipient socket, by path (local, remote)',
+    labelNames: ['path'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly natsReconnects = new Counter({ name: 'wsfleet_nats_reconnects_total', help: 'Reconnections to NATS', registers: [this.registry] });
+  readonly natsConnected = new Gauge({ name: 'wsfleet_nats_connected', help: '1 while connected to NATS', registers: [this.registry] });
+  readonly errorsSent = new Counter({ name: 'wsfleet_client_errors_total', help: 'Error frames and error closes sent to clients, by code', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly slowConsumerCloses = new Counter({ name: 'wsfleet_slow_consumer_closes_total', help: 'Connections closed because their send buffer passed the cap', registers: [this.registry] });
+  readonly drains = new Counter({ name: 'wsfleet_drains_total', help: 'Graceful drains started', registers: [this.registry] });
+  readonly presenceWrites = new Counter({ name: 'wsfleet_presence_writes_total', help: 'Presence KV writes, by result', labelNames: ['result'] as const, registers: [this.registry] });
+
+  constructor(serverId: string) {
+    this.registry.setDefaultLabels({ server: serverId });
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The wire protocol: JSON text frames from clients (validated here) and the frames the server sends.
+ */
+import { z } from 'zod';
+import { isValidToken } from './subjects.js';
+
+const userId = z.string().refine(isValidToken, 'must be a user id of 1-64 letters, digits, "_" or "-"');
+const room = z.string().refine(isValidToken, 'must be a room name of 1-64 letters, digits, "_" or "-"');
+const clientId = z.union([z.string().max(128), z.number()]).optional();
+/** Any JSON value, but present: `undefined` (a missing field) is refused. */
+const data = z.unknown().refine((v) => v !== undefined, 'is required');
+
+const frameSchemas = {
+  send: z.object({ type: z.literal('send'), to: userId, data, id: clientId, from: z.string().optional() }),
+  join: z.object({ type: z.literal('join'), room, id: clientId }),
+  leave: z.object({ type: z.literal('leave'), room, id: clientId }),
+  publish: z.object({ type: z.literal('publish'), room, data, id: clientId, from: z.string().optional() }),
+  broadcast: z.object({ type: z.literal('broadcast'), data, id: clientId }),
+  ping: z.object({ type: z.literal('ping'), id: clientId }),
+} as const;
+
+export type FrameType = keyof typeof frameSchemas;
+export type ClientFrame = { [K in FrameType]: z.infer<(typeof frameSchemas)[K]> }[FrameType];
+export type ClientId = string | number | undefined;
+
+export const ErrorCode = {
+  badJson: 'bad_json',
+  badFrame: 'bad_frame',
+  unknownType: 'unknown_type',
+  forbidden: 'forbidden',
+  rateLimited: 'rate_limited',
+  remoteUnavailable: 'remote_unavailable',
+  draining: 'draining',
+  internal: 'internal',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export type ServerFrame =
+  | { type: 'welcome'; server: string; user: string; conn: string }
+  | { type: 'message'; from: string; data: unknown; ts: number; room?: string; broadcast?: true }
+  | { type: 'ack'; id: ClientId; delivered?: number; room?: string }
+  | { type: 'pong'; id?: ClientId }
+  | { type: 'error'; code: ErrorCode; message: string; id?: ClientId; delivered?: number };
+
+export type ParseResult = { ok: true; frame: ClientFrame } | { ok: false; code: ErrorCode; message: string; id?: ClientId };
+
+/** Parses one text frame. Never throws: bad input becomes an error result naming what is wrong. */
+export function parseClientFrame(text: string): ParseResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, code: ErrorCode.badJson, message: 'frame is not valid JSON' };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, code: ErrorCode.badFrame, message: 'frame must be a JSON object' };
+  }
+  const record = raw as Record<string, unknown>;
+  const id = typeof record.id === 'string' || typeof record.id === 'number' ? record.id : undefined;
+  const type = record.type;
+  if (typeof type !== 'string' || !(type in frameSchemas)) {
+    return { ok: false, code: ErrorCode.unknownType, message: `unknown frame type ${JSON.stringify(type ?? null)}; expected one of ${Object.keys(frameSchemas).join(', ')}`, id };
+  }
+  const parsed = frameSchemas[type as FrameType].safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join('.') ?? '';
+    return { ok: false, code: ErrorCode.badFrame, message: `${type}: field "${field}" ${issue?.message ?? 'is invalid'}`, id };
+  }
+  return { ok: true, frame: parsed.data };
+}

@@ -1,0 +1,44 @@
+/**
+ * NATS subjects and KV keys used by ws-fleet, and the rule that keeps client-chosen names
+ * (user ids, room names) from changing a subject's meaning.
+ *
+ * We validate rather than encode: a user id or room name must be 1-64 characters of
+ * [A-Za-z0-9_-]. Such a token can never contain ".", "*", ">" or whitespace, and it reads
+ * the same in logs, subjects and KV keys. Anything else is rejected with an error naming it.
+ */
+const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function isValidToken(value: unknown): value is string {
+  return typeof value === 'string' && TOKEN.test(value);
+}
+
+export const subjects = {
+  /** Targeted delivery to the replica that holds the sockets (request/reply: the reply carries the count). */
+  server: (serverId: string) => `server.${serverId}`,
+  /** Room fan-out: only replicas with a local member subscribe. */
+  room: (room: string) => `room.${room}`,
+  /** Every replica subscribes: admin broadcast. */
+  broadcast: 'broadcast',
+  /** JetStream inbox stream subjects: one per user. */
+  inbox: (userId: string) => `inbox.${userId}`,
+} as const;
+
+export const buckets = {
+  /** key `<user>.<server>` → JSON PresenceValue: which replica holds which user's connections. */
+  presence: 'wsf_presence',
+  /** key `<server>` → JSON heartbeat: which replicas are alive. */
+  replicas: 'wsf_replicas',
+} as const;
+
+export const streams = {
+  inbox: 'WSF_INBOX',
+} as const;
+
+export const presenceKey = (userId: string, serverId: string) => `${userId}.${serverId}`;
+
+/** Splits a presence key back into its tokens; null for a key that is not ours. */
+export function parsePresenceKey(key: string): { userId: string; serverId: string } | null {
+  const [userId, serverId, ...rest] = key.split('.');
+  if (rest.length > 0 || !isValidToken(userId) || !isValidToken(serverId)) return null;
+  return { userId, serverId };
+}

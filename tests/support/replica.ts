@@ -1,0 +1,68 @@
+import { join } from 'node:path';
+import { repoRoot } from './paths.js';
+import { freePort, waitFor } from './ports.js';
+import { startProcess } from './processes.js';
+import { TEST_SECRET } from './tokens.js';
+
+export interface Replica {
+  readonly id: string;
+  readonly port: number;
+  /** http://127.0.0.1:<port> */
+  readonly url: string;
+  /** ws://127.0.0.1:<port>/ws */
+  readonly wsUrl: string;
+  readonly logFile: string;
+  readonly exited: Promise<number | null>;
+  /** SIGTERM (graceful drain), SIGKILL after graceMs. */
+  stop(graceMs?: number): Promise<number | null>;
+  /** SIGKILL: the replica dies without saying so. */
+  kill(): Promise<void>;
+  signal(sig: NodeJS.Signals): void;
+}
+
+export interface ReplicaOptions {
+  id: string;
+  natsUrls: string[];
+  natsUser?: string;
+  natsPassword?: string;
+  port?: number;
+  env?: Record<string, string>;
+  /** Wait for /readyz 200 before resolving (default true). */
+  waitReady?: boolean;
+}
+
+/** Starts a real ws-fleet server process (TypeScript source through tsx) on a loopback port. */
+export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
+  const port = opts.port ?? (await freePort());
+  const env: Record<string, string> = {
+    SERVER_ID: opts.id,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    NATS_URLS: opts.natsUrls.join(','),
+    AUTH_SECRET: TEST_SECRET,
+    LOG_LEVEL: 'info',
+    ...(opts.natsUser === undefined ? {} : { NATS_USER: opts.natsUser }),
+    ...(opts.natsPassword === undefined ? {} : { NATS_PASSWORD: opts.natsPassword }),
+    ...opts.env,
+  };
+  const proc = startProcess(`replica-${opts.id}`, process.execPath, ['--import', 'tsx', join(repoRoot, 'server', 'src', 'main.ts')], env);
+  const url = `http://127.0.0.1:${port}`;
+  if (opts.waitReady ?? true) {
+    const early = proc.exited.then((code) => { throw new Error(`replica ${opts.id} exited with ${code} before ready; see ${proc.logFile}`); });
+    await Promise.race([
+      waitFor(`replica ${opts.id} ready`, async () => (await fetch(`${url}/readyz`)).status === 200, 30_000, 100),
+      early,
+    ]);
+  }
+  return {
+    id: opts.id,
+    port,
+    url,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    logFile: proc.logFile,
+    exited: proc.exited,
+    stop: (graceMs) => proc.stop(graceMs),
+    kill: async () => { proc.signal('SIGKILL'); await proc.exited; },
+    signal: (sig) => { proc.signal(sig); },
+  };
+}
