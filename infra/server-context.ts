@@ -1,7 +1,7 @@
 /**
  * The server image's build context (server/.image, prepared by `npm run build:server`) and a hash of
  * every file in it. The hash is the image's trigger and tag: a changed bundle rebuilds the image and
- * replaces the replicas; an unchanged one plans nothing.
+ * replaces the replicas; an unchanged one plans nothing. WSFLEET_SERVER_CONTEXT overrides the directory.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -37,7 +37,8 @@ export interface ServerContext {
  * configuration, not a buildable one).
  */
 export function serverContext(opts: { dir?: string; allowMissing?: boolean } = {}): ServerContext {
-  const dir = opts.dir ?? serverImageContext;
+  const fromEnv = process.env['WSFLEET_SERVER_CONTEXT'];
+  const dir = opts.dir ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : serverImageContext);
   const dockerfile = path.join(dir, 'Dockerfile');
   if (!fs.existsSync(dockerfile)) {
     if (opts.allowMissing === true) return { contextDir: dir, contextHash: '0'.repeat(64) };

@@ -24,7 +24,11 @@ const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._/-]*:[A-Za-z0-9._-]+$/, 'mu
 /** Settings a file or the environment may set (the prefix is separate: it selects the file). */
 export const tunableSettingsSchema = z
   .object({
-    replicas: z.number().int().min(1).max(MAX_REPLICAS),
+    replicas: z
+      .number({ error: 'must be a whole number' })
+      .int({ error: `must be a whole number from 1 to ${MAX_REPLICAS}` })
+      .min(1, { error: `must be from 1 to ${MAX_REPLICAS}` })
+      .max(MAX_REPLICAS, { error: `must be from 1 to ${MAX_REPLICAS} (the balancer's server-template has ${MAX_REPLICAS} slots)` }),
     lbMode: z.enum(LB_MODES),
     natsNodes: z.union([z.literal(1), z.literal(3)], { error: 'must be 1 or 3' }),
     bindAddress: z.ipv4({ error: 'must be an IPv4 address such as 127.0.0.1' }),

@@ -90,6 +90,7 @@ export class FleetStack extends TerraformStack {
       config: props.balancer.config,
       frontendPort: props.balancer.frontendPort,
       statsPort: props.balancer.statsPort,
+      healthPath: props.balancer.healthPath,
       bindAddress: s.bindAddress,
       publishedFrontendPort: s.balancerPort,
       publishedStatsPort: s.statsPort,

@@ -24,6 +24,8 @@ export interface BalancerProps {
   /** Ports HAProxy listens on inside the container (from the rendered config). */
   readonly frontendPort: number;
   readonly statsPort: number;
+  /** Path on the stats port answering 200 while HAProxy runs. */
+  readonly healthPath: string;
   /** Where they are published on the host. */
   readonly bindAddress: string;
   readonly publishedFrontendPort: number;
@@ -44,7 +46,9 @@ export class Balancer extends Construct {
       hostname: balancerContainerName(props.prefix),
       image: image.imageId,
       upload: [{ file: HAPROXY_CONFIG_PATH, content: props.config }],
-      command: ['haproxy', '-W', '-db', '-f', HAPROXY_CONFIG_PATH],
+      // Master-worker in the foreground, as the official image runs it.
+      entrypoint: ['haproxy'],
+      command: ['-W', '-db', '-f', HAPROXY_CONFIG_PATH],
       networksAdvanced: [{ name: props.networkName }],
       ports: [
         { internal: props.frontendPort, external: props.publishedFrontendPort, ip: props.bindAddress, protocol: 'tcp' },
@@ -53,10 +57,16 @@ export class Balancer extends Construct {
       restart: 'unless-stopped',
       memory: props.memoryMb,
       cpus: String(props.cpus),
-      ulimit: [{ name: 'nofile', soft: 200000, hard: 200000 }],
-      // No curl/wget in the HAProxy image: bash's /dev/tcp checks that the stats listener answers.
+      // HAProxy needs about 2 descriptors per proxied connection (maxconn 100000 in the rendered config).
+      ulimit: [{ name: 'nofile', soft: 262144, hard: 262144 }],
+      // No curl/wget in the HAProxy image: bash's /dev/tcp asks the stats port's monitor URI.
       healthcheck: {
-        test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${props.statsPort}`],
+        test: [
+          'CMD',
+          'bash',
+          '-c',
+          `exec 3<>/dev/tcp/127.0.0.1/${props.statsPort} && printf 'GET ${props.healthPath} HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`,
+        ],
         interval: '5s',
         timeout: '3s',
         startPeriod: '5s',

@@ -34,7 +34,7 @@ function duration(minMs: number, maxMs = MAX_HAPROXY_DURATION_MS) {
       return z.NEVER;
     }
     if (ms < minMs || ms > maxMs) {
-      ctx.issues.push({ code: 'custom', input: value, message: `must be between ${minMs} ms and ${maxMs} ms (got ${ms} ms)` });
+      ctx.issues.push({ code: 'custom', input: value, message: `must be between ${minMs} ms and ${maxMs} ms` });
       return z.NEVER;
     }
     return ms;
@@ -81,7 +81,7 @@ const resolverSchema = z.strictObject({
         return isIP(host) !== 0 && p >= 1 && p <= 65_535;
       }, 'must be "ip:port", e.g. "127.0.0.11:53"'),
     )
-    .min(1)
+    .min(1, 'must list at least one nameserver')
     .default([DOCKER_DNS]),
   /** How often HAProxy re-resolves the service name ("timeout resolve"). */
   resolveInterval: duration(100, 60_000).default(1000),
@@ -113,8 +113,8 @@ const staticBackendSchema = z.strictObject({
   kind: z.literal('static'),
   servers: z
     .array(staticServerSchema)
-    .min(1)
-    .max(1024)
+    .min(1, 'must list at least one server')
+    .max(1024, 'must list at most 1024 servers')
     .refine((servers) => new Set(servers.map((s) => s.name)).size === servers.length, 'server names must be unique'),
 });
 

@@ -36,14 +36,14 @@ step_fail() {
   exit 1
 }
 
-# run_step NAME FUNCTION: run one step and print `setup: NAME: STATUS (SECONDSs)`.
+# run_step NAME FUNCTION [ARGS...]: run one step and print `setup: NAME: STATUS (SECONDSs)`.
 run_step() {
   local name="$1" fn="$2" start
   SETUP_STEP_NAME="$name"
   SETUP_STEP_STATUS=""
   SETUP_STEP_DETAIL=""
   start="$(setup_now)"
-  "$fn"
+  "$fn" "${@:3}"
   if [ -z "$SETUP_STEP_STATUS" ]; then
     step_fail "internal error: step function ${fn} did not report a status"
   fi

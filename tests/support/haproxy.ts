@@ -1,0 +1,168 @@
+/**
+ * Real HAProxy processes for tests: config checks with `haproxy -c` and a foreground `haproxy -db`
+ * whose stdout (the JSON connection log) and stderr land in .ws-fleet/logs/tests/<name>.log.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConnectionLogLine, type ConnectionLogLine } from '../../loadbalancer/src/index.js';
+import { findBinary } from './paths.js';
+import { waitFor } from './ports.js';
+import { startProcess } from './processes.js';
+
+/** The haproxy binary (HAPROXY_BIN, .ws-fleet/bin, PATH, /usr/sbin); a clear error when it is absent. */
+export function haproxyBinary(): string {
+  try {
+    return findBinary('haproxy', 'HAPROXY_BIN');
+  } catch {
+    throw new Error(
+      'haproxy is not installed: run "bash scripts/setup.sh" (it installs Debian\'s haproxy package), ' +
+        'or "apt-get install haproxy", or point HAPROXY_BIN at a binary',
+    );
+  }
+}
+
+export interface ConfigCheck {
+  readonly ok: boolean;
+  /** haproxy's combined output (warnings and alerts). */
+  readonly output: string;
+}
+
+/**
+ * Runs `haproxy -c -dW -f <file>`: -dW (zero-warning) turns every warning into a failure, so a config
+ * that 2.6 merely warns about (deprecated or ignored directives) fails here too.
+ */
+export async function checkHaproxyConfig(config: string): Promise<ConfigCheck> {
+  const bin = haproxyBinary();
+  const dir = mkdtempSync(join(tmpdir(), 'wsf-haproxy-check-'));
+  const file = join(dir, 'haproxy.cfg');
+  writeFileSync(file, config);
+  try {
+    return await new Promise<ConfigCheck>((resolve) => {
+      execFile(bin, ['-c', '-dW', '-f', file], { timeout: 20_000 }, (err, stdout, stderr) => {
+        resolve({ ok: err === null, output: `${stdout}${stderr}`.trim() });
+      });
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface HaproxyProcess {
+  readonly configFile: string;
+  readonly logFile: string;
+  readonly exited: Promise<number | null>;
+  /** Connection log lines written so far (JSON lines only; HAProxy's free-text events are skipped). */
+  connectionLog(): ConnectionLogLine[];
+  /** Everything HAProxy printed so far. */
+  output(): string;
+  /** Stops HAProxy (SIGTERM: immediate stop; SIGKILL after a grace period) and removes its config. */
+  stop(): Promise<void>;
+}
+
+export interface StartHaproxyOptions {
+  config: string;
+  /** Port the frontend binds (waited for before returning). */
+  frontendPort: number;
+  /** Log file name under .ws-fleet/logs/tests/ (default "haproxy"). */
+  name?: string;
+  /** Bounded wait for the frontend to accept (default 10 s). */
+  readyTimeoutMs?: number;
+}
+
+async function portAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      resolve(false);
+    });
+  });
+}
+
+/** Starts `haproxy -db -f <config>` in the foreground and waits until the frontend port accepts. */
+export async function startHaproxy(opts: StartHaproxyOptions): Promise<HaproxyProcess> {
+  const bin = haproxyBinary();
+  const dir = mkdtempSync(join(tmpdir(), 'wsf-haproxy-'));
+  const configFile = join(dir, 'haproxy.cfg');
+  writeFileSync(configFile, opts.config);
+  const proc = startProcess(opts.name ?? 'haproxy', bin, ['-db', '-f', configFile]);
+  const readLog = (): string => (existsSync(proc.logFile) ? readFileSync(proc.logFile, 'utf8') : '');
+  const early = proc.exited.then((code) => {
+    throw new Error(`haproxy exited with ${code} before its frontend accepted:\n${readLog()}`);
+  });
+  try {
+    await Promise.race([waitFor(`haproxy frontend on port ${opts.frontendPort}`, () => portAccepts(opts.frontendPort), opts.readyTimeoutMs ?? 10_000, 50), early]);
+  } catch (err) {
+    await proc.stop(1000);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  early.catch(() => undefined); // exits after start are reported by `exited`, not as an unhandled rejection
+  return {
+    configFile,
+    logFile: proc.logFile,
+    exited: proc.exited,
+    output: readLog,
+    connectionLog: () =>
+      readLog()
+        .split('\n')
+        .map(parseConnectionLogLine)
+        .filter((l): l is ConnectionLogLine => l !== undefined),
+    stop: async () => {
+      await proc.stop(3000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ServerState {
+  /** "UP", "DOWN", "MAINT", "no check", "UP 1/2" (going down), "DOWN 1/2" (going up), ... */
+  readonly status: string;
+  /** Current connections HAProxy holds to this server. */
+  readonly current: number;
+  /** Connections HAProxy has sent to it since start. */
+  readonly total: number;
+  readonly address: string;
+}
+
+/** Per-server state of one backend from the stats page's CSV (`<statsUrl>;csv`). */
+export async function fetchServerStates(statsUrl: string, backend: string): Promise<Map<string, ServerState>> {
+  const res = await fetch(`${statsUrl};csv`);
+  if (res.status !== 200) throw new Error(`stats CSV answered ${res.status}`);
+  const [headerLine = '', ...rows] = (await res.text()).trim().split('\n');
+  const cols = headerLine.replace(/^# /, '').split(',');
+  const idx = (name: string): number => {
+    const i = cols.indexOf(name);
+    if (i < 0) throw new Error(`stats CSV has no "${name}" column`);
+    return i;
+  };
+  const [pxname, svname, status, scur, stot, addr] = ['pxname', 'svname', 'status', 'scur', 'stot', 'addr'].map(idx) as [number, number, number, number, number, number];
+  const states = new Map<string, ServerState>();
+  for (const row of rows) {
+    const f = row.split(',');
+    if (f[pxname] !== backend) continue;
+    const name = f[svname] ?? '';
+    if (name === 'FRONTEND' || name === 'BACKEND') continue;
+    states.set(name, { status: f[status] ?? '', current: Number(f[scur]), total: Number(f[stot]), address: f[addr] ?? '' });
+  }
+  return states;
+}
+
+/** Waits (bounded) until HAProxy reports `server` of `backend` in a status starting with `status`. */
+export async function waitForServerStatus(statsUrl: string, backend: string, server: string, status: 'UP' | 'DOWN' | 'MAINT', timeoutMs = 15_000): Promise<void> {
+  await waitFor(
+    `haproxy to see ${backend}/${server} ${status}`,
+    async () => {
+      const s = (await fetchServerStates(statsUrl, backend)).get(server);
+      return s !== undefined && (s.status === status || (status !== 'UP' && s.status.startsWith(status)));
+    },
+    timeoutMs,
+    100,
+  );
+}
