@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import { parseConnectionLogLine, type ConnectionLogLine } from '../../loadbalancer/src/index.js';
 import { findBinary } from './paths.js';
 import { waitFor } from './ports.js';
@@ -165,4 +166,116 @@ export async function waitForServerStatus(statsUrl: string, backend: string, ser
     timeoutMs,
     100,
   );
+}
+
+export interface BalancedClient {
+  readonly ws: WebSocket;
+  /** SERVER_ID of the replica that answered, from the welcome frame. */
+  readonly server: string;
+  /** The Set-Cookie header(s) of the 101 upgrade response. */
+  readonly setCookie: readonly string[];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  /** Sends {"type":"ping"} and waits (bounded) for the pong: proves the tunnel still carries frames. */
+  ping(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The `name=value` pair of a Set-Cookie header, ready for a Cookie header; undefined when absent. */
+export function cookiePair(setCookie: readonly string[], name: string): string | undefined {
+  return setCookie.map((c) => c.split(';')[0]?.trim() ?? '').find((pair) => pair.startsWith(`${name}=`));
+}
+
+/**
+ * Opens a WebSocket through the balancer and waits for the welcome frame; rejects (bounded) on an HTTP
+ * refusal, a socket error or no welcome within timeoutMs.
+ */
+export async function connectThroughBalancer(url: string, headers: Record<string, string> = {}, timeoutMs = 5000): Promise<BalancedClient> {
+  const ws = new WebSocket(url, { headers });
+  let setCookie: readonly string[] = [];
+  ws.once('upgrade', (res) => {
+    setCookie = res.headers['set-cookie'] ?? [];
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.once('close', (code, reason) => {
+      resolve({ code, reason: reason.toString() });
+    });
+  });
+  const frames: Record<string, unknown>[] = [];
+  const listeners = new Set<(f: Record<string, unknown>) => void>();
+  ws.on('message', (data: Buffer) => {
+    try {
+      const frame = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
+      frames.push(frame);
+      for (const l of listeners) l(frame);
+    } catch {
+      // not JSON: irrelevant to the balancer tests
+    }
+  });
+  const nextFrame = (type: string, ms: number): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const seen = frames.find((f) => f.type === type);
+      if (seen !== undefined) {
+        resolve(seen);
+        return;
+      }
+      const timer = setTimeout(() => {
+        listeners.delete(listener);
+        reject(new Error(`no "${type}" frame within ${ms} ms from ${url}`));
+      }, ms);
+      const listener = (f: Record<string, unknown>): void => {
+        if (f.type !== type) return;
+        clearTimeout(timer);
+        listeners.delete(listener);
+        resolve(f);
+      };
+      listeners.add(listener);
+    });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`WebSocket to ${url} did not open within ${timeoutMs} ms`));
+      }, timeoutMs);
+      ws.once('open', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      ws.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        clearTimeout(timer);
+        reject(new Error(`upgrade through the balancer refused: HTTP ${String(res.statusCode)}`));
+      });
+    });
+    ws.on('error', () => {
+      // after the open, errors end in a 'close' event, which `closed` reports
+    });
+    const welcome = await nextFrame('welcome', timeoutMs);
+    const server = welcome.server;
+    if (typeof server !== 'string') throw new Error(`welcome frame without a server: ${JSON.stringify(welcome)}`);
+    return {
+      ws,
+      server,
+      setCookie,
+      closed,
+      ping: async (ms = 3000) => {
+        frames.length = 0;
+        ws.send(JSON.stringify({ type: 'ping' }));
+        await nextFrame('pong', ms);
+      },
+      close: async () => {
+        if (ws.readyState === WebSocket.CLOSED) return;
+        ws.close();
+        const timer = setTimeout(() => {
+          ws.terminate();
+        }, 2000);
+        await closed;
+        clearTimeout(timer);
+      },
+    };
+  } catch (err) {
+    ws.terminate();
+    throw err;
+  }
 }

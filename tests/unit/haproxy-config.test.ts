@@ -113,7 +113,13 @@ for (const mode of LB_MODES) {
         assert.ok(has(be, 'http-check expect status 200'));
         assert.ok(has(be, 'default-server check inter 1s fastinter 500ms downinter 1s fall 2 rise 2 maxconn 30000'));
         assert.deepEqual(sections.flatMap((s) => s.lines).filter((l) => l.includes('on-marked-down')), []);
-        assert.ok(has(defaults, 'option redispatch 1'));
+        assert.ok(has(be, 'option redispatch 1'));
+        assert.ok(has(be, 'retries 2'));
+      });
+
+      it('replays only GET upgrades refused with 503 on another replica', () => {
+        assert.ok(has(be, 'retry-on conn-failure empty-response 503'));
+        assert.ok(has(be, 'http-request disable-l7-retry unless METH_GET'));
       });
 
       void it(`balances by ${mode === 'roundrobin' ? 'roundrobin' : 'leastconn'}`, () => {
