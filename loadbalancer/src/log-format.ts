@@ -24,7 +24,7 @@ export const CONNECTION_LOG_FIELDS: readonly LogField[] = [
   { name: 'backend', token: '%b', text: true },
   { name: 'server', token: '%s', text: true }, // the replica slot chosen ("<NOSRV>" when none was)
   { name: 'server_ip', token: '%si', text: true },
-  { name: 'server_port', token: '%sp', text: false },
+  { name: 'server_port', token: '%sp', text: true }, // text: "-" when no server was chosen
   { name: 'method', token: '%HM', text: true },
   { name: 'path', token: '%{+Q,+E}HPO', text: false }, // +Q quotes, +E backslash-escapes '"' and '\'
   { name: 'status', token: '%ST', text: false }, // 101 for an upgraded WebSocket
@@ -35,7 +35,7 @@ export const CONNECTION_LOG_FIELDS: readonly LogField[] = [
   { name: 'bytes_in', token: '%U', text: false },
   { name: 'bytes_out', token: '%B', text: false },
   { name: 'termination', token: '%ts', text: true }, // two-letter session state at close ("--" = normal)
-  { name: 'retries', token: '%rc', text: false }, // "+N" when redispatched, see HAProxy's manual
+  { name: 'retries', token: '%rc', text: true }, // text: "+N" when the retry went to another replica
   { name: 'frontend_conns', token: '%fc', text: false },
   { name: 'server_conns', token: '%sc', text: false },
 ];
@@ -53,7 +53,7 @@ export interface ConnectionLogLine {
   backend: string;
   server: string;
   server_ip: string;
-  server_port: number;
+  server_port: string;
   method: string;
   path: string;
   status: number;
@@ -64,7 +64,7 @@ export interface ConnectionLogLine {
   bytes_in: number;
   bytes_out: number;
   termination: string;
-  retries: number | string;
+  retries: string;
   frontend_conns: number;
   server_conns: number;
 }
@@ -76,10 +76,8 @@ export interface ConnectionLogLine {
 export function parseConnectionLogLine(line: string): ConnectionLogLine | undefined {
   const trimmed = line.trim();
   if (!trimmed.startsWith('{"kind":"connection"')) return undefined;
-  // %rc renders as "+1" when a redispatch happened, which is not a JSON number: quote it first.
-  const normalized = trimmed.replace(/"retries":\+(\d+)/, '"retries":"+$1"');
   try {
-    return JSON.parse(normalized) as ConnectionLogLine;
+    return JSON.parse(trimmed) as ConnectionLogLine;
   } catch {
     return undefined;
   }

@@ -88,3 +88,15 @@ fleet_destroy() {
 
 # Seconds since $1 (from `date +%s.%N`), one decimal.
 fleet_elapsed() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
+
+# Synthesizes the current settings and prints `terraform plan -json` (machine-readable, one JSON
+# object per line) without applying anything. Used by the e2e tests to check what a change plans.
+fleet_plan_json() {
+  local out stack_dir
+  out="$(fleet_outdir)"
+  stack_dir="$(fleet_stack_dir)"
+  fleet_export_secrets
+  fleet_cdktf synth --output "$out" >&2
+  terraform -chdir="$stack_dir" init -input=false >&2
+  terraform -chdir="$stack_dir" plan -json -input=false -lock-timeout=60s
+}

@@ -115,7 +115,12 @@ standin_context() {
   cp -a "$WS_FLEET_ROOT/images/$name/." "$ctx/"
   case "$name" in
     node) cp "$(standin_node_binary "$(images_json nodeVersion)")" "$ctx/node" ;;
-    nats) cp "$WS_FLEET_BIN/nats-server" "$ctx/nats-server" ;;
+    nats)
+      cp "$WS_FLEET_BIN/nats-server" "$ctx/nats-server"
+      # The official image also has the binary at /nats-server: COPY keeps this symlink as a symlink.
+      mkdir -p "$ctx/rootfs"
+      ln -s /usr/local/bin/nats-server "$ctx/rootfs/nats-server"
+      ;;
     haproxy) ;;
     *) step_fail "no stand-in recipe for images/$name" ;;
   esac

@@ -84,13 +84,20 @@ provider_from_source() {
   bin="$(provider_unpacked_bin)"
   mkdir -p "$(dirname "$bin")"
   tmp="$bin.tmp.$$"
+  echo "--- $(date -u +%FT%TZ) build kreuzwerker/docker $PROVIDER_DOCKER_VERSION from source" >"$log"
   if ! grep -Eq "kreuzwerker/terraform-provider-docker v0\.0\.0-[0-9]{14}-${short}\$" "$moddir/go.mod"; then
     step_fail "scripts/go/terraform-provider-docker/go.mod must replace the provider with the canonical pseudo-version of commit ${short} (v0.0.0-<UTC commit time YYYYMMDDhhmmss>-${short}): the Go module proxy serves exact versions only, not commit hashes"
   fi
-  # -mod=readonly: go.mod/go.sum are committed; the build neither edits them nor resolves anything new.
+  # go.sum is committed with the pseudo-version; until then `go mod tidy` writes it (checksum database
+  # verified through the proxy). The build itself is -mod=readonly: it edits nothing.
+  if ! grep -q "^github.com/kreuzwerker/terraform-provider-docker v0.0.0-[0-9]*-${short} " "$moddir/go.sum" 2>/dev/null; then
+    if ! (cd "$moddir" && nice -n 10 go mod tidy >>"$log" 2>&1); then
+      step_fail "go mod tidy in scripts/go/terraform-provider-docker failed (Go module proxy reachable? version served?)" "$log"
+    fi
+  fi
   if ! (cd "$moddir" && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath \
     -ldflags "-s -w -X main.version=$PROVIDER_DOCKER_VERSION" \
-    -o "$tmp" github.com/terraform-providers/terraform-provider-docker >"$log" 2>&1); then
+    -o "$tmp" github.com/terraform-providers/terraform-provider-docker >>"$log" 2>&1); then
     rm -f "$tmp"
     step_fail "building kreuzwerker/docker $PROVIDER_DOCKER_VERSION from Go module source failed (Go module proxy reachable?)" "$log"
   fi

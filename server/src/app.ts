@@ -11,7 +11,10 @@ import { createHttpHandler } from './http-api.js';
 import type { Logger } from './logger.js';
 import { Messaging } from './messaging.js';
 import { Metrics } from './metrics.js';
+import { CursorStore } from './cursor-store.js';
+import { History } from './history.js';
 import { connectNats, openBuckets } from './nats-setup.js';
+import { OrderedDelivery } from './ordered-delivery.js';
 import { PresenceDirectory } from './presence.js';
 
 interface Routing {
@@ -19,6 +22,8 @@ interface Routing {
   delivery: Delivery;
   presence: PresenceDirectory;
   messaging: Messaging;
+  ordered: OrderedDelivery;
+  cursors: CursorStore;
 }
 
 export class App {
@@ -75,16 +80,19 @@ export class App {
     this.log.info({ nats: nc.getServer() }, 'connected to NATS');
     const kv = await openBuckets(nc, this.config);
     const presence = new PresenceDirectory(kv.presence, kv.replicas, this.config.serverId, this.config.timing, this.log, this.metrics);
-    const delivery = new Delivery(nc, this.local, presence, this.config.serverId, (c, t) => this.gateway.write(c, t), this.config.timing.remoteTimeoutMs, this.metrics, this.log);
+    const history = await History.open(nc, this.config, this.log, this.metrics);
+    const write = (c: Parameters<Gateway['write']>[0], t: string): boolean => this.gateway.write(c, t);
+    const ordered = new OrderedDelivery(history, write, this.metrics, this.log);
+    const delivery = new Delivery(nc, history, ordered, this.local, presence, this.config.serverId, write, this.config.timing.remoteTimeoutMs, this.metrics, this.log);
     await presence.start();
     delivery.start();
-    this.watchNats(nc, delivery, presence);
-    this.routing = { nc, delivery, presence, messaging: new Messaging(delivery, this.config.serverId) };
+    this.watchNats(nc, delivery, presence, ordered);
+    this.routing = { nc, delivery, presence, messaging: new Messaging(delivery, this.config.serverId), ordered, cursors: new CursorStore(kv.cursors, this.log) };
     this.gateway.start();
     this.log.info('ready');
   }
 
-  private watchNats(nc: NatsConnection, delivery: Delivery, presence: PresenceDirectory): void {
+  private watchNats(nc: NatsConnection, delivery: Delivery, presence: PresenceDirectory, ordered: OrderedDelivery): void {
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === 'disconnect') {
@@ -99,6 +107,10 @@ export class App {
           this.metrics.natsReconnects.inc();
           this.log.info({ nats: nc.getServer() }, 'reconnected to NATS: rewriting presence');
           presence.resync(this.local.users());
+          // Live messages sent while we were cut off are in the streams: fill each cursor's gap.
+          for (const conn of this.local.all()) {
+            for (const subject of conn.cursors.keys()) void ordered.catchUp(conn, subject, 'reconnect').catch(() => undefined);
+          }
         }
       }
     })();

@@ -4,6 +4,8 @@
  */
 import type { ClientConnection, LocalConnections } from './connections.js';
 import type { Delivery } from './delivery.js';
+import type { OrderedDelivery } from './ordered-delivery.js';
+import { subjects } from './subjects.js';
 import type { Logger } from './logger.js';
 import type { Messaging, SendOutcome } from './messaging.js';
 import type { Metrics } from './metrics.js';
@@ -13,6 +15,7 @@ import type { TokenBucket } from './rate-limit.js';
 export interface SessionDeps {
   local: LocalConnections;
   delivery: Delivery;
+  ordered: OrderedDelivery;
   messaging: Messaging;
   metrics: Metrics;
   log: Logger;
@@ -66,17 +69,39 @@ export class ClientSession {
       case 'send':
         this.answer(frame.id, await deps.messaging.sendDirect(sender, frame.to, frame.data, frame.from));
         return;
-      case 'join':
-        if (deps.local.join(conn, frame.room)) deps.delivery.roomOpened(frame.room);
+      case 'join': {
+        const subject = subjects.roomLog(frame.room);
+        if (!conn.cursors.has(subject)) {
+          // Hold live room messages from here on; settle at the tail (live only) or replay from `after`.
+          deps.ordered.hold(conn, subject);
+          if (deps.local.join(conn, frame.room)) deps.delivery.roomOpened(frame.room);
+          deps.reply(conn, { type: 'ack', id: frame.id, room: frame.room });
+          if (frame.after === undefined) await deps.ordered.startAtTail(conn, subject);
+          else await deps.ordered.start(conn, subject, frame.after, 'resume');
+          return;
+        }
         deps.reply(conn, { type: 'ack', id: frame.id, room: frame.room });
+        if (frame.after !== undefined) await deps.ordered.start(conn, subject, frame.after, 'resume');
         return;
+      }
       case 'leave':
+        conn.cursors.delete(subjects.roomLog(frame.room));
         if (deps.local.leave(conn, frame.room)) deps.delivery.roomClosed(frame.room);
         deps.reply(conn, { type: 'ack', id: frame.id, room: frame.room });
         return;
       case 'publish':
-        this.answer(frame.id, deps.messaging.publishRoom(sender, frame.room, frame.data, frame.from), frame.room);
+        this.answer(frame.id, await deps.messaging.publishRoom(sender, frame.room, frame.data, frame.from), frame.room);
         return;
+      case 'resume': {
+        const subject = frame.room === undefined ? subjects.inbox(conn.userId) : subjects.roomLog(frame.room);
+        if (frame.room !== undefined && !conn.rooms.has(frame.room)) {
+          this.error(frame.id, ErrorCode.notMember, `join room "${frame.room}" before resuming it`);
+          return;
+        }
+        deps.reply(conn, { type: 'ack', id: frame.id, ...(frame.room === undefined ? {} : { room: frame.room }) });
+        await deps.ordered.start(conn, subject, frame.after, 'resume');
+        return;
+      }
       case 'broadcast':
         this.answer(frame.id, deps.messaging.broadcast(sender, frame.data));
         return;
@@ -85,7 +110,14 @@ export class ClientSession {
 
   private answer(id: ClientId, outcome: SendOutcome, room?: string): void {
     if (outcome.ok) {
-      this.deps.reply(this.conn, room === undefined ? { type: 'ack', id, delivered: outcome.delivered } : { type: 'ack', id, room, delivered: outcome.delivered });
+      this.deps.reply(this.conn, {
+        type: 'ack',
+        id,
+        ...(room === undefined ? {} : { room }),
+        delivered: outcome.delivered,
+        stored: outcome.stored,
+        ...(outcome.seq === undefined ? {} : { seq: outcome.seq }),
+      });
     } else {
       this.error(id, outcome.code, outcome.message, outcome.delivered);
     }

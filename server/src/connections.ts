@@ -3,6 +3,7 @@
  * what other replicas hold is the presence directory's business.
  */
 import type { WebSocket } from 'ws';
+import type { Cursor } from './ordered-delivery.js';
 
 export interface ClientConnection {
   readonly id: string;
@@ -12,6 +13,8 @@ export interface ClientConnection {
   readonly rooms: Set<string>;
   /** Mutable per-connection bookkeeping (pings, rate limiting, closing). */
   readonly state: { missedPongs: number; strikes: number; closing: boolean };
+  /** subject (inbox.<user>, roomlog.<room>) → the last seq written to this connection. */
+  readonly cursors: Map<string, Cursor>;
 }
 
 export class LocalConnections {

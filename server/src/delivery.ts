@@ -1,25 +1,35 @@
 /**
  * Moves messages to sockets, wherever they are:
- *  - direct: local sockets written here; for each other live replica holding the user, one
- *    request to `server.<id>` (never a broadcast), whose reply says how many sockets it wrote;
- *  - room: local members written here; one publish to `room.<room>`, which only replicas with
- *    members subscribe to (the connection is noEcho, so we don't hear ourselves);
- *  - broadcast: local sockets and one publish to `broadcast`.
+ *  - direct: stored on `inbox.<user>` (JetStream) first, then written to local sockets, and for
+ *    each other live replica holding the user, one request to `server.<id>` (never a broadcast)
+ *    whose reply says how many sockets it wrote;
+ *  - room: stored on `roomlog.<room>`, written to local members, published once on
+ *    `room.<room>`, which only replicas with members subscribe to (noEcho: we don't hear ourselves);
+ *  - broadcast: local sockets and one publish to `broadcast` (not stored).
+ * Stored messages carry seq/prev, and reach each connection through its cursor (ordered-delivery).
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { ClientConnection, LocalConnections } from './connections.js';
 import { decodeEnvelope, decodeReply, encode, type Envelope } from './envelope.js';
+import type { History, Sequenced } from './history.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import type { LiveItem, OrderedDelivery } from './ordered-delivery.js';
 import type { PresenceDirectory } from './presence.js';
 import type { ServerFrame } from './protocol.js';
 import { subjects } from './subjects.js';
 
-export interface DirectResult {
-  /** Sockets written, here and on other replicas. */
+type Direct = Extract<Envelope, { kind: 'direct' }>;
+type Room = Extract<Envelope, { kind: 'room' }>;
+type Broadcast = Extract<Envelope, { kind: 'broadcast' }>;
+
+export interface DeliveryResult {
+  /** Sockets written (or queued behind a replay), here and on other replicas. */
   delivered: number;
-  /** Replicas that hold the user but could not be reached (NATS down, timeout). */
+  /** Replicas that hold the recipient but could not be reached (NATS down, timeout). */
   unreachable: number;
+  /** Where the message sits in its subject's history; absent when it could not be stored. */
+  stored?: Sequenced;
 }
 
 /** Writes a frame to one socket unless it is closing or its send buffer is over the cap. */
@@ -27,11 +37,12 @@ export type SocketWriter = (conn: ClientConnection, text: string) => boolean;
 
 export class Delivery {
   private readonly roomSubs = new Map<string, Subscription>();
-  private readonly subs: Subscription[] = [];
   private natsUp = true;
 
   constructor(
     private readonly nc: NatsConnection,
+    private readonly history: History,
+    private readonly ordered: OrderedDelivery,
     private readonly local: LocalConnections,
     private readonly presence: PresenceDirectory,
     private readonly serverId: string,
@@ -42,7 +53,7 @@ export class Delivery {
   ) {}
 
   start(): void {
-    this.subs.push(this.nc.subscribe(subjects.server(this.serverId), { callback: (err, msg) => {
+    this.nc.subscribe(subjects.server(this.serverId), { callback: (err, msg) => {
       if (err !== null) return;
       const env = decodeEnvelope(msg.data);
       if (env?.kind !== 'direct') {
@@ -51,60 +62,67 @@ export class Delivery {
       }
       this.metrics.crossReplicaReceived.inc({ kind: 'direct' });
       msg.respond(encode({ delivered: this.writeToUser(env, 'remote') }));
-    } }));
-    this.subs.push(this.nc.subscribe(subjects.broadcast, { callback: (err, msg) => {
+    } });
+    this.nc.subscribe(subjects.broadcast, { callback: (err, msg) => {
       if (err !== null) return;
       const env = decodeEnvelope(msg.data);
       if (env?.kind !== 'broadcast') return;
       this.metrics.crossReplicaReceived.inc({ kind: 'broadcast' });
       this.writeToAll(env, 'remote');
-    } }));
+    } });
   }
 
   setNatsUp(up: boolean): void {
     this.natsUp = up;
   }
 
-  async direct(env: Extract<Envelope, { kind: 'direct' }>): Promise<DirectResult> {
-    let delivered = this.writeToUser(env, 'local');
+  /** Stores, then delivers a direct message. Call without awaiting anything first: order matters. */
+  async direct(env: Direct): Promise<DeliveryResult> {
+    const storing = this.history.append(subjects.inbox(env.to), { kind: 'direct', to: env.to, from: env.from, data: env.data, ts: env.ts });
+    let stored: Sequenced | undefined;
+    try {
+      stored = await storing;
+    } catch (err) {
+      this.log.warn({ err, to: env.to }, 'could not store a direct message; delivering it live only');
+    }
+    const sequenced: Direct = stored === undefined ? env : { ...env, seq: stored.seq, prev: stored.prev };
+    let delivered = this.writeToUser(sequenced, 'local');
     const remotes = this.presence.remoteServersFor(env.to);
-    if (remotes.length === 0) return { delivered, unreachable: 0 };
-    if (!this.natsUp) return { delivered, unreachable: remotes.length };
-    const payload = encode(env);
-    const replies = await Promise.allSettled(remotes.map((server) => {
-      this.metrics.crossReplicaPublishes.inc({ kind: 'direct' });
-      return this.nc.request(subjects.server(server), payload, { timeout: this.remoteTimeoutMs });
-    }));
+    if (remotes.length === 0) return { delivered, unreachable: 0, ...(stored === undefined ? {} : { stored }) };
+    if (!this.natsUp) return { delivered, unreachable: remotes.length, ...(stored === undefined ? {} : { stored }) };
+    const payload = encode(sequenced);
+    const replies = await Promise.all(remotes.map((server) => this.requestDelivery(server, payload)));
     let unreachable = 0;
-    replies.forEach((r, i) => {
-      if (r.status === 'fulfilled') {
-        delivered += decodeReply(r.value.data)?.delivered ?? 0;
-      } else if (isNoResponders(r.reason)) {
-        // The replica is gone (no subscriber on its subject): its sockets are gone with it.
-        this.log.debug({ target: remotes[i] }, 'no responders for targeted delivery');
-      } else {
-        unreachable += 1;
-        this.log.warn({ target: remotes[i], err: r.reason as unknown }, 'targeted delivery failed');
-      }
-    });
-    return { delivered, unreachable };
+    for (const r of replies) {
+      if (r === null) unreachable += 1;
+      else delivered += r;
+    }
+    return { delivered, unreachable, ...(stored === undefined ? {} : { stored }) };
   }
 
-  /** Delivers to local room members and publishes once for the other replicas; returns local deliveries. */
-  room(env: Extract<Envelope, { kind: 'room' }>): { local: number; published: boolean } {
-    const local = this.writeToRoom(env, 'local');
-    if (!this.natsUp) return { local, published: false };
-    this.nc.publish(subjects.room(env.room), encode(env));
+  /** Stores, then delivers a room message here and publishes it once for the other replicas. */
+  async room(env: Room): Promise<DeliveryResult & { published: boolean }> {
+    const storing = this.history.append(subjects.roomLog(env.room), { kind: 'room', room: env.room, from: env.from, data: env.data, ts: env.ts });
+    let stored: Sequenced | undefined;
+    try {
+      stored = await storing;
+    } catch (err) {
+      this.log.warn({ err, room: env.room }, 'could not store a room message; delivering it live only');
+    }
+    const sequenced: Room = stored === undefined ? env : { ...env, seq: stored.seq, prev: stored.prev };
+    const delivered = this.writeToRoom(sequenced, 'local');
+    if (!this.natsUp) return { delivered, unreachable: 0, published: false, ...(stored === undefined ? {} : { stored }) };
+    this.nc.publish(subjects.room(env.room), encode(sequenced));
     this.metrics.crossReplicaPublishes.inc({ kind: 'room' });
-    return { local, published: true };
+    return { delivered, unreachable: 0, published: true, ...(stored === undefined ? {} : { stored }) };
   }
 
-  broadcast(env: Extract<Envelope, { kind: 'broadcast' }>): { local: number; published: boolean } {
-    const local = this.writeToAll(env, 'local');
-    if (!this.natsUp) return { local, published: false };
+  broadcast(env: Broadcast): { delivered: number; published: boolean } {
+    const delivered = this.writeToAll(env, 'local');
+    if (!this.natsUp) return { delivered, published: false };
     this.nc.publish(subjects.broadcast, encode(env));
     this.metrics.crossReplicaPublishes.inc({ kind: 'broadcast' });
-    return { local, published: true };
+    return { delivered, published: true };
   }
 
   /** Called when a room gets its first local member: start hearing other replicas' messages for it. */
@@ -125,40 +143,69 @@ export class Delivery {
     this.roomSubs.delete(room);
   }
 
-  private writeToUser(env: Extract<Envelope, { kind: 'direct' }>, path: 'local' | 'remote'): number {
+  /** One targeted request, retried once on a timeout; null when the replica could not be reached. */
+  private async requestDelivery(server: string, payload: Uint8Array): Promise<number | null> {
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      this.metrics.crossReplicaPublishes.inc({ kind: 'direct' });
+      try {
+        const reply = await this.nc.request(subjects.server(server), payload, { timeout: this.remoteTimeoutMs });
+        return decodeReply(reply.data)?.delivered ?? 0;
+      } catch (err) {
+        if (isNoResponders(err)) {
+          // The replica is gone (nobody listens on its subject): its sockets went with it, and
+          // its clients will resume from the stored history on whichever replica they reach.
+          return 0;
+        }
+        this.log.warn({ target: server, attempt, err: err as Error }, 'targeted delivery failed');
+      }
+    }
+    return null;
+  }
+
+  private writeToUser(env: Direct, path: 'local' | 'remote'): number {
     const conns = this.local.ofUser(env.to);
     if (conns === undefined) return 0;
-    return this.writeFrame(conns, { type: 'message', from: env.from, data: env.data, ts: env.ts }, env.ts, path);
+    return this.writeEach(conns, subjects.inbox(env.to), { type: 'message', from: env.from, data: env.data, ts: env.ts }, env, path);
   }
 
-  private writeToRoom(env: Extract<Envelope, { kind: 'room' }>, path: 'local' | 'remote'): number {
+  private writeToRoom(env: Room, path: 'local' | 'remote'): number {
     const conns = this.local.inRoom(env.room);
     if (conns === undefined) return 0;
-    return this.writeFrame(conns, { type: 'message', room: env.room, from: env.from, data: env.data, ts: env.ts }, env.ts, path);
+    return this.writeEach(conns, subjects.roomLog(env.room), { type: 'message', room: env.room, from: env.from, data: env.data, ts: env.ts }, env, path);
   }
 
-  private writeToAll(env: Extract<Envelope, { kind: 'broadcast' }>, path: 'local' | 'remote'): number {
-    return this.writeFrame(this.local.all(), { type: 'message', broadcast: true, from: env.from, data: env.data, ts: env.ts }, env.ts, path);
-  }
-
-  private writeFrame(conns: Iterable<ClientConnection>, frame: ServerFrame, ts: number, path: 'local' | 'remote'): number {
-    const text = JSON.stringify(frame);
+  private writeToAll(env: Broadcast, path: 'local' | 'remote'): number {
+    const text = JSON.stringify({ type: 'message', broadcast: true, from: env.from, data: env.data, ts: env.ts } satisfies ServerFrame);
     let n = 0;
-    for (const conn of conns) {
-      if (this.write(conn, text)) n += 1;
-    }
-    if (n > 0) {
-      this.metrics.messages.inc({ type: 'message', direction: 'out' }, n);
-      this.metrics.deliveryLatency.observe({ path }, Math.max(0, Date.now() - ts) / 1000);
-    }
+    for (const conn of this.local.all()) if (this.write(conn, text)) n += 1;
+    this.observe(n, env.ts, path);
     return n;
+  }
+
+  /** Sequenced messages go through each connection's cursor; unsequenced ones straight out. */
+  private writeEach(conns: Iterable<ClientConnection>, subject: string, frame: LiveItem['frame'], env: { ts: number; seq?: number; prev?: number }, path: 'local' | 'remote'): number {
+    let n = 0;
+    if (env.seq !== undefined && env.prev !== undefined) {
+      const item: LiveItem = { seq: env.seq, prev: env.prev, frame };
+      for (const conn of conns) if (this.ordered.offer(conn, subject, item)) n += 1;
+    } else {
+      const text = JSON.stringify(frame);
+      for (const conn of conns) if (this.write(conn, text)) n += 1;
+    }
+    this.observe(n, env.ts, path);
+    return n;
+  }
+
+  private observe(n: number, ts: number, path: 'local' | 'remote'): void {
+    if (n === 0) return;
+    this.metrics.messages.inc({ type: 'message', direction: 'out' }, n);
+    this.metrics.deliveryLatency.observe({ path }, Math.max(0, Date.now() - ts) / 1000);
   }
 }
 
 function isNoResponders(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  const e = err as Error & { code?: unknown; isNoResponders?: () => boolean };
+  const e = err as Error & { isNoResponders?: () => boolean };
   if (typeof e.isNoResponders === 'function') return e.isNoResponders();
-  return e.code === '503' || /no responders/i.test(e.message);
+  return /no responders/i.test(e.message);
 }
-

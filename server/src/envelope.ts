@@ -3,8 +3,8 @@
  * message entered the fleet (ms since epoch), so the delivering replica can measure latency.
  */
 export type Envelope =
-  | { v: 1; kind: 'direct'; to: string; from: string; data: unknown; ts: number; origin: string }
-  | { v: 1; kind: 'room'; room: string; from: string; data: unknown; ts: number; origin: string }
+  | { v: 1; kind: 'direct'; to: string; from: string; data: unknown; ts: number; origin: string; seq?: number; prev?: number }
+  | { v: 1; kind: 'room'; room: string; from: string; data: unknown; ts: number; origin: string; seq?: number; prev?: number }
   | { v: 1; kind: 'broadcast'; from: string; data: unknown; ts: number; origin: string };
 
 /** The reply to a targeted delivery request: how many of the user's sockets were written. */

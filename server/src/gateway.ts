@@ -10,7 +10,10 @@ import { AuthError, SUBPROTOCOL, authenticate, type Principal } from './auth.js'
 import { ClientSession } from './client-session.js';
 import type { Config } from './config.js';
 import type { ClientConnection, LocalConnections } from './connections.js';
+import type { CursorStore } from './cursor-store.js';
 import type { Delivery } from './delivery.js';
+import type { OrderedDelivery } from './ordered-delivery.js';
+import { subjects } from './subjects.js';
 import { rejectUpgrade } from './http-util.js';
 import type { Logger } from './logger.js';
 import type { Messaging } from './messaging.js';
@@ -25,7 +28,7 @@ export interface GatewayDeps {
   metrics: Metrics;
   local: LocalConnections;
   /** Present once the replica is connected to NATS and the KV; null before. */
-  routing: () => { delivery: Delivery; presence: PresenceDirectory; messaging: Messaging } | null;
+  routing: () => { delivery: Delivery; presence: PresenceDirectory; messaging: Messaging; ordered: OrderedDelivery; cursors: CursorStore } | null;
   /** Why upgrades are refused right now (starting, draining, NATS down), or null when they are accepted. */
   notAcceptingReason: () => string | null;
 }
@@ -81,6 +84,11 @@ export class Gateway {
       rejectUpgrade(socket, 503, { error: 'max_connections', message: `this replica holds its maximum of ${config.limits.maxConnections} connections` }, { 'Retry-After': '5' });
       return;
     }
+    const resumeParam = url.searchParams.get('resume');
+    if (resumeParam !== null && !/^\d{1,15}$/.test(resumeParam)) {
+      rejectUpgrade(socket, 400, { error: 'bad_resume', message: 'resume must be the last seq received (a non-negative integer)' });
+      return;
+    }
     this.pendingUpgrades += 1;
     let principal: Principal;
     try {
@@ -98,11 +106,11 @@ export class Gateway {
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.pendingUpgrades -= 1;
-      this.onConnection(ws, principal, req);
+      this.onConnection(ws, principal, req, resumeParam === null ? null : Number(resumeParam));
     });
   }
 
-  private onConnection(socket: WebSocket, principal: Principal, req: IncomingMessage): void {
+  private onConnection(socket: WebSocket, principal: Principal, req: IncomingMessage, resumeAfter: number | null): void {
     const { config, log, metrics, local } = this.deps;
     const routing = this.deps.routing();
     if (routing === null) {
@@ -116,7 +124,11 @@ export class Gateway {
       socket,
       rooms: new Set(),
       state: { missedPongs: 0, strikes: 0, closing: false },
+      cursors: new Map(),
     };
+    const inbox = subjects.inbox(conn.userId);
+    // Live messages for this user wait behind the replay that settles the inbox cursor.
+    routing.ordered.hold(conn, inbox);
     const peer = forwardedFor(req) ?? req.socket.remoteAddress;
     const connLog = log.child({ conn: conn.id, user: conn.userId });
     if (local.add(conn)) routing.presence.userOnline(conn.userId);
@@ -127,6 +139,7 @@ export class Gateway {
     const session = new ClientSession(conn, new TokenBucket(config.limits.ratePerSec, config.limits.rateBurst), {
       local,
       delivery: routing.delivery,
+      ordered: routing.ordered,
       messaging: routing.messaging,
       metrics,
       log: connLog,
@@ -143,12 +156,30 @@ export class Gateway {
     });
     socket.on('close', (code) => {
       metrics.connections.dec();
+      const last = conn.cursors.get(inbox)?.last ?? 0;
+      if (last > 0 && Number.isFinite(last)) routing.cursors.save(conn.userId, last);
       const { lastForUser, emptiedRooms } = local.remove(conn);
       if (lastForUser) routing.presence.userOffline(conn.userId);
       for (const room of emptiedRooms) routing.delivery.roomClosed(room);
       connLog.debug({ code }, 'closed');
     });
     this.sendControl(conn, { type: 'welcome', server: config.serverId, user: conn.userId, conn: conn.id });
+    void this.settleInbox(conn, inbox, resumeAfter, routing.ordered, routing.cursors);
+  }
+
+  /** Replays the inbox from the client's `resume`, else from the user's stored cursor; then a late tail check. */
+  private async settleInbox(conn: ClientConnection, inbox: string, resumeAfter: number | null, ordered: OrderedDelivery, cursors: CursorStore): Promise<void> {
+    try {
+      const after = resumeAfter ?? (await cursors.load(conn.userId));
+      await ordered.start(conn, inbox, after, resumeAfter === null ? 'cursor' : 'resume');
+      // A send racing this connect may have seen no presence yet and gone to history only.
+      setTimeout(() => {
+        if (conn.socket.readyState === WebSocket.OPEN) void ordered.catchUp(conn, inbox, 'tail').catch(() => undefined);
+      }, 1000).unref();
+    } catch (err) {
+      this.deps.log.warn({ err, conn: conn.id }, 'inbox replay failed');
+      await ordered.start(conn, inbox, Number.MAX_SAFE_INTEGER, 'cursor').catch(() => undefined);
+    }
   }
 
   /** Writes a text frame unless the connection is closing or its send buffer passed the cap. */

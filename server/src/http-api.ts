@@ -104,7 +104,7 @@ async function handlePost(deps: HttpDeps, req: IncomingMessage, res: ServerRespo
     }
     deps.metrics.messages.inc({ type: 'http_send', direction: 'in' });
     const outcome = await messaging.sendDirect(sender, parsed.data.to, parsed.data.data, parsed.data.from);
-    if (outcome.ok && outcome.delivered === 0) {
+    if (outcome.ok && outcome.delivered === 0 && !outcome.stored) {
       sendJson(res, 404, { error: 'not_connected', message: `user ${parsed.data.to} is not connected`, delivered: 0 });
       return;
     }
@@ -117,12 +117,12 @@ async function handlePost(deps: HttpDeps, req: IncomingMessage, res: ServerRespo
     return;
   }
   deps.metrics.messages.inc({ type: 'http_publish', direction: 'in' });
-  answer(res, messaging.publishRoom(sender, room, parsed.data.data, parsed.data.from));
+  answer(res, await messaging.publishRoom(sender, room, parsed.data.data, parsed.data.from));
 }
 
 function answer(res: ServerResponse, outcome: SendOutcome): void {
   if (outcome.ok) {
-    sendJson(res, 202, { delivered: outcome.delivered });
+    sendJson(res, 202, { delivered: outcome.delivered, stored: outcome.stored, ...(outcome.seq === undefined ? {} : { seq: outcome.seq }) });
   } else {
     sendJson(res, outcome.code === 'forbidden' ? 403 : 503, { error: outcome.code, message: outcome.message, delivered: outcome.delivered });
   }

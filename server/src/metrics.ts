@@ -37,6 +37,14 @@ export class Metrics {
   readonly errorsSent = new Counter({ name: 'wsfleet_client_errors_total', help: 'Error frames and error closes sent to clients, by code', labelNames: ['code'] as const, registers: [this.registry] });
   readonly slowConsumerCloses = new Counter({ name: 'wsfleet_slow_consumer_closes_total', help: 'Connections closed because their send buffer passed the cap', registers: [this.registry] });
   readonly drains = new Counter({ name: 'wsfleet_drains_total', help: 'Graceful drains started', registers: [this.registry] });
+  readonly resumes = new Counter({ name: 'wsfleet_resumes_total', help: 'Replays started, by trigger (resume: asked by the client, cursor: from the stored cursor, gap: a hole in the live chain, reconnect: after NATS came back)', labelNames: ['trigger'] as const, registers: [this.registry] });
+  readonly replayedMessages = new Counter({ name: 'wsfleet_replayed_messages_total', help: 'Messages written from JetStream history rather than live', registers: [this.registry] });
+  readonly jetstreamPublishLatency = new Histogram({
+    name: 'wsfleet_jetstream_publish_latency_seconds',
+    help: 'Time for a message to be stored (JetStream publish acknowledged)',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
   readonly presenceWrites = new Counter({ name: 'wsfleet_presence_writes_total', help: 'Presence KV writes, by result', labelNames: ['result'] as const, registers: [this.registry] });
 
   constructor(serverId: string) {

@@ -38,10 +38,11 @@ async function openBucket(kvm: Kvm, name: string, opts: Partial<KvOptions>): Pro
   }
 }
 
-export async function openBuckets(nc: NatsConnection, config: Config): Promise<{ presence: KV; replicas: KV }> {
+export async function openBuckets(nc: NatsConnection, config: Config): Promise<{ presence: KV; replicas: KV; cursors: KV }> {
   const kvm = new Kvm(nc);
   const replicas = jetStreamReplicas(config);
   const presence = await openBucket(kvm, buckets.presence, { history: 1, replicas, description: 'ws-fleet: user.server -> where user sockets are' });
   const heartbeats = await openBucket(kvm, buckets.replicas, { history: 1, replicas, ttl: 60_000, description: 'ws-fleet: replica heartbeats' });
-  return { presence, replicas: heartbeats };
+  const cursors = await openBucket(kvm, buckets.cursors, { history: 1, replicas, ttl: config.history.maxAgeSec * 1000, description: 'ws-fleet: user -> last inbox seq delivered' });
+  return { presence, replicas: heartbeats, cursors };
 }

@@ -12,11 +12,12 @@ const data = z.unknown().refine((v) => v !== undefined, 'is required');
 
 const frameSchemas = {
   send: z.object({ type: z.literal('send'), to: userId, data, id: clientId, from: z.string().optional() }),
-  join: z.object({ type: z.literal('join'), room, id: clientId }),
+  join: z.object({ type: z.literal('join'), room, id: clientId, after: z.number().int().min(0).optional() }),
   leave: z.object({ type: z.literal('leave'), room, id: clientId }),
   publish: z.object({ type: z.literal('publish'), room, data, id: clientId, from: z.string().optional() }),
   broadcast: z.object({ type: z.literal('broadcast'), data, id: clientId }),
   ping: z.object({ type: z.literal('ping'), id: clientId }),
+  resume: z.object({ type: z.literal('resume'), after: z.number().int().min(0), room: room.optional(), id: clientId }),
 } as const;
 
 export type FrameType = keyof typeof frameSchemas;
@@ -31,14 +32,16 @@ export const ErrorCode = {
   rateLimited: 'rate_limited',
   remoteUnavailable: 'remote_unavailable',
   draining: 'draining',
+  notMember: 'not_member',
+  notStored: 'not_stored',
   internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 export type ServerFrame =
   | { type: 'welcome'; server: string; user: string; conn: string }
-  | { type: 'message'; from: string; data: unknown; ts: number; room?: string; broadcast?: true }
-  | { type: 'ack'; id: ClientId; delivered?: number; room?: string }
+  | { type: 'message'; from: string; data: unknown; ts: number; room?: string; broadcast?: true; seq?: number }
+  | { type: 'ack'; id: ClientId; delivered?: number; room?: string; seq?: number; stored?: boolean }
   | { type: 'pong'; id?: ClientId }
   | { type: 'error'; code: ErrorCode; message: string; id?: ClientId; delivered?: number };
 

@@ -19,8 +19,10 @@ export const subjects = {
   room: (room: string) => `room.${room}`,
   /** Every replica subscribes: admin broadcast. */
   broadcast: 'broadcast',
-  /** JetStream inbox stream subjects: one per user. */
+  /** JetStream stream WSF_INBOX: one subject per user, the user's message history. */
   inbox: (userId: string) => `inbox.${userId}`,
+  /** JetStream stream WSF_ROOMS: one subject per room, the room's message history. */
+  roomLog: (room: string) => `roomlog.${room}`,
 } as const;
 
 export const buckets = {
@@ -28,10 +30,13 @@ export const buckets = {
   presence: 'wsf_presence',
   /** key `<server>` → JSON heartbeat: which replicas are alive. */
   replicas: 'wsf_replicas',
+  /** key `<user>` → JSON {seq}: the last inbox seq delivered when the user's socket closed. */
+  cursors: 'wsf_cursors',
 } as const;
 
 export const streams = {
   inbox: 'WSF_INBOX',
+  rooms: 'WSF_ROOMS',
 } as const;
 
 export const presenceKey = (userId: string, serverId: string) => `${userId}.${serverId}`;

@@ -3,6 +3,7 @@
  * whose stdout (the JSON connection log) and stderr land in .ws-fleet/logs/tests/<name>.log.
  */
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -278,4 +279,79 @@ export async function connectThroughBalancer(url: string, headers: Record<string
     ws.terminate();
     throw err;
   }
+}
+
+export interface StubDns {
+  readonly port: number;
+  /** Replaces the A records served for `name` (an empty list answers NXDOMAIN, as Docker does). */
+  setRecords(name: string, ips: readonly string[]): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A tiny authoritative DNS server on 127.0.0.1 answering A queries from a mutable table, standing in
+ * for Docker's embedded DNS so HAProxy's server-template discovery runs for real without Docker.
+ * Other query types get an empty NOERROR answer; unknown names NXDOMAIN.
+ */
+export async function startStubDns(): Promise<StubDns> {
+  const records = new Map<string, readonly string[]>();
+  const socket = createSocket('udp4');
+  socket.on('message', (msg, rinfo) => {
+    const reply = answerDnsQuery(msg, records);
+    if (reply !== undefined) socket.send(reply, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      resolve();
+    });
+  });
+  return {
+    port: socket.address().port,
+    setRecords: (name, ips) => {
+      records.set(name.toLowerCase(), [...ips]);
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        socket.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
+function answerDnsQuery(msg: Buffer, records: ReadonlyMap<string, readonly string[]>): Buffer | undefined {
+  if (msg.length < 17 || msg.readUInt16BE(4) !== 1) return undefined; // exactly one question
+  const labels: string[] = [];
+  let offset = 12;
+  for (;;) {
+    const len = msg[offset];
+    if (len === undefined || len > 63) return undefined;
+    offset += 1;
+    if (len === 0) break;
+    labels.push(msg.subarray(offset, offset + len).toString('ascii'));
+    offset += len;
+  }
+  if (offset + 4 > msg.length) return undefined;
+  const qtype = msg.readUInt16BE(offset);
+  const question = msg.subarray(12, offset + 4);
+  const ips = records.get(labels.join('.').toLowerCase()) ?? [];
+  const answers = qtype === 1 ? ips : [];
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(msg.readUInt16BE(0), 0); // id
+  // QR=1, opcode 0, AA=1, RD copied, RA=1, rcode NXDOMAIN (3) for unknown names.
+  header.writeUInt16BE(0x8400 | (msg.readUInt16BE(2) & 0x0100) | 0x0080 | (ips.length === 0 ? 3 : 0), 2);
+  header.writeUInt16BE(1, 4);
+  header.writeUInt16BE(answers.length, 6);
+  const rrs = answers.map((ip) => {
+    const rr = Buffer.alloc(16);
+    rr.writeUInt16BE(0xc00c, 0); // pointer to the question's name
+    rr.writeUInt16BE(1, 2); // A
+    rr.writeUInt16BE(1, 4); // IN
+    rr.writeUInt32BE(1, 6); // TTL 1 s
+    rr.writeUInt16BE(4, 10);
+    ip.split('.').forEach((octet, i) => rr.writeUInt8(Number(octet), 12 + i));
+    return rr;
+  });
+  return Buffer.concat([header, question, ...rrs]);
 }

@@ -41,6 +41,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
     NATS_URLS: opts.natsUrls.join(','),
     AUTH_SECRET: TEST_SECRET,
     LOG_LEVEL: 'info',
+    // The test cluster's JetStream is sized small (tests/support/nats-cluster.ts).
+    HISTORY_MAX_BYTES: String(64 * 1024 * 1024),
     ...(opts.natsUser === undefined ? {} : { NATS_USER: opts.natsUser }),
     ...(opts.natsPassword === undefined ? {} : { NATS_PASSWORD: opts.natsPassword }),
     ...opts.env,

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   CONNECTION_LOG_FORMAT,
@@ -18,6 +20,7 @@ import {
   type LoadBalancerSettingsInput,
 } from '../../loadbalancer/src/index.js';
 import { checkHaproxyConfig } from '../support/haproxy.js';
+import { repoRoot } from '../support/paths.js';
 
 const dnsBackend = { kind: 'dns' as const, serviceName: 'ws-fleet-ws', port: 8080, slots: 12 };
 const staticBackend = {
@@ -283,8 +286,8 @@ void describe('durations, log lines and the mode comparison', () => {
   void it('parses a connection log line and skips HAProxy event lines', () => {
     const line =
       '{"kind":"connection","ts":1700000000.123,"client_ip":"127.0.0.1","client_port":50000,"frontend":"ws_in","backend":"ws_replicas",' +
-      '"server":"ws-2","server_ip":"127.0.0.1","server_port":9002,"method":"GET","path":"/ws","status":101,"duration_ms":5000,' +
-      '"queue_ms":0,"connect_ms":0,"response_ms":3,"bytes_in":300,"bytes_out":200,"termination":"--","retries":+1,"frontend_conns":1,"server_conns":1}';
+      '"server":"ws-2","server_ip":"127.0.0.1","server_port":"9002","method":"GET","path":"/ws","status":101,"duration_ms":5000,' +
+      '"queue_ms":0,"connect_ms":0,"response_ms":3,"bytes_in":300,"bytes_out":200,"termination":"--","retries":"+1","frontend_conns":1,"server_conns":1}';
     const parsed = parseConnectionLogLine(line);
     assert.equal(parsed?.server, 'ws-2');
     assert.equal(parsed.duration_ms, 5000);
@@ -296,5 +299,10 @@ void describe('durations, log lines and the mode comparison', () => {
     const table = renderModeComparison();
     for (const mode of LB_MODES) assert.match(table, new RegExp(`\\| \`${mode}\` \\|`));
     assert.ok(table.split('\n').length < 25, 'fits on one screen');
+  });
+
+  void it('is the table in loadbalancer/README.md', () => {
+    const readme = readFileSync(join(repoRoot, 'loadbalancer', 'README.md'), 'utf8');
+    assert.ok(readme.includes(renderModeComparison()), 'README mode table out of date: paste renderModeComparison() output');
   });
 });

@@ -305,7 +305,7 @@ describe('infra synth: secrets', () => {
     assert.ok(files.includes(stackFile), `synth wrote ${stackFile}`);
     for (const f of files) {
       const text = fs.readFileSync(f, 'utf8');
-      for (const [what, value] of [['AUTH_SECRET', secrets.authSecret], ['NATS_USER', secrets.natsUser], ['NATS_PASSWORD', secrets.natsPassword]]) {
+      for (const [what, value] of [['AUTH_SECRET', secrets.authSecret], ['NATS_USER', secrets.natsUser], ['NATS_PASSWORD', secrets.natsPassword]] as const) {
         assert.ok(!text.includes(value), `${what} appears in ${f}`);
       }
     }

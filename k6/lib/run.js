@@ -1,0 +1,62 @@
+/**
+ * What smoke, soak and scale share: the scenario (one iteration per VU, hard time bound), the common
+ * thresholds, setup (run id, timeline, a reachability check of the balancer) and the VU body.
+ */
+import http from 'k6/http';
+import { maxDurationMs, publicParams } from './config.js';
+import { Group } from './group.js';
+import { makeSchedule, scheduleLogLine } from './schedule.js';
+
+/** Thresholds every script has; `extra` adds or replaces per metric. */
+export function buildOptions(cfg, extra) {
+  const thresholds = {
+    // Every acknowledged delivery arrives.
+    messages_lost: ['count==0'],
+    // Something was exchanged at all (an empty run must not pass).
+    messages_acked: ['count>0'],
+    messages_received: ['count>0'],
+    ws_connect_failed: ['rate<0.001'],
+    e2e_latency: [`p(99)<${cfg.p99Ms}`],
+    // A dropped socket is back within the bound, and none is left down at the end.
+    ws_reconnect_time: [`max<${cfg.reconnectMaxMs}`],
+    ws_reconnect_incomplete: ['count==0'],
+  };
+  for (const k of Object.keys(extra)) thresholds[k] = extra[k];
+  return {
+    scenarios: {
+      [cfg.script]: {
+        executor: 'per-vu-iterations',
+        vus: cfg.vus,
+        iterations: 1,
+        maxDuration: `${maxDurationMs(cfg)}ms`,
+        gracefulStop: '10s',
+      },
+    },
+    thresholds,
+    summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],
+    setupTimeout: '30s',
+    teardownTimeout: '10s',
+  };
+}
+
+function randomId() {
+  return `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`;
+}
+
+/** setup(): fails fast when the balancer does not answer, fixes the run id and the timeline. */
+export function setupRun(cfg) {
+  const health = cfg.wsUrl.replace(/^ws/, 'http').replace(/\/ws$/, '/healthz');
+  const res = http.get(health, { timeout: '5s', tags: { name: 'balancer-healthz' } });
+  if (res.status !== 200) {
+    throw new Error(`the balancer does not answer: GET ${health} → ${res.status === 0 ? res.error : `HTTP ${res.status}`}; is the fleet deployed (npm run up)?`);
+  }
+  const runId = randomId();
+  const schedule = makeSchedule(cfg, Date.now());
+  console.log(scheduleLogLine(runId, schedule));
+  return { runId, schedule, params: publicParams(cfg) };
+}
+
+/** The VU body: drive this VU's group of users until the run's timeline ends. */
+export function runGroup(cfg, setupData, vu) {
+  new Group(cfg, setupData, vu).start();
+}
