@@ -10,7 +10,7 @@ import { buildOptions, runGroup, setupRun } from './lib/run.js';
 import { summaryOutputs } from './lib/summary.js';
 
 const cfg = loadConfig(__ENV, {
-  script: __ENV.WSF_SCRIPT_NAME || 'soak',
+  script: 'soak',
   users: '2000',
   usersPerVu: '20',
   rate: '500',

@@ -8,6 +8,7 @@
 export { renderHaproxyConfig, HAPROXY_NAMES } from './render.js';
 export {
   parseLoadBalancerSettings,
+  requiredOpenFiles,
   loadBalancerSettingsSchema,
   LoadBalancerSettingsError,
   LB_MODES,

@@ -33,8 +33,12 @@ function globalSection(s: LoadBalancerSettings): string[] {
     'global',
     '    # Logs go to the container\'s stdout, one JSON line per connection (format in the frontend).',
     '    log stdout format raw local0',
-    '    # HAProxy raises its file-descriptor limit from this (about 2 per proxied connection).',
-    `    maxconn ${s.maxConnections.global}`,
+    ...(s.maxConnections.global === 'auto'
+      ? ['    # No maxconn: HAProxy derives it from its file-descriptor limit (about ulimit -n / 2).']
+      : [
+          '    # HAProxy must raise its file-descriptor limit to about 2 per connection or it will not start.',
+          `    maxconn ${s.maxConnections.global}`,
+        ]),
     ...(s.adminSocket === undefined ? [] : [`    stats socket ${s.adminSocket} mode 600 level admin`]),
     ...(s.hardStopAfter === undefined ? [] : [`    hard-stop-after ${t(s.hardStopAfter)}`]),
   ];
@@ -100,11 +104,17 @@ function statsSection(s: LoadBalancerSettings): string[] {
   ];
 }
 
+function frontendMaxconn(s: LoadBalancerSettings): string[] {
+  const max = s.maxConnections.frontend ?? s.maxConnections.global;
+  // Unset, a frontend takes the process-wide maxconn (the derived one under "auto").
+  return max === 'auto' ? [] : [`    maxconn ${max}`];
+}
+
 function frontendSection(s: LoadBalancerSettings): string[] {
   return [
     `frontend ${HAPROXY_NAMES.frontend}`,
     `    bind ${hostPort(s.frontend.address, s.frontend.port)}`,
-    `    maxconn ${s.maxConnections.frontend ?? s.maxConnections.global}`,
+    ...frontendMaxconn(s),
     '    # The replicas log the real peer from X-Forwarded-For. Upgrade/Connection headers pass untouched:',
     '    # HAProxy switches the stream to a tunnel on the 101 and forwards frames as they are.',
     '    option forwardfor',

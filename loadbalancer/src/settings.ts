@@ -157,8 +157,15 @@ const healthCheckSchema = z.strictObject({
 });
 
 const maxConnectionsSchema = z.strictObject({
-  /** Process-wide concurrent connections (HAProxy sizes its file-descriptor limit from this). */
-  global: z.number().int().min(100).max(4_000_000).default(100_000),
+  /**
+   * Process-wide concurrent connections. "auto" (default): HAProxy derives it from the file-descriptor
+   * limit it runs under (about ulimit -n / 2: ~524k under Docker's usual 1048576, capped by 3.x's
+   * fd-hard-limit). A number is fixed, and HAProxy then refuses to start unless it can raise its
+   * file-descriptor limit to requiredOpenFiles() (the container's nofile ulimit must allow it).
+   */
+  global: z
+    .union([z.literal('auto'), z.number().int().min(100).max(4_000_000)], { error: 'must be "auto" or a whole number from 100 to 4000000' })
+    .default('auto'),
   /** Concurrent client connections on the WebSocket frontend. Defaults to `global`. */
   frontend: z.number().int().min(1).max(4_000_000).optional(),
   /** Concurrent connections to one replica; past it requests queue (timeouts.queue) and then get 503. */
@@ -199,13 +206,13 @@ export const loadBalancerSettingsSchema = z
     if (s.frontend.address === s.stats.address && s.frontend.port === s.stats.port) {
       ctx.addIssue({ code: 'custom', path: ['stats', 'port'], input: s.stats.port, message: 'must differ from frontend.port on the same address' });
     }
-    const frontendMax = s.maxConnections.frontend ?? s.maxConnections.global;
-    if (frontendMax > s.maxConnections.global) {
+    const globalMax = s.maxConnections.global;
+    if (globalMax !== 'auto' && s.maxConnections.frontend !== undefined && s.maxConnections.frontend > globalMax) {
       ctx.addIssue({
         code: 'custom',
         path: ['maxConnections', 'frontend'],
         input: s.maxConnections.frontend,
-        message: `must not exceed maxConnections.global (${s.maxConnections.global})`,
+        message: `must not exceed maxConnections.global (${String(globalMax)})`,
       });
     }
     if (s.timeouts.check > s.healthCheck.interval) {
@@ -250,6 +257,16 @@ function show(field: string, value: unknown): string {
   if (/key|secret|password/i.test(field)) return '(value hidden)';
   const json = JSON.stringify(value);
   return json.length > 80 ? `${json.slice(0, 77)}...` : json;
+}
+
+/**
+ * File descriptors HAProxy needs for a fixed maxConnections.global (2 per proxied connection plus
+ * headroom for listeners, health checks and DNS); undefined for "auto", which adapts to the limit.
+ * Give the balancer container at least this nofile ulimit.
+ */
+export function requiredOpenFiles(settings: LoadBalancerSettings): number | undefined {
+  const global = settings.maxConnections.global;
+  return global === 'auto' ? undefined : 2 * global + 1024;
 }
 
 /** Validates settings and fills defaults; throws LoadBalancerSettingsError naming each bad field and value. */

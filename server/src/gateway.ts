@@ -169,17 +169,19 @@ export class Gateway {
 
   /** Replays the inbox from the client's `resume`, else from the user's stored cursor; then a late tail check. */
   private async settleInbox(conn: ClientConnection, inbox: string, resumeAfter: number | null, ordered: OrderedDelivery, cursors: CursorStore): Promise<void> {
-    try {
-      const after = resumeAfter ?? (await cursors.load(conn.userId));
-      await ordered.start(conn, inbox, after, resumeAfter === null ? 'cursor' : 'resume');
-      // A send racing this connect may have seen no presence yet and gone to history only.
-      setTimeout(() => {
-        if (conn.socket.readyState === WebSocket.OPEN) void ordered.catchUp(conn, inbox, 'tail').catch(() => undefined);
-      }, 1000).unref();
-    } catch (err) {
-      this.deps.log.warn({ err, conn: conn.id }, 'inbox replay failed');
-      await ordered.start(conn, inbox, Number.MAX_SAFE_INTEGER, 'cursor').catch(() => undefined);
+    let after = resumeAfter;
+    if (after === null) {
+      after = await cursors.load(conn.userId).catch((err: unknown) => {
+        this.deps.log.warn({ err, conn: conn.id }, 'could not read the stored cursor: live messages only');
+        return null;
+      });
     }
+    if (after === null) await ordered.startAtTail(conn, inbox);
+    else await ordered.start(conn, inbox, after, resumeAfter === null ? 'cursor' : 'resume');
+    // A send racing this connect may have seen no presence yet and gone to history only.
+    setTimeout(() => {
+      if (conn.socket.readyState === WebSocket.OPEN) void ordered.catchUp(conn, inbox, 'tail');
+    }, 1000).unref();
   }
 
   /** Writes a text frame unless the connection is closing or its send buffer passed the cap. */

@@ -35,8 +35,16 @@ export interface HistoryEntry {
 
 const WRONG_LAST_SEQUENCE = 10071;
 const MAX_APPEND_ATTEMPTS = 8;
+/** How long an append keeps trying through a JetStream leader election (a NATS node lost). */
+const APPEND_DEADLINE_MS = 8_000;
 const REPLAY_BATCH = 256;
 const LAST_SEQ_CACHE_MAX = 50_000;
+
+/** Errors that a JetStream leader election or a NATS reconnect produces, and that go away. */
+function isTransient(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return err.name === 'TimeoutError' || /no responders|timeout|not enabled|leader|unavailable|disconnect|closed/i.test(err.message);
+}
 
 /** Which stream holds a subject. */
 function streamOf(subject: string): string {
@@ -107,22 +115,28 @@ export class History {
   }
 
   private async appendNow(subject: string, message: UnstoredMessage): Promise<Sequenced> {
-    for (let attempt = 1; ; attempt++) {
-      const prev = this.lastSeq.get(subject) ?? (await this.lastSequenceOf(subject));
-      const body = this.encoder.encode(JSON.stringify({ ...message, prev }));
-      const started = performance.now();
+    const deadline = Date.now() + APPEND_DEADLINE_MS;
+    let conflicts = 0;
+    for (let backoffMs = 50; ; backoffMs = Math.min(backoffMs * 2, 500)) {
       try {
+        const prev = this.lastSeq.get(subject) ?? (await this.lastSequenceOf(subject));
+        const body = this.encoder.encode(JSON.stringify({ ...message, prev }));
+        const started = performance.now();
         const ack = await this.js.publish(subject, body, { expect: { lastSubjectSequence: prev } });
         this.metrics.jetstreamPublishLatency.observe((performance.now() - started) / 1000);
         this.remember(subject, ack.seq);
         return { seq: ack.seq, prev };
       } catch (err) {
-        if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE && attempt < MAX_APPEND_ATTEMPTS) {
+        this.lastSeq.delete(subject);
+        if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
           // Another replica appended meanwhile: learn the new tail and try again.
-          this.lastSeq.delete(subject);
+          conflicts += 1;
+          if (conflicts < MAX_APPEND_ATTEMPTS) continue;
+        } else if (isTransient(err) && Date.now() + backoffMs < deadline) {
+          // No stream leader for a moment (a node went away, an election is running): wait and retry.
+          await new Promise((r) => setTimeout(r, backoffMs));
           continue;
         }
-        this.lastSeq.delete(subject);
         throw err;
       }
     }

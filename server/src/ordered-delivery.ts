@@ -20,8 +20,14 @@ export interface LiveItem {
 
 export interface Cursor {
   last: number;
+  /** True while a replay is queued or running: live messages wait in `buffer`. */
   replaying: boolean;
   buffer: LiveItem[];
+  /** Replays for one cursor run one after the other. */
+  work: Promise<void>;
+  runs: number;
+  /** A release already asked history once more for a gap it saw; take what comes next. */
+  retried: boolean;
 }
 
 export type ResumeTrigger = 'resume' | 'cursor' | 'gap' | 'reconnect' | 'tail';
@@ -36,28 +42,31 @@ export class OrderedDelivery {
 
   /** Creates a cursor that buffers live messages until `start` (or `startAtTail`) settles it. */
   hold(conn: ClientConnection, subject: string): Cursor {
-    const cursor: Cursor = { last: 0, replaying: true, buffer: [] };
+    const cursor: Cursor = { last: 0, replaying: true, buffer: [], work: Promise.resolve(), runs: 0, retried: false };
     conn.cursors.set(subject, cursor);
     return cursor;
   }
 
-  /** Settles a held cursor: writes the stored messages after `after`, then what was buffered. */
-  async start(conn: ClientConnection, subject: string, after: number, trigger: ResumeTrigger): Promise<void> {
+  /** Writes the stored messages after `after`, then what was buffered meanwhile. */
+  start(conn: ClientConnection, subject: string, after: number, trigger: ResumeTrigger): Promise<void> {
     const cursor = conn.cursors.get(subject) ?? this.hold(conn, subject);
-    cursor.last = after;
-    await this.replay(conn, subject, cursor, trigger);
+    return this.run(conn, subject, cursor, trigger, async () => {
+      cursor.last = after;
+      await this.replayAfterLast(conn, subject, cursor);
+    });
   }
 
   /** Settles a held cursor at the subject's current end: live messages only from here on. */
-  async startAtTail(conn: ClientConnection, subject: string): Promise<void> {
+  startAtTail(conn: ClientConnection, subject: string): Promise<void> {
     const cursor = conn.cursors.get(subject) ?? this.hold(conn, subject);
-    try {
-      cursor.last = Math.max(cursor.last, await this.history.lastSequenceOf(subject));
-    } catch (err) {
-      this.log.warn({ err, conn: conn.id, subject }, 'could not read the tail; taking live messages as they come');
-      cursor.last = Number.NEGATIVE_INFINITY;
-    }
-    this.release(conn, subject, cursor);
+    return this.run(conn, subject, cursor, 'tail', async () => {
+      try {
+        cursor.last = Math.max(cursor.last, await this.history.lastSequenceOf(subject));
+      } catch (err) {
+        this.log.warn({ err, conn: conn.id, subject }, 'could not read the tail; taking live messages as they come');
+        cursor.last = Number.NEGATIVE_INFINITY;
+      }
+    }, false);
   }
 
   /** A live message for this connection. True when written or queued behind a replay. */
@@ -70,47 +79,68 @@ export class OrderedDelivery {
     }
     if (item.seq <= cursor.last) return false;
     if (item.prev > cursor.last && Number.isFinite(cursor.last)) {
+      // A hole in the chain: fetch it from history before writing this one.
       cursor.buffer.push(item);
-      void this.replay(conn, subject, cursor, 'gap');
+      void this.run(conn, subject, cursor, 'gap', () => this.replayAfterLast(conn, subject, cursor));
       return true;
     }
     return this.writeItem(conn, cursor, item);
   }
 
-  /** Checks the stream for anything past the cursor (after NATS came back, or a connect race). */
-  async catchUp(conn: ClientConnection, subject: string, trigger: ResumeTrigger): Promise<void> {
+  /** Checks history for anything past the cursor (after NATS came back, or a connect race). */
+  catchUp(conn: ClientConnection, subject: string, trigger: ResumeTrigger): Promise<void> {
     const cursor = conn.cursors.get(subject);
-    if (cursor === undefined || cursor.replaying || !Number.isFinite(cursor.last)) return;
-    const tail = await this.history.lastSequenceOf(subject);
-    if (tail > cursor.last) await this.replay(conn, subject, cursor, trigger);
+    if (cursor === undefined || !Number.isFinite(cursor.last)) return Promise.resolve();
+    return this.run(conn, subject, cursor, trigger, async () => {
+      if ((await this.history.lastSequenceOf(subject)) > cursor.last) await this.replayAfterLast(conn, subject, cursor);
+    }, false);
   }
 
-  private async replay(conn: ClientConnection, subject: string, cursor: Cursor, trigger: ResumeTrigger): Promise<void> {
-    if (cursor.replaying && trigger === 'gap') return;
+  private run(conn: ClientConnection, subject: string, cursor: Cursor, trigger: ResumeTrigger, job: () => Promise<void>, counts = true): Promise<void> {
     cursor.replaying = true;
-    this.metrics.resumes.inc({ trigger });
-    try {
-      for await (const entry of this.history.after(subject, cursor.last)) {
-        if (conn.cursors.get(subject) !== cursor) return;
-        if (!this.writeItem(conn, cursor, toLiveItem(entry))) break;
-        this.metrics.replayedMessages.inc();
-      }
-    } catch (err) {
-      this.log.warn({ err, conn: conn.id, subject, after: cursor.last }, 'replay from history failed; live messages continue');
-    }
-    this.release(conn, subject, cursor);
+    cursor.runs += 1;
+    if (counts) this.metrics.resumes.inc({ trigger });
+    const done = cursor.work
+      .then(job)
+      .catch((err: unknown) => {
+        this.log.warn({ err, conn: conn.id, subject, after: cursor.last }, 'replay from history failed; live messages continue');
+      })
+      .then(() => {
+        cursor.runs -= 1;
+        if (cursor.runs === 0) this.release(conn, subject, cursor);
+      });
+    cursor.work = done;
+    return done;
   }
 
-  /** Ends a replay: writes buffered live messages in seq order, skipping what was already written. */
+  private async replayAfterLast(conn: ClientConnection, subject: string, cursor: Cursor): Promise<void> {
+    for await (const entry of this.history.after(subject, cursor.last)) {
+      if (conn.cursors.get(subject) !== cursor) return;
+      if (entry.seq <= cursor.last) continue;
+      if (!this.writeItem(conn, cursor, toLiveItem(entry))) return;
+      this.metrics.replayedMessages.inc();
+    }
+  }
+
+  /** Ends replaying: writes buffered live messages in seq order, skipping what was already written. */
   private release(conn: ClientConnection, subject: string, cursor: Cursor): void {
     cursor.replaying = false;
     const buffered = cursor.buffer.sort((a, b) => a.seq - b.seq);
     cursor.buffer = [];
-    for (const item of buffered) {
+    for (let i = 0; i < buffered.length; i++) {
+      const item = buffered[i];
+      if (item === undefined || item.seq <= cursor.last) continue;
+      if (item.prev > cursor.last && Number.isFinite(cursor.last) && !cursor.retried) {
+        // Still a hole (history was read before the message landed): ask once more.
+        cursor.retried = true;
+        cursor.buffer.push(...buffered.slice(i));
+        void this.run(conn, subject, cursor, 'gap', () => this.replayAfterLast(conn, subject, cursor));
+        return;
+      }
       // History had nothing between the cursor and this message (trimmed by retention): take it.
-      if (item.seq > cursor.last) this.writeItem(conn, cursor, item);
+      this.writeItem(conn, cursor, item);
     }
-    if (conn.cursors.get(subject) !== cursor) return;
+    cursor.retried = false;
   }
 
   private writeItem(conn: ClientConnection, cursor: Cursor, item: LiveItem): boolean {

@@ -89,7 +89,6 @@ void describe('DNS discovery through a server template', { timeout: 180_000 }, (
         resolver: { nameservers: [`127.0.0.1:${dns.port}`], holdObsolete: '1s' },
       },
       sticky: { dynamicCookieKey: 'test-dynamic-cookie-key' },
-      maxConnections: { global: 5000 },
     });
     lb = await startHaproxy({ config, frontendPort, name: 'haproxy-discovery' });
     wsUrl = `ws://127.0.0.1:${frontendPort}/ws`;

@@ -55,8 +55,6 @@ async function balancer(mode: LbMode, servers: { name: string; port: number }[])
     frontend: { address: '127.0.0.1', port: frontendPort },
     stats: { address: '127.0.0.1', port: statsPort },
     backend: { kind: 'static', servers: servers.map((s) => ({ name: s.name, host: '127.0.0.1', port: s.port })) },
-    // The test process's file-descriptor limit is modest; the default (100000) is for the container.
-    maxConnections: { global: 5000 },
   });
   const proc = await startHaproxy({ config, frontendPort, name: `haproxy-${mode}` });
   cleanups.push(() => proc.stop());

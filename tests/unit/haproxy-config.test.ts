@@ -15,6 +15,7 @@ import {
   parseLoadBalancerSettings,
   renderHaproxyConfig,
   renderModeComparison,
+  requiredOpenFiles,
   type HaproxySection,
   type LbMode,
   type LoadBalancerSettingsInput,
@@ -73,10 +74,10 @@ for (const mode of LB_MODES) {
         assert.ok(check.ok, `haproxy -c rejected the config:\n${check.output}\n---\n${config}`);
       });
 
-      void it('logs to stdout and sizes maxconn for tens of thousands of connections', () => {
+      void it('logs to stdout and lets HAProxy size maxconn from its file-descriptor limit', () => {
         assert.ok(has(global, 'log stdout format raw local0'));
-        assert.ok(has(global, 'maxconn 100000'));
-        assert.ok(has(frontend, 'maxconn 100000'));
+        assert.deepEqual(linesStarting(global, 'maxconn'), [], 'maxConnections.global "auto": no fixed maxconn');
+        assert.deepEqual(linesStarting(frontend, 'maxconn'), [], 'the frontend inherits the derived maxconn');
         assert.ok(has(defaults, 'log global'));
       });
 
@@ -208,6 +209,23 @@ void describe('haproxy.cfg settings', () => {
     assert.ok(linesStarting(be, 'server-template ')[0]?.startsWith('server-template ws 1-5 '));
     const check = await checkHaproxyConfig(config);
     assert.ok(check.ok, check.output);
+  });
+
+  void it('fixes maxconn when given a number, and says how many file descriptors that needs', () => {
+    const settings = parseLoadBalancerSettings({ backend: dnsBackend, maxConnections: { global: 100_000 } });
+    assert.equal(requiredOpenFiles(settings), 201_024);
+    assert.equal(requiredOpenFiles(parseLoadBalancerSettings({ backend: dnsBackend })), undefined);
+    const sections = parseHaproxySections(renderHaproxyConfig(settings));
+    assert.ok(has(findSection(sections, 'global'), 'maxconn 100000'));
+    assert.ok(has(findSection(sections, 'frontend', HAPROXY_NAMES.frontend), 'maxconn 100000'));
+    assert.match(
+      settingsError(() => renderHaproxyConfig({ backend: dnsBackend, maxConnections: { global: 'lots' as unknown as number } })).message,
+      /maxConnections\.global: must be "auto" or a whole number from 100 to 4000000 \(got "lots"\)/,
+    );
+    assert.match(
+      settingsError(() => renderHaproxyConfig({ backend: dnsBackend, maxConnections: { global: 1000, frontend: 2000 } })).message,
+      /maxConnections\.frontend: must not exceed maxConnections\.global \(1000\) \(got 2000\)/,
+    );
   });
 
   void it('defaults to leastconn and detects a draining replica within 3 s', () => {
