@@ -155,7 +155,7 @@ sample_memory_once() {
   local name url rss
   if [ -n "$fleet_file" ]; then
     jq -r '.replicas[] | "\(.id) \(.metricsUrl)"' "$fleet_file" | while read -r name url; do
-      rss="$(curl -fsS -m 5 "$url" 2>/dev/null | awk '$1 == "process_resident_memory_bytes" { printf "%d", $2 }' || true)"
+      rss="$(curl -fsS -m 5 "$url" 2>/dev/null | awk '$1 ~ /^process_resident_memory_bytes(\{.*\})?$/ { printf "%d", $2 }' || true)"
       [ -n "$rss" ] && echo "$name $rss"
     done
   else
@@ -163,7 +163,7 @@ sample_memory_once() {
       # Inside the container: the replicas' ports are not published (only the balancer is).
       rss="$(timeout 20 docker exec "$name" node -e '
         fetch(`http://127.0.0.1:${process.env.PORT || 8080}/metrics`).then((r) => r.text()).then((t) => {
-          const m = /^process_resident_memory_bytes (\S+)$/m.exec(t);
+          const m = /^process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/m.exec(t);
           if (m) console.log(Math.round(Number(m[1])));
         }).catch(() => process.exit(1));' 2>/dev/null || true)"
       [ -n "$rss" ] && echo "$name $rss"
