@@ -46,7 +46,7 @@ while [ "$#" -gt 0 ]; do
     --skip) skip="${2:?--skip needs a comma-separated list of steps}"; shift 2 ;;
     --skip=*) skip="${1#--skip=}"; shift ;;
     --list) printf '%s\n' "${ALL_STEPS[@]}"; exit 0 ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done

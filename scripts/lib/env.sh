@@ -7,6 +7,7 @@
 #   WS_FLEET_BIN        $WS_FLEET_STATE/bin (nats-server, k6 built by setup); first on PATH
 #   TF_CLI_CONFIG_FILE  CLI config with the filesystem mirror for kreuzwerker/docker (written by setup).
 #                       Always overridden: the machine may point it at a file that does not exist.
+#   WS_FLEET_DOCKER_PROVIDER_VERSION  the kreuzwerker/docker version in the mirror (when setup installed one)
 #   CHECKPOINT_DISABLE  no Terraform update checks (offline)
 #   TERRAFORM_BINARY_NAME=tofu  only when `terraform` is missing and `tofu` exists (read by cdktf)
 #   PATH                + .ws-fleet/bin, node_modules/.bin, the Go toolchain, /usr/sbin (haproxy)
@@ -39,6 +40,12 @@ export PATH
 unset -f _ws_fleet_path_prepend _ws_fleet_path_append
 
 export TF_CLI_CONFIG_FILE="$WS_FLEET_STATE/terraform/terraformrc"
+# The kreuzwerker/docker version setup installed into the mirror (3.6.2 from the registry, or the
+# source-built label offline: scripts/lib/versions.sh); the stack pins exactly this version.
+if [ -f "$WS_FLEET_STATE/terraform/provider-docker.stamp" ]; then
+  WS_FLEET_DOCKER_PROVIDER_VERSION="$(cut -d' ' -f1 "$WS_FLEET_STATE/terraform/provider-docker.stamp")"
+  export WS_FLEET_DOCKER_PROVIDER_VERSION
+fi
 export CHECKPOINT_DISABLE=1
 if ! command -v terraform >/dev/null 2>&1 && command -v tofu >/dev/null 2>&1; then
   export TERRAFORM_BINARY_NAME=tofu

@@ -1,7 +1,9 @@
-# Step provider: the kreuzwerker/docker Terraform provider at exactly PROVIDER_DOCKER_VERSION, in a
-# filesystem mirror that the project's CLI config (TF_CLI_CONFIG_FILE, see env.sh) makes the only source
-# for it. Where the Terraform registry answers, `terraform providers mirror` fills the mirror; otherwise
-# the provider is built from its Go module source with scripts/go/terraform-provider-docker.
+# Step provider: the kreuzwerker/docker Terraform provider, in a filesystem mirror that the project's CLI
+# config (TF_CLI_CONFIG_FILE, see env.sh) makes the only source for it. Where the Terraform registry
+# answers, `terraform providers mirror` fills the mirror with PROVIDER_DOCKER_VERSION (3.6.2, what
+# @cdktf/provider-docker 12.0.3 expects); otherwise the provider is built from its Go module source with
+# scripts/go/terraform-provider-docker at the version the Go module proxy serves (see versions.sh).
+# The stamp file's first word is the installed version; env.sh exports it for the stack to pin.
 # WS_FLEET_PROVIDER_SOURCE=auto|registry|build overrides the choice.
 # shellcheck shell=bash
 
@@ -9,8 +11,9 @@ provider_mirror_dir() { printf '%s' "$WS_FLEET_STATE/terraform/plugins"; }
 provider_stamp_file() { printf '%s' "$WS_FLEET_STATE/terraform/provider-docker.stamp"; }
 
 provider_unpacked_bin() {
+  local version="${1:-$PROVIDER_DOCKER_SOURCE_VERSION}"
   printf '%s/registry.terraform.io/kreuzwerker/docker/%s/%s/terraform-provider-docker_v%s' \
-    "$(provider_mirror_dir)" "$PROVIDER_DOCKER_VERSION" "$(host_platform)" "$PROVIDER_DOCKER_VERSION"
+    "$(provider_mirror_dir)" "$version" "$(host_platform)" "$version"
 }
 
 provider_packed_zip() {
@@ -48,7 +51,7 @@ provider_present() {
   local stamp
   stamp="$(cat "$(provider_stamp_file)" 2>/dev/null || true)"
   case "$stamp" in
-    "$PROVIDER_DOCKER_VERSION source $PROVIDER_DOCKER_COMMIT "*) [ -x "$(provider_unpacked_bin)" ] ;;
+    "$PROVIDER_DOCKER_SOURCE_VERSION source $PROVIDER_DOCKER_SOURCE_PSEUDO"*) [ -x "$(provider_unpacked_bin)" ] ;;
     "$PROVIDER_DOCKER_VERSION registry"*) [ -f "$(provider_packed_zip)" ] ;;
     *) return 1 ;;
   esac
@@ -79,43 +82,35 @@ EOF
 
 provider_from_source() {
   local moddir="$WS_FLEET_ROOT/scripts/go/terraform-provider-docker"
-  local log="$WS_FLEET_STATE/logs/provider-docker-build.log" bin tmp short="${PROVIDER_DOCKER_COMMIT:0:12}"
+  local log="$WS_FLEET_STATE/logs/provider-docker-build.log" bin tmp short="${PROVIDER_DOCKER_SOURCE_PSEUDO##*-}"
   require_go "the kreuzwerker/docker provider"
   bin="$(provider_unpacked_bin)"
-  mkdir -p "$(dirname "$bin")"
+  mkdir -p "$(dirname "$bin")" "$(dirname "$log")"
   tmp="$bin.tmp.$$"
-  echo "--- $(date -u +%FT%TZ) build kreuzwerker/docker $PROVIDER_DOCKER_VERSION from source" >"$log"
-  if ! grep -Eq "kreuzwerker/terraform-provider-docker v0\.0\.0-[0-9]{14}-${short}\$" "$moddir/go.mod"; then
-    step_fail "scripts/go/terraform-provider-docker/go.mod must replace the provider with the canonical pseudo-version of commit ${short} (v0.0.0-<UTC commit time YYYYMMDDhhmmss>-${short}): the Go module proxy serves exact versions only, not commit hashes"
+  echo "--- $(date -u +%FT%TZ) build kreuzwerker/docker $PROVIDER_DOCKER_SOURCE_VERSION from source" >"$log"
+  if ! grep -q "kreuzwerker/terraform-provider-docker $PROVIDER_DOCKER_SOURCE_PSEUDO\$" "$moddir/go.mod"; then
+    step_fail "scripts/go/terraform-provider-docker/go.mod must replace the provider with $PROVIDER_DOCKER_SOURCE_PSEUDO (scripts/lib/versions.sh)"
   fi
-  # go.sum is committed with the pseudo-version; until then `go mod tidy` writes it (checksum database
-  # verified through the proxy). The build itself is -mod=readonly: it edits nothing.
-  if ! grep -q "^github.com/kreuzwerker/terraform-provider-docker v0.0.0-[0-9]*-${short} " "$moddir/go.sum" 2>/dev/null; then
-    if ! (cd "$moddir" && nice -n 10 go mod tidy >>"$log" 2>&1); then
-      step_fail "go mod tidy in scripts/go/terraform-provider-docker failed (Go module proxy reachable? version served?)" "$log"
-    fi
-  fi
+  # go.sum is committed; the build is -mod=readonly: it edits nothing and checks every module's hash.
   if ! (cd "$moddir" && GOFLAGS=-mod=readonly nice -n 10 go build -trimpath \
-    -ldflags "-s -w -X main.version=$PROVIDER_DOCKER_VERSION" \
+    -ldflags "-s -w -X main.version=$PROVIDER_DOCKER_SOURCE_VERSION" \
     -o "$tmp" github.com/terraform-providers/terraform-provider-docker >>"$log" 2>&1); then
     rm -f "$tmp"
-    step_fail "building kreuzwerker/docker $PROVIDER_DOCKER_VERSION from Go module source failed (Go module proxy reachable?)" "$log"
+    step_fail "building kreuzwerker/docker $PROVIDER_DOCKER_SOURCE_VERSION from Go module source failed (Go module proxy reachable?)" "$log"
   fi
-  if ! go version -m "$tmp" 2>/dev/null | grep -q -- "-${short} "; then
+  if ! go version -m "$tmp" 2>/dev/null | grep -Eq -- "-${short}([[:space:]]|$)"; then
     rm -f "$tmp"
     step_fail "the built provider does not come from commit ${short} (check the replace directive in scripts/go/terraform-provider-docker/go.mod)"
   fi
   mv -f "$tmp" "$bin"
-  local pseudo
-  pseudo="$(grep -Eo "v0\.0\.0-[0-9]{14}-${short}" "$moddir/go.mod" | head -n1)"
-  echo "$PROVIDER_DOCKER_VERSION source $PROVIDER_DOCKER_COMMIT $pseudo" >"$(provider_stamp_file)"
-  step_done "built" "kreuzwerker/docker $PROVIDER_DOCKER_VERSION from github.com/kreuzwerker/terraform-provider-docker@$pseudo"
+  echo "$PROVIDER_DOCKER_SOURCE_VERSION source $PROVIDER_DOCKER_SOURCE_PSEUDO" >"$(provider_stamp_file)"
+  step_done "built" "kreuzwerker/docker $PROVIDER_DOCKER_SOURCE_VERSION from github.com/kreuzwerker/terraform-provider-docker@$PROVIDER_DOCKER_SOURCE_PSEUDO (the Go module proxy serves no v3.6.2: see scripts/lib/versions.sh)"
 }
 
 setup_provider_docker() {
   write_terraformrc
   if provider_present; then
-    step_done "already present" "kreuzwerker/docker $PROVIDER_DOCKER_VERSION ($(cut -d' ' -f2 "$(provider_stamp_file)"))"
+    step_done "already present" "kreuzwerker/docker $(cut -d' ' -f1-2 "$(provider_stamp_file)")"
     return
   fi
   case "${WS_FLEET_PROVIDER_SOURCE:-auto}" in

@@ -8,7 +8,9 @@ import { repoRoot } from '../support/paths.js';
 
 const setupScript = join(repoRoot, 'scripts', 'setup.sh');
 const cliConfig = join(repoRoot, '.ws-fleet', 'terraform', 'terraformrc');
-const providerVersion = '3.6.2';
+const providerStamp = join(repoRoot, '.ws-fleet', 'terraform', 'provider-docker.stamp');
+/** The kreuzwerker/docker version setup installed: 3.6.2 from the registry, or the source-built label offline. */
+const providerVersion = existsSync(providerStamp) ? (readFileSync(providerStamp, 'utf8').split(' ')[0] ?? '').trim() : '3.6.2';
 
 function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number }): SpawnSyncReturns<string> {
   const result = spawnSync(cmd, args, {

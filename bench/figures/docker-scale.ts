@@ -1,0 +1,3 @@
+import type { BenchProfile } from '../lib/profile.js';
+import type { FigureResult } from '../lib/report.js';
+export function dockerScaleFigure(_p: BenchProfile, _log: (s: string) => void): Promise<FigureResult> { return Promise.reject(new Error('todo')); }

@@ -1,0 +1,214 @@
+/**
+ * The systems under test, as local processes on loopback: a 3-node NATS JetStream cluster, ws-fleet
+ * replicas run from the image's bundle (server/.image/server.mjs) with plain node and the env
+ * tests/support/replica.ts sets, HAProxy processes in front (static backend), and the baselines.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { renderHaproxyConfig } from '../../loadbalancer/src/index.js';
+import { fetchServerStates, startHaproxy, type HaproxyProcess } from '../../tests/support/haproxy.js';
+import { startNatsCluster, type NatsCluster } from '../../tests/support/nats-cluster.js';
+import { freePort, waitFor } from '../../tests/support/ports.js';
+import { TEST_SECRET } from '../../tests/support/tokens.js';
+import { bundlePath } from './build.js';
+import { profilesDir, serverBundle } from './paths.js';
+import { startBenchProcess, type BenchProcess } from './proc.js';
+
+export const BENCH_SECRET = TEST_SECRET;
+
+export interface BenchReplica {
+  readonly id: string;
+  readonly port: number;
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly proc: BenchProcess;
+  /** Port of the memory probe (bench/servers/mem-probe.ts), when preloaded. */
+  readonly probePort?: number;
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+export interface ReplicaOptions {
+  id: string;
+  nats: NatsCluster;
+  env?: Record<string, string>;
+  port?: number;
+  /** Preload the memory probe (and --expose-gc). */
+  probe?: boolean;
+  /** Write a V8 CPU profile to results/profiles/<name>.cpuprofile when the process exits. */
+  cpuProfileName?: string;
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  return res.status === 200;
+}
+
+export async function startBundledReplica(opts: ReplicaOptions): Promise<BenchReplica> {
+  const port = opts.port ?? (await freePort());
+  const probePort = opts.probe === true ? await freePort() : undefined;
+  const nodeArgs: string[] = [];
+  if (probePort !== undefined) nodeArgs.push('--expose-gc', '--import', bundlePath('servers/mem-probe'));
+  if (opts.cpuProfileName !== undefined) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', profilesDir, '--cpu-prof-name', `${opts.cpuProfileName}.cpuprofile`);
+  const env: Record<string, string> = {
+    SERVER_ID: opts.id,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    NATS_URLS: opts.nats.urls.join(','),
+    NATS_USER: opts.nats.user,
+    NATS_PASSWORD: opts.nats.password,
+    AUTH_SECRET: BENCH_SECRET,
+    LOG_LEVEL: 'info',
+    // The bench cluster's JetStream is sized small (tests/support/nats-cluster.ts), as in the tests.
+    HISTORY_MAX_BYTES: String(64 * 1024 * 1024),
+    ...(probePort === undefined ? {} : { BENCH_PROBE_PORT: String(probePort) }),
+    ...opts.env,
+  };
+  const proc = startBenchProcess(`replica-${opts.id}`, process.execPath, [...nodeArgs, serverBundle], env);
+  const url = `http://127.0.0.1:${port}`;
+  const early = proc.exited.then((code) => { throw new Error(`replica ${opts.id} exited with ${String(code)} before ready; see ${proc.logFile}`); });
+  early.catch(() => undefined);
+  await Promise.race([waitFor(`replica ${opts.id} ready`, () => httpOk(`${url}/readyz`), 30_000, 100), early]);
+  return {
+    id: opts.id,
+    port,
+    url,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    proc,
+    ...(probePort === undefined ? {} : { probePort }),
+    stop: (graceMs = 10_000) => proc.stop(graceMs),
+  };
+}
+
+export interface BenchFleet {
+  readonly nats: NatsCluster;
+  readonly replicas: BenchReplica[];
+  natsPids(): number[];
+  stop(): Promise<void>;
+}
+
+/** A 3-node NATS cluster and `count` replicas r1..rN. */
+export async function startBenchFleet(count: number, env: Record<string, string> = {}, name = 'bench'): Promise<BenchFleet> {
+  const nats = await startNatsCluster({ nodes: 3, name });
+  const replicas: BenchReplica[] = [];
+  try {
+    // One at a time: the first creates the streams and buckets, the others find them.
+    for (let i = 1; i <= count; i++) replicas.push(await startBundledReplica({ id: `r${i}`, nats, env }));
+  } catch (err) {
+    await Promise.all(replicas.map((r) => r.stop(2000)));
+    await nats.stop();
+    throw err;
+  }
+  return {
+    nats,
+    replicas,
+    natsPids: () => pidsByCommand(/nats-server/),
+    stop: async () => {
+      await Promise.all(replicas.map((r) => r.stop(10_000)));
+      await nats.stop();
+    },
+  };
+}
+
+/** Pids of processes whose command line matches, among this bench's descendants only. */
+export function pidsByCommand(re: RegExp): number[] {
+  const me = process.pid;
+  const parentOf = new Map<number, number>();
+  const cmdOf = new Map<number, string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parentOf.set(pid, ppid);
+      cmdOf.set(pid, readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const isDescendant = (pid: number): boolean => {
+    for (let p = parentOf.get(pid), hops = 0; p !== undefined && hops < 20; p = parentOf.get(p), hops++) if (p === me) return true;
+    return false;
+  };
+  return [...cmdOf.entries()].filter(([pid, cmd]) => re.test(cmd) && isDescendant(pid)).map(([pid]) => pid);
+}
+
+export interface Balancers {
+  readonly frontends: string[];
+  readonly statsUrls: string[];
+  readonly procs: HaproxyProcess[];
+  pids(): number[];
+  /** Sum over the balancers of the current connections to each backend server. */
+  currentByServer(): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `count` HAProxy processes in front of the same replicas (leastconn, static backend), each with its
+ * own frontend port: one process can hold only about (file-descriptor limit) / 2 connections.
+ */
+export async function startBalancers(count: number, servers: { name: string; port: number }[], label = 'lb'): Promise<Balancers> {
+  const procs: HaproxyProcess[] = [];
+  const frontends: string[] = [];
+  const statsUrls: string[] = [];
+  try {
+    for (let i = 1; i <= count; i++) {
+      const port = await freePort();
+      const statsPort = await freePort();
+      const config = renderHaproxyConfig({
+        mode: 'leastconn',
+        frontend: { address: '127.0.0.1', port },
+        stats: { address: '127.0.0.1', port: statsPort },
+        backend: { kind: 'static', servers: servers.map((s) => ({ name: s.name, host: '127.0.0.1', port: s.port })) },
+      });
+      procs.push(await startHaproxy({ config, frontendPort: port, name: `bench-${label}-haproxy-${i}` }));
+      frontends.push(`ws://127.0.0.1:${port}/ws`);
+      statsUrls.push(`http://127.0.0.1:${statsPort}/stats`);
+    }
+  } catch (err) {
+    await Promise.all(procs.map((p) => p.stop()));
+    throw err;
+  }
+  return {
+    frontends,
+    statsUrls,
+    procs,
+    pids: () => pidsByCommand(/haproxy -db -f/),
+    currentByServer: async () => {
+      const out: Record<string, number> = {};
+      for (const s of statsUrls) {
+        for (const [name, st] of await fetchServerStates(s, 'ws_replicas')) out[name] = (out[name] ?? 0) + st.current;
+      }
+      return out;
+    },
+    stop: async () => {
+      await Promise.all(procs.map((p) => p.stop()));
+    },
+  };
+}
+
+/** A bare ws server process (bench/servers/bare-ws.ts), optionally with the memory probe. */
+export async function startBareServer(name: string, opts: { probe?: boolean } = {}): Promise<{ port: number; wsUrl: string; probePort?: number; proc: BenchProcess; stop(): Promise<void> }> {
+  const port = await freePort();
+  const probePort = opts.probe === true ? await freePort() : undefined;
+  const nodeArgs = probePort === undefined ? [] : ['--expose-gc', '--import', bundlePath('servers/mem-probe')];
+  const proc = startBenchProcess(name, process.execPath, [...nodeArgs, bundlePath('servers/bare-ws')], {
+    PORT: String(port),
+    ...(probePort === undefined ? {} : { BENCH_PROBE_PORT: String(probePort) }),
+  });
+  await waitFor(`${name} listening`, () => httpOk(`http://127.0.0.1:${port}/healthz`), 15_000, 50);
+  return { port, wsUrl: `ws://127.0.0.1:${port}/ws`, ...(probePort === undefined ? {} : { probePort }), proc, stop: async () => { await proc.stop(3000); } };
+}
+
+export interface MemorySample {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  gcForced: boolean;
+}
+
+export async function readMemory(probePort: number): Promise<MemorySample> {
+  const res = await fetch(`http://127.0.0.1:${probePort}/mem`, { signal: AbortSignal.timeout(10_000) });
+  return (await res.json()) as MemorySample;
+}

@@ -1,0 +1,60 @@
+/** How big each workload is: `full` (npm run bench, ~15 min) and `quick` (npm run bench:quick, < 1 min, CI). */
+
+export interface BenchProfile {
+  name: 'full' | 'quick';
+  memory: { connections: number; warmup: number };
+  connections: { target: number; workers: number; balancers: number; sourceAddresses: number; perReplicaMax: number; connectPhaseMs: number; holdMs: number; concurrency: number };
+  latency: { rates: number[]; pairs: number; workers: number; warmupMs: number; durationMs: number; tailMs: number };
+  fanout: { members: number; publishers: number; window: number; durationMs: number; workers: number };
+  drain: { clients: number; marked: number; windowsMs: number[] };
+  socketio: { processes: number };
+  docker: boolean;
+  /** Profile the replicas (node --cpu-prof) on a repeat of the workloads that tell what limits them. */
+  cpuProfiles: boolean;
+}
+
+export const PROFILES: Record<BenchProfile['name'], BenchProfile> = {
+  full: {
+    name: 'full',
+    memory: { connections: 10_000, warmup: 500 },
+    connections: { target: 100_000, workers: 6, balancers: 10, sourceAddresses: 8, perReplicaMax: 19_800, connectPhaseMs: 240_000, holdMs: 10_000, concurrency: 48 },
+    latency: { rates: [1000, 5000, 10_000], pairs: 256, workers: 2, warmupMs: 1000, durationMs: 6000, tailMs: 3000 },
+    fanout: { members: 1000, publishers: 16, window: 64, durationMs: 8000, workers: 2 },
+    drain: { clients: 5000, marked: 1000, windowsMs: [5000, 2000] },
+    socketio: { processes: 2 },
+    docker: true,
+    cpuProfiles: true,
+  },
+  quick: {
+    name: 'quick',
+    memory: { connections: 500, warmup: 50 },
+    connections: { target: 2000, workers: 1, balancers: 2, sourceAddresses: 2, perReplicaMax: 19_800, connectPhaseMs: 20_000, holdMs: 1000, concurrency: 32 },
+    latency: { rates: [1000], pairs: 32, workers: 1, warmupMs: 300, durationMs: 1500, tailMs: 1500 },
+    fanout: { members: 100, publishers: 4, window: 32, durationMs: 1500, workers: 1 },
+    drain: { clients: 200, marked: 50, windowsMs: [1000] },
+    socketio: { processes: 2 },
+    docker: false,
+    cpuProfiles: false,
+  },
+};
+
+/**
+ * Applies "--set=latency.durationMs=3000"-style overrides (numbers, booleans, comma-separated number
+ * lists) to a profile; an unknown path or a value of the wrong kind is an error naming it.
+ */
+export function applyOverrides(profile: BenchProfile, settings: string[]): BenchProfile {
+  for (const setting of settings) {
+    const m = /^([a-zA-Z]+)\.([a-zA-Z]+)=(.+)$/.exec(setting);
+    if (m === null) throw new Error(`--set=${setting}: expected section.key=value, e.g. memory.connections=5000`);
+    const [, section = '', key = '', raw = ''] = m;
+    const target = (profile as unknown as Record<string, unknown>)[section];
+    if (typeof target !== 'object' || target === null || !(key in target)) throw new Error(`--set=${setting}: no setting ${section}.${key}`);
+    const obj = target as Record<string, unknown>;
+    const current = obj[key];
+    if (Array.isArray(current)) obj[key] = raw.split(',').map(Number);
+    else if (typeof current === 'boolean') obj[key] = raw === 'true';
+    else obj[key] = Number(raw);
+    if (typeof current === 'number' && !Number.isFinite(obj[key])) throw new Error(`--set=${setting}: ${raw} is not a number`);
+  }
+  return profile;
+}

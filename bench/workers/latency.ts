@@ -1,0 +1,260 @@
+/**
+ * Latency worker: senders and receivers live in this one process so each message's latency is
+ * measured on one monotonic clock (performance.now() in the message, read again on receipt).
+ * Open loop: messages leave on a fixed schedule (rate), whatever the answers; the schedule's lag is
+ * reported, so a saturated generator shows as such. Bounded: rate × (warm-up + duration) messages.
+ */
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
+import { io as ioClient, type Socket } from 'socket.io-client';
+import WebSocket from 'ws';
+import { summarize } from '../lib/stats.js';
+import { serveWorker } from '../lib/worker-runtime.js';
+import type { LatencyApi, LatencyResult, LatencyRun, LatencySetup } from './latency-api.js';
+import { authQuery, withQuery } from './tokens.js';
+
+interface Payload {
+  r: number;
+  n: number;
+  t: number;
+}
+
+interface Transport {
+  connections: number;
+  send(k: number, payload: Payload): void;
+  close(): Promise<void>;
+}
+
+/** Where received messages are counted; replaced at each run. */
+let onReceive: (p: Payload) => void = () => undefined;
+let onError: (code: string) => void = () => undefined;
+let transport: Transport | undefined;
+let runId = 0;
+
+function openWs(url: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const timer = setTimeout(() => { ws.terminate(); reject(new Error(`connect ${url}: timeout`)); }, 15_000);
+    ws.once('message', () => { clearTimeout(timer); resolve(ws); }); // the welcome
+    ws.once('error', (err) => { clearTimeout(timer); reject(err); });
+    ws.once('unexpected-response', (_q, res) => { clearTimeout(timer); reject(new Error(`connect: HTTP ${String(res.statusCode)}`)); });
+  });
+}
+
+async function setupWsFleet(s: Extract<LatencySetup, { kind: 'wsfleet' }>): Promise<Transport> {
+  const senders: WebSocket[] = [];
+  const receivers: string[] = [];
+  const sockets: WebSocket[] = [];
+  // Connect in small batches: hundreds of upgrades at once would only queue in the replicas.
+  for (let base = 0; base < s.pairs.length; base += 16) {
+    await Promise.all(s.pairs.slice(base, base + 16).map(async (pair, j) => {
+      const i = base + j;
+      const sender = `${s.userPrefix}s${i}`;
+      const receiver = `${s.userPrefix}r${i}`;
+      const rx = await openWs(withQuery(pair.receiver, await authQuery({ kind: 'token', secret: s.secret }, receiver)));
+      const tx = await openWs(withQuery(pair.sender, await authQuery({ kind: 'token', secret: s.secret }, sender)));
+      rx.on('message', (raw: Buffer) => {
+        const f = JSON.parse(raw.toString('utf8')) as { type?: string; data?: Payload };
+        if (f.type === 'message' && f.data !== undefined) onReceive(f.data);
+      });
+      tx.on('message', (raw: Buffer) => {
+        const f = JSON.parse(raw.toString('utf8')) as { type?: string; code?: string; delivered?: number };
+        if (f.type === 'error') onError(f.code ?? 'error');
+        else if (f.type === 'ack' && f.delivered === 0) onError('ack_delivered_0');
+      });
+      senders[i] = tx;
+      receivers[i] = receiver;
+      sockets.push(rx, tx);
+    }));
+  }
+  return {
+    connections: sockets.length,
+    send: (k, payload) => {
+      const i = k % senders.length;
+      senders[i]?.send(JSON.stringify({ type: 'send', to: receivers[i], data: payload, id: payload.n }));
+    },
+    close: async () => {
+      for (const ws of sockets) ws.terminate();
+      await new Promise((r) => setTimeout(r, 100));
+    },
+  };
+}
+
+function openSio(url: string, user: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = ioClient(url, { transports: ['websocket'], auth: { user }, reconnection: false, timeout: 15_000 });
+    socket.once('welcome', () => { resolve(socket); });
+    socket.once('connect_error', (err) => { socket.close(); reject(err); });
+  });
+}
+
+async function setupSocketIo(s: Extract<LatencySetup, { kind: 'socketio' }>): Promise<Transport> {
+  const senders: Socket[] = [];
+  const receivers: string[] = [];
+  const sockets: Socket[] = [];
+  for (let base = 0; base < s.pairs.length; base += 16) {
+    await Promise.all(s.pairs.slice(base, base + 16).map(async (pair, j) => {
+      const i = base + j;
+      const receiver = `${s.userPrefix}r${i}`;
+      const rx = await openSio(pair.receiver, receiver);
+      const tx = await openSio(pair.sender, `${s.userPrefix}s${i}`);
+      rx.on('message', (m: { data?: Payload }) => {
+        if (m.data !== undefined) onReceive(m.data);
+      });
+      senders[i] = tx;
+      receivers[i] = receiver;
+      sockets.push(rx, tx);
+    }));
+  }
+  return {
+    connections: sockets.length,
+    send: (k, payload) => {
+      const i = k % senders.length;
+      senders[i]?.emit('send', { to: receivers[i], data: payload }, (ack: { ok?: boolean } | undefined) => {
+        if (ack?.ok !== true) onError('nack');
+      });
+    },
+    close: async () => {
+      for (const s2 of sockets) s2.close();
+      await new Promise((r) => setTimeout(r, 100));
+    },
+  };
+}
+
+async function setupNats(s: Extract<LatencySetup, { kind: 'nats' }>): Promise<Transport> {
+  const pub = await natsConnect({ servers: s.pubServer, user: s.user, pass: s.pass, noRandomize: true });
+  const sub = await natsConnect({ servers: s.subServer, user: s.user, pass: s.pass, noRandomize: true });
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  sub.subscribe('benchlat.core.>', { callback: (err, msg) => {
+    if (err === null) onReceive(JSON.parse(decoder.decode(msg.data)) as Payload);
+  } });
+  await sub.flush();
+  // The subscription's interest must reach the publisher's node over the cluster route.
+  await waitForInterest(pub, sub, 'benchlat.core.probe');
+  return {
+    connections: 2,
+    send: (k, payload) => { pub.publish(`benchlat.core.${k % s.subjects}`, encoder.encode(JSON.stringify(payload))); },
+    close: async () => { await Promise.all([pub.close(), sub.close()]); },
+  };
+}
+
+async function waitForInterest(pub: NatsConnection, sub: NatsConnection, subject: string): Promise<void> {
+  let seen = false;
+  const probe = sub.subscribe(subject, { callback: () => { seen = true; } });
+  await sub.flush();
+  for (let i = 0; i < 100 && !seen; i++) {
+    pub.publish(subject, new Uint8Array());
+    await pub.flush();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  probe.unsubscribe();
+  if (!seen) throw new Error('the subscriber never heard the publisher across the cluster');
+}
+
+async function setupJetStream(s: Extract<LatencySetup, { kind: 'jetstream' }>): Promise<Transport> {
+  const nc = await natsConnect({ servers: s.servers, user: s.user, pass: s.pass });
+  const jsm = await jetstreamManager(nc);
+  const subject = s.stream.toLowerCase();
+  await jsm.streams.delete(s.stream).catch(() => false);
+  await jsm.streams.add({ name: s.stream, subjects: [`${subject}.*`], num_replicas: s.replicas, storage: 'file', max_bytes: 64 * 1024 * 1024, max_age: 600 * 1e9, discard: 'old' });
+  const js: JetStreamClient = jetstream(nc, { timeout: 5000 });
+  const encoder = new TextEncoder();
+  return {
+    connections: 1,
+    send: (k, payload) => {
+      js.publish(`${subject}.${k % s.subjects}`, encoder.encode(JSON.stringify(payload))).then(
+        () => { onReceive(payload); },
+        (err: unknown) => { onError(err instanceof Error ? err.name : 'error'); },
+      );
+    },
+    close: async () => {
+      await jsm.streams.delete(s.stream).catch(() => false);
+      await nc.close();
+    },
+  };
+}
+
+async function setup(s: LatencySetup): Promise<{ connections: number }> {
+  if (transport !== undefined) await transport.close();
+  switch (s.kind) {
+    case 'wsfleet': transport = await setupWsFleet(s); break;
+    case 'socketio': transport = await setupSocketIo(s); break;
+    case 'nats': transport = await setupNats(s); break;
+    case 'jetstream': transport = await setupJetStream(s); break;
+  }
+  return { connections: transport.connections };
+}
+
+async function run(r: LatencyRun): Promise<LatencyResult> {
+  const t = transport;
+  if (t === undefined) throw new Error('run before setup');
+  runId += 1;
+  const id = runId;
+  const total = Math.floor((r.rate * (r.warmupMs + r.durationMs)) / 1000);
+  const seen = new Uint8Array(total);
+  const latencies: number[] = [];
+  const errors: Record<string, number> = {};
+  let measuredSent = 0;
+  let measuredReceived = 0;
+  let sent = 0;
+  let maxLag = 0;
+  const start = performance.now();
+  const measureFrom = start + r.warmupMs;
+  const measureTo = start + r.warmupMs + r.durationMs;
+  let lastMeasuredReceipt = measureFrom;
+  onError = (code) => { errors[code] = (errors[code] ?? 0) + 1; };
+  onReceive = (p) => {
+    if (p.r !== id || p.n >= total || seen[p.n] === 1) return;
+    seen[p.n] = 1;
+    if (p.t >= measureFrom && p.t < measureTo) {
+      const now = performance.now();
+      latencies.push(now - p.t);
+      measuredReceived += 1;
+      lastMeasuredReceipt = now;
+    }
+  };
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const now = performance.now();
+      const due = Math.min(total, Math.floor(((now - start) * r.rate) / 1000));
+      while (sent < due) {
+        const scheduled = start + (sent * 1000) / r.rate;
+        maxLag = Math.max(maxLag, now - scheduled);
+        const ts = performance.now();
+        if (ts >= measureFrom && ts < measureTo) measuredSent += 1;
+        t.send(sent, { r: id, n: sent, t: ts });
+        sent += 1;
+      }
+      if (sent >= total) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1);
+  });
+  const tailEnd = performance.now() + r.tailMs;
+  while (measuredReceived < measuredSent && performance.now() < tailEnd) await new Promise((res) => setTimeout(res, 20));
+  onReceive = () => undefined;
+  const windowSec = Math.max(r.durationMs, lastMeasuredReceipt - measureFrom) / 1000;
+  return {
+    sent,
+    measuredSent,
+    measuredReceived,
+    latenciesMs: latencies,
+    summary: summarize(latencies),
+    achievedRate: Math.round(measuredReceived / windowSec),
+    errors,
+    maxScheduleLagMs: Math.round(maxLag),
+  };
+}
+
+serveWorker<LatencyApi>({
+  setup,
+  run,
+  teardown: async () => {
+    const n = transport?.connections ?? 0;
+    await transport?.close();
+    transport = undefined;
+    return { closed: n };
+  },
+});
