@@ -15,6 +15,12 @@ import { WsPool } from './constructs/ws-pool.js';
 import { Balancer } from './constructs/balancer.js';
 import type { BalancerConfig } from './render/haproxy.js';
 
+/** The provider version to require: WS_FLEET_DOCKER_PROVIDER_VERSION (exported by scripts/lib/env.sh) or 3.6.2. */
+export function dockerProviderVersion(env: NodeJS.ProcessEnv = process.env): string {
+  const v = env['WS_FLEET_DOCKER_PROVIDER_VERSION'];
+  return v !== undefined && /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(v) ? v : '3.6.2';
+}
+
 export interface FleetStackProps {
   readonly settings: Settings;
   /** The server image's build context and the hash of its files. */
@@ -37,6 +43,9 @@ export class FleetStack extends TerraformStack {
 
     new LocalBackend(this, { path: props.stateFile ?? terraformStateFile(s.prefix) });
     new DockerProvider(this, 'docker', {});
+    // Pin the kreuzwerker/docker version setup put in the mirror (3.6.2 from the registry, or the
+    // source-built label offline: scripts/lib/versions.sh); the bindings alone would ask for 3.6.2.
+    this.addOverride('terraform.required_providers.docker.version', dockerProviderVersion());
 
     const secret = (key: keyof typeof SECRET_VARIABLES, description: string): string =>
       new TerraformVariable(this, SECRET_VARIABLES[key].tfVar, {

@@ -229,6 +229,7 @@ tail_pid=$!
 cleanup() {
   if kill -0 "$k6_pid" 2>/dev/null; then kill -INT "$k6_pid" 2>/dev/null || true; fi
   kill "$tail_pid" 2>/dev/null || true
+  if [ -n "${load_pid:-}" ]; then kill "$load_pid" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
@@ -250,6 +251,21 @@ memory_note=""
 if [ -n "$schedule" ]; then
   traffic_start="$(field trafficStart)"
   traffic_end="$(field trafficEnd)"
+  # Background: k6's own CPU time and the machine's load over the traffic window (k6 shares the box
+  # with the fleet, so its share matters when reading latency figures).
+  (
+    wait_ms=$((traffic_start - $(now_ms)))
+    [ "$wait_ms" -gt 0 ] && sleep "$(awk -v m="$wait_ms" 'BEGIN { printf "%.3f", m / 1000 }')"
+    c0="$(ps -o times= -p "$k6_pid" 2>/dev/null | tr -d ' ' || true)"
+    wait_ms=$((traffic_end - $(now_ms)))
+    [ "$wait_ms" -gt 0 ] && sleep "$(awk -v m="$wait_ms" 'BEGIN { printf "%.3f", m / 1000 }')"
+    c1="$(ps -o times= -p "$k6_pid" 2>/dev/null | tr -d ' ' || true)"
+    if [ -n "$c0" ] && [ -n "$c1" ]; then
+      jq -n --argjson cpu "$((c1 - c0))" --argjson secs "$(((traffic_end - traffic_start) / 1000))" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --argjson cores "$(nproc)" \
+        '{k6CpuSeconds: $cpu, trafficSeconds: $secs, k6CpuShareOfOneCore: (if $secs > 0 then ($cpu / $secs * 100 | round) / 100 else null end), cores: $cores, loadavgAtTrafficEnd: $load}' >"$dir/host-load.json"
+    fi
+  ) &
+  load_pid=$!
   sleep_until() {
     local ms=$(($1 - $(now_ms)))
     [ "$ms" -gt 0 ] && sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
@@ -318,7 +334,11 @@ done
 k6_rc=0
 wait "$k6_pid" || k6_rc=$?
 wait "$tail_pid" 2>/dev/null || true
+if [ -n "${load_pid:-}" ]; then wait "$load_pid" 2>/dev/null || true; fi
 trap - EXIT
+if [ -f "$dir/host-load.json" ]; then
+  log "k6 used $(jq -r '.k6CpuSeconds' "$dir/host-load.json") CPU-s over $(jq -r '.trafficSeconds' "$dir/host-load.json") s of traffic ($(nproc) cores); load average at the end: $(jq -r '.loadavgAtTrafficEnd' "$dir/host-load.json")"
+fi
 
 # ---- memory check ------------------------------------------------------------------------------
 memory_rc=0

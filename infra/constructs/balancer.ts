@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { Construct } from 'constructs';
 import type { ITerraformDependable } from 'cdktf';
+import { terraformLiteral } from '../render/terraform-literal.js';
 import { Container } from '@cdktf/provider-docker/lib/container/index.js';
 import { Image } from '@cdktf/provider-docker/lib/image/index.js';
 import { balancerContainerName, PREFIX_LABEL } from '../names.js';
@@ -45,7 +46,8 @@ export class Balancer extends Construct {
       name: balancerContainerName(props.prefix),
       hostname: balancerContainerName(props.prefix),
       image: image.imageId,
-      upload: [{ file: HAPROXY_CONFIG_PATH, content: props.config }],
+      // The config's log-format has %{...}, which Terraform would read as a template directive.
+      upload: [{ file: HAPROXY_CONFIG_PATH, content: terraformLiteral(props.config) }],
       // Master-worker in the foreground, as the official image runs it.
       entrypoint: ['haproxy'],
       command: ['-W', '-db', '-f', HAPROXY_CONFIG_PATH],
@@ -57,8 +59,9 @@ export class Balancer extends Construct {
       restart: 'unless-stopped',
       memory: props.memoryMb,
       cpus: String(props.cpus),
-      // HAProxy needs about 2 descriptors per proxied connection (maxconn 100000 in the rendered config).
-      ulimit: [{ name: 'nofile', soft: 262144, hard: 262144 }],
+      // No ulimit here: the container inherits the Docker daemon's nofile default (1048576 on a usual
+      // host; lower where the daemon itself is capped), and HAProxy sizes maxconn from it (about half).
+      // A fixed ulimit above the daemon's own hard limit would keep the container from starting.
       // No curl/wget in the HAProxy image: bash's /dev/tcp asks the stats port's monitor URI.
       healthcheck: {
         test: [

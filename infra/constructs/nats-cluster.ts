@@ -6,6 +6,7 @@
  * No port is published unless `debugPortBase` is set.
  */
 import { Construct } from 'constructs';
+import { terraformLiteral } from '../render/terraform-literal.js';
 import { Container } from '@cdktf/provider-docker/lib/container/index.js';
 import { Image } from '@cdktf/provider-docker/lib/image/index.js';
 import { Volume } from '@cdktf/provider-docker/lib/volume/index.js';
@@ -78,7 +79,7 @@ export class NatsCluster extends Construct {
           entrypoint: ['nats-server'],
           command: ['--config', CONFIG_PATH],
           env: [`NATS_USER=${props.user}`, `NATS_PASSWORD=${props.password}`],
-          upload: [{ file: CONFIG_PATH, content: config }],
+          upload: [{ file: CONFIG_PATH, content: terraformLiteral(config) }],
           volumes: [{ volumeName: volume.name, containerPath: DATA_DIR }],
           networksAdvanced: [{ name: props.networkName }],
           ports,

@@ -99,8 +99,8 @@ export class WsPool extends Construct {
           restart: 'unless-stopped',
           memory: props.memoryMb,
           cpus: String(props.cpus),
-          // Raise the fd limit: each socket is a file descriptor.
-          ulimit: [{ name: 'nofile', soft: 65536, hard: 65536 }],
+          // Each socket is a file descriptor: the container inherits the Docker daemon's nofile default
+          // (1048576 on a usual host). No fixed ulimit: one above the daemon's hard limit fails to start.
           healthcheck: { test: healthcheck, interval: '5s', timeout: '3s', startPeriod: '5s', retries: 3 },
           wait: true,
           waitTimeout: 120,

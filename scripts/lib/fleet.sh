@@ -57,6 +57,7 @@ fleet_cdktf() {
 fleet_apply() {
   local out outputs stack_dir
   out="$(fleet_outdir)"
+  mkdir -p "$(dirname "$out")"
   outputs="$(fleet_outputs_file)"
   stack_dir="$(fleet_stack_dir)"
   mkdir -p "$(dirname "$outputs")" "$WS_FLEET_STATE/state"
@@ -67,13 +68,16 @@ fleet_apply() {
     terraform -chdir="$stack_dir" apply -input=false -auto-approve >&2
     terraform -chdir="$stack_dir" output -json >"$outputs.tf"
   else
-    fleet_cdktf deploy "$WSFLEET_PREFIX" --auto-approve --output "$out" --outputs-file "$outputs" >&2
+    # --skip-provider-lock: cdktf would otherwise run `terraform providers lock`, which asks the registry
+    # for every platform's checksums; the mirror (TF_CLI_CONFIG_FILE) is the only source for the provider.
+    fleet_cdktf deploy "$WSFLEET_PREFIX" --auto-approve --skip-provider-lock --output "$out" --outputs-file "$outputs" >&2
   fi
 }
 
 fleet_destroy() {
   local out stack_dir
   out="$(fleet_outdir)"
+  mkdir -p "$(dirname "$out")"
   stack_dir="$(fleet_stack_dir)"
   fleet_export_secrets
   export WSFLEET_SYNTH_FOR_DESTROY=1
@@ -82,7 +86,7 @@ fleet_destroy() {
     terraform -chdir="$stack_dir" init -input=false >&2
     terraform -chdir="$stack_dir" destroy -input=false -auto-approve >&2
   else
-    fleet_cdktf destroy "$WSFLEET_PREFIX" --auto-approve --output "$out" >&2
+    fleet_cdktf destroy "$WSFLEET_PREFIX" --auto-approve --skip-provider-lock --output "$out" >&2
   fi
 }
 
@@ -94,6 +98,7 @@ fleet_elapsed() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e 
 fleet_plan_json() {
   local out stack_dir
   out="$(fleet_outdir)"
+  mkdir -p "$(dirname "$out")"
   stack_dir="$(fleet_stack_dir)"
   fleet_export_secrets
   fleet_cdktf synth --output "$out" >&2

@@ -33,7 +33,8 @@ const envSchema = z.object({
   DRAIN_WINDOW_MS: int(0, 600_000).default(5_000),
   HISTORY_MAX_AGE_SEC: int(1, 30 * 24 * 3600).default(24 * 3600),
   HISTORY_MAX_MSGS_PER_USER: int(1, 1_000_000).default(10_000),
-  HISTORY_MAX_BYTES: int(1024 * 1024, 1024 ** 4).default(1024 * 1024 * 1024),
+  // Per stream (WSF_INBOX, WSF_ROOMS), reserved on every JetStream node that holds a replica.
+  HISTORY_MAX_BYTES: int(1024 * 1024, 1024 ** 4).default(256 * 1024 * 1024),
   JETSTREAM_REPLICAS: z.enum(['auto', '1', '3', '5']).default('auto'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
