@@ -58,6 +58,8 @@ export class Balancer extends Construct {
       ],
       restart: 'unless-stopped',
       memory: props.memoryMb,
+      // Docker reports memory_swap = memory when unset; say so, or every plan shows a change. No swap.
+      memorySwap: props.memoryMb,
       cpus: String(props.cpus),
       // No ulimit here: the container inherits the Docker daemon's nofile default (1048576 on a usual
       // host; lower where the daemon itself is capped), and HAProxy sizes maxconn from it (about half).

@@ -85,6 +85,8 @@ export class NatsCluster extends Construct {
           ports,
           restart: 'unless-stopped',
           memory: props.memoryMb,
+          // Docker reports memory_swap = memory when unset; say so, or every plan shows a change. No swap.
+          memorySwap: props.memoryMb,
           cpus: String(props.cpus),
           healthcheck: {
             test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${NATS_MONITOR_PORT}/healthz?js-enabled-only=true`],

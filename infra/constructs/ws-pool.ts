@@ -98,6 +98,8 @@ export class WsPool extends Construct {
           tmpfs: { '/tmp': 'rw,noexec,nosuid,size=16m' },
           restart: 'unless-stopped',
           memory: props.memoryMb,
+          // Docker reports memory_swap = memory when unset; say so, or every plan shows a change. No swap.
+          memorySwap: props.memoryMb,
           cpus: String(props.cpus),
           // Each socket is a file descriptor: the container inherits the Docker daemon's nofile default
           // (1048576 on a usual host). No fixed ulimit: one above the daemon's hard limit fails to start.

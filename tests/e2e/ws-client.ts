@@ -95,17 +95,22 @@ export class TestClient {
         reject(new Error(`upgrade refused: HTTP ${res.statusCode ?? '?'}`));
         ws.terminate();
       });
-      ws.once('message', (data) => {
-        clearTimeout(timer);
+      // One listener from the start: a replay can arrive in the same read as the welcome, and a
+      // listener added after `await` would miss those frames.
+      let welcomed = false;
+      ws.on('message', (data) => {
         const frame = parse(data) as { type?: unknown };
+        if (welcomed) {
+          this.onFrame(frame);
+          return;
+        }
+        welcomed = true;
+        clearTimeout(timer);
         if (frame.type !== 'welcome') reject(new Error(`first frame was ${JSON.stringify(frame)}`));
         else resolve(frame as Welcome);
       });
     });
     this.servers.push(welcome.server);
-    ws.on('message', (data) => {
-      this.onFrame(parse(data));
-    });
     ws.on('error', () => {
       /* reported through 'close' */
     });
