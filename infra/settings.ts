@@ -148,6 +148,8 @@ export interface ResolveInput {
   /** Parsed contents of the settings file, or undefined when there is none. */
   file?: unknown;
   fileName?: string;
+  /** How errors name where the file's values came from (default "file <fileName>"). */
+  fileLabel?: string;
   images: ImageVersions;
 }
 
@@ -165,7 +167,7 @@ export function resolveSettings(input: ResolveInput): Settings {
   const sources: Sources = {};
 
   if (input.file !== undefined) {
-    const fileLabel = `file ${input.fileName ?? 'settings'}`;
+    const fileLabel = input.fileLabel ?? `file ${input.fileName ?? 'settings'}`;
     if (typeof input.file !== 'object' || input.file === null || Array.isArray(input.file)) {
       throw new SettingsError(`${fileLabel}: must hold a JSON object of settings`);
     }
@@ -238,7 +240,7 @@ export function updateSettingsFile(key: SettingKey, raw: string, env: NodeJS.Pro
   const next = { ...current, [key]: parseSettingValue(key, raw, 'command line') };
   // The environment is left out of this check on purpose for the key being set: the command line is what is being set.
   const envWithoutKey: NodeJS.ProcessEnv = { ...env, [envNameFor(key)]: undefined };
-  const settings = resolveSettings({ env: envWithoutKey, images, file: next, fileName: `command line / ${fileName}` });
+  const settings = resolveSettings({ env: envWithoutKey, images, file: next, fileName, fileLabel: `command line, for ${fileName}` });
   fs.mkdirSync(fileName.slice(0, fileName.lastIndexOf('/')), { recursive: true });
   fs.writeFileSync(fileName, `${JSON.stringify(next, null, 2)}\n`);
   return settings;

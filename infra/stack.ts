@@ -14,12 +14,9 @@ import { NatsCluster } from './constructs/nats-cluster.js';
 import { WsPool } from './constructs/ws-pool.js';
 import { Balancer } from './constructs/balancer.js';
 import type { BalancerConfig } from './render/haproxy.js';
+import { dockerProviderVersion } from './provider-version.js';
 
-/** The provider version to require: WS_FLEET_DOCKER_PROVIDER_VERSION (exported by scripts/lib/env.sh) or 3.6.2. */
-export function dockerProviderVersion(env: NodeJS.ProcessEnv = process.env): string {
-  const v = env['WS_FLEET_DOCKER_PROVIDER_VERSION'];
-  return v !== undefined && /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(v) ? v : '3.6.2';
-}
+export { dockerProviderVersion };
 
 export interface FleetStackProps {
   readonly settings: Settings;

@@ -18,7 +18,8 @@ import { mintToken } from '../support/tokens.js';
 import { repoRoot } from '../support/paths.js';
 import { acknowledged, TestClient } from './ws-client.js';
 
-const PREFIX = 'wsfleet-e2e';
+// WSFLEET_E2E_PREFIX lets a second run (e.g. a developer's) proceed beside the suite's own.
+const PREFIX = process.env['WSFLEET_E2E_PREFIX'] ?? 'wsfleet-e2e';
 const timings: Record<string, number> = {};
 
 /** Resource addresses of planned changes, grouped by action, for readable assertions. */

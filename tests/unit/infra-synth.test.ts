@@ -16,6 +16,7 @@ import { FleetStack } from '../../infra/stack.js';
 import { renderBalancerConfig } from '../../infra/render/haproxy.js';
 import { generateSecrets, formatSecretsFile } from '../../infra/secrets.js';
 import { secretsFile, settingsFile } from '../../infra/paths.js';
+import { dockerProviderVersion } from '../../infra/provider-version.js';
 import { freePort } from '../support/ports.js';
 import { repoRoot } from '../support/paths.js';
 
@@ -48,7 +49,7 @@ interface StackJson {
   };
   variable: Record<string, { sensitive?: boolean; type?: string; default?: unknown }>;
   output: Record<string, { value: unknown }>;
-  terraform: { backend: { local: { path: string } } };
+  terraform: { backend: { local: { path: string } }; required_providers: { docker: { source: string; version: string } } };
 }
 
 const images = readImageVersions();
@@ -339,6 +340,25 @@ describe('infra synth: secrets', () => {
       const r = runMain(env);
       assert.equal(r.status, 1);
       assert.match(r.stderr, expected);
+    }
+  });
+});
+
+describe('infra synth: provider version', () => {
+  it('pins the version setup installed: env first, then the stamp file, else the bindings\' 3.6.2', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsfleet-stamp-'));
+    try {
+      const stamp = path.join(dir, 'provider-docker.stamp');
+      assert.equal(dockerProviderVersion({}, stamp), '3.6.2');
+      fs.writeFileSync(stamp, '4.6.1-0.20260916201441-96d331c98ff4 source v0.0.0-20260916201441-96d331c98ff4\n');
+      assert.equal(dockerProviderVersion({}, stamp), '4.6.1-0.20260916201441-96d331c98ff4');
+      assert.equal(dockerProviderVersion({ WS_FLEET_DOCKER_PROVIDER_VERSION: '3.6.2' }, stamp), '3.6.2');
+      assert.equal(dockerProviderVersion({ WS_FLEET_DOCKER_PROVIDER_VERSION: 'latest' }, stamp), '4.6.1-0.20260916201441-96d331c98ff4');
+      const json = synth();
+      assert.equal(json.terraform.required_providers.docker.version, dockerProviderVersion());
+      assert.equal(json.terraform.required_providers.docker.source, 'kreuzwerker/docker');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
