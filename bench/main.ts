@@ -10,10 +10,12 @@ import { drainFigure } from './figures/drain.js';
 import { fanoutFigure } from './figures/fanout.js';
 import { latencyFigure } from './figures/latency.js';
 import { memoryFigure } from './figures/memory.js';
+import { profilesFigure } from './figures/profiles.js';
 import { buildBundles } from './lib/build.js';
 import { startBenchFleet, type BenchFleet } from './lib/fleet.js';
-import { machineInfo } from './lib/machine.js';
+import { cpuPressure, machineInfo } from './lib/machine.js';
 import { ensureDirs } from './lib/paths.js';
+import { runCleanups } from './lib/cleanup.js';
 import { killStarted } from './lib/proc.js';
 import { applyOverrides, PROFILES } from './lib/profile.js';
 import { renderNotes, renderTable, writeResults, type FigureResult, type Row } from './lib/report.js';
@@ -32,13 +34,13 @@ const log = (s: string): void => {
 process.on('SIGINT', () => {
   log('interrupted: stopping what the bench started');
   killStarted();
-  process.exit(130);
+  void runCleanups().finally(() => process.exit(130));
 });
 
 async function main(): Promise<void> {
   ensureDirs();
   const machine = machineInfo();
-  log(`profile ${profile.name}; ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; load ${machine.loadAverageAtStart.join(' ')}`);
+  log(`profile ${profile.name}; ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; load ${machine.loadAverageAtStart.join(' ')}; CPU pressure ${machine.cpuPressureAtStart}`);
   await buildBundles();
   const rows: Row[] = [];
   const figures: Record<string, unknown> = {};
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
   };
 
   // Fleet A: NATS x3 + 4 replicas for figures 1, 3, 4, 5b; Redis + Socket.IO for 6.
-  const needFleetA = ['1', '3', '4', '5b', '6'].some(wanted);
+  const needFleetA = ['1', '3', '4', '5b', '6', 'profiles'].some(wanted);
   let fleet: BenchFleet | undefined;
   let redis: Redis | undefined;
   try {
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
     if (fleet !== undefined && (wanted('3') || wanted('6'))) await attempt('latency', '3', () => latencyFigure(fleet as BenchFleet, redis, profile, log, { fleet: wanted('3'), peer: wanted('6') }));
     if (fleet !== undefined && (wanted('4') || wanted('6'))) await attempt('fanout', '4', () => fanoutFigure(fleet as BenchFleet, redis, profile, log, { fleet: wanted('4'), peer: wanted('6') }));
     if (fleet !== undefined && wanted('5b')) await attempt('drain', '5b', () => drainFigure(fleet as BenchFleet, profile, log));
+    if (fleet !== undefined && profile.cpuProfiles && (only === undefined || only.has('profiles'))) await attempt('profiles', 'profiles', () => profilesFigure(fleet as BenchFleet, profile, log));
   } finally {
     await redis?.stop();
     await fleet?.stop();
@@ -92,7 +95,7 @@ async function main(): Promise<void> {
     finishedAt: new Date(finished).toISOString(),
     durationSec: Math.round((finished - started) / 1000),
     command: `npm run bench${profile.name === 'quick' ? ':quick' : ''}${onlyArg === undefined ? '' : ` -- ${onlyArg}`}`,
-    machine: { ...machine, loadAverageAtEnd: os.loadavg().map((v) => Math.round(v * 100) / 100) },
+    machine: { ...machine, loadAverageAtEnd: os.loadavg().map((v) => Math.round(v * 100) / 100), cpuPressureAtEnd: cpuPressure() },
     parameters: profile,
     rows,
     figures,

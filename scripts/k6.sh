@@ -25,8 +25,12 @@
 # (.ws-fleet/outputs/<prefix>.json, else its settings), AUTH_SECRET from .ws-fleet/secrets/<prefix>.env.
 # Overrides: WSF_BALANCER_URL, WSF_AUTH_SECRET; WSF_FLEET_FILE=<json> for the dev process fleet
 # (k6/dev/process-fleet.mjs). WSF_SCALE_CMD replaces "bash scripts/scale.sh" (it gets the count as $1).
-# Exit: k6's exit code (99 = a threshold crossed), else 1 when the memory check failed.
+# Exit: k6's exit code (99 = a threshold crossed), else 1 when the memory check failed or a scale event
+# failed or did not finish at least 10 s before the end of traffic.
 set -Eeuo pipefail
+# The whole script is one block: bash parses it before running, so editing the file during a long run
+# cannot change what the running wrapper does.
+{
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -150,24 +154,38 @@ replica_names() {
 }
 replica_count() { replica_names | grep -c . || true; }
 
-# Prints "<replica> <rss bytes>" per replica (a replica that does not answer is left out).
+# Prints "<replica> <rss bytes>" per replica (a replica that does not answer is left out), all replicas
+# read in parallel so a busy box does not stretch the sample over seconds.
+metrics_rss() { awk '$1 ~ /^process_resident_memory_bytes(\{.*\})?$/ { printf "%d", $2 }'; }
+sample_one_container() {
+  local name="$1" rss
+  # Inside the container: the replicas' ports are not published (only the balancer is). bash's
+  # /dev/tcp costs nothing; images without bash fall back to a node one-liner.
+  rss="$(timeout 15 docker exec "$name" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/${PORT:-8080}" && printf "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3 && cat <&3' 2>/dev/null | tr -d '\r' | metrics_rss || true)"
+  if [ -z "$rss" ]; then
+    rss="$(timeout 20 docker exec "$name" node -e '
+      fetch(`http://127.0.0.1:${process.env.PORT || 8080}/metrics`).then((r) => r.text()).then((t) => {
+        const m = /^process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/m.exec(t);
+        if (m) console.log(Math.round(Number(m[1])));
+      }).catch(() => process.exit(1));' 2>/dev/null || true)"
+  fi
+  if [ -n "$rss" ]; then echo "$name $rss"; fi
+}
 sample_memory_once() {
   local name url rss
   if [ -n "$fleet_file" ]; then
     jq -r '.replicas[] | "\(.id) \(.metricsUrl)"' "$fleet_file" | while read -r name url; do
-      rss="$(curl -fsS -m 5 "$url" 2>/dev/null | awk '$1 ~ /^process_resident_memory_bytes(\{.*\})?$/ { printf "%d", $2 }' || true)"
-      [ -n "$rss" ] && echo "$name $rss"
+      rss="$(curl -fsS -m 5 "$url" 2>/dev/null | metrics_rss || true)"
+      if [ -n "$rss" ]; then echo "$name $rss"; fi
     done
   else
+    local pids=()
     for name in $(replica_names); do
-      # Inside the container: the replicas' ports are not published (only the balancer is).
-      rss="$(timeout 20 docker exec "$name" node -e '
-        fetch(`http://127.0.0.1:${process.env.PORT || 8080}/metrics`).then((r) => r.text()).then((t) => {
-          const m = /^process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/m.exec(t);
-          if (m) console.log(Math.round(Number(m[1])));
-        }).catch(() => process.exit(1));' 2>/dev/null || true)"
-      [ -n "$rss" ] && echo "$name $rss"
+      sample_one_container "$name" &
+      pids+=($!)
     done
+    # Only these jobs: a bare `wait` would also wait for k6 itself.
+    if [ "${#pids[@]}" -gt 0 ]; then wait "${pids[@]}" || true; fi
   fi
   return 0
 }
@@ -220,6 +238,7 @@ k6_args=(run)
 k6_args+=("$ROOT/k6/$script.js")
 [ "${#extra[@]}" -gt 0 ] && k6_args+=("${extra[@]}")
 log "$script against $balancer ($target_desc, $replicas_before replicas); results in ${dir#"$ROOT"/}"
+: >"$dir/k6.log"
 K6_NO_USAGE_REPORT=true K6_WEB_DASHBOARD=true K6_WEB_DASHBOARD_PORT=-1 K6_WEB_DASHBOARD_EXPORT="$dir/report.html" \
   WSF_BALANCER_URL="$balancer" WSF_AUTH_SECRET="$secret" \
   "$K6_BIN" "${k6_args[@]}" >"$dir/k6.log" 2>&1 &
@@ -245,6 +264,7 @@ done
 field() { sed -E "s/.*[ ]$1=([0-9a-z]+).*/\1/" <<<"$schedule"; }
 
 events="[]"
+plan_problem=""
 memory_start=""
 memory_end=""
 memory_note=""
@@ -279,7 +299,11 @@ if [ -n "$schedule" ]; then
       at=$((traffic_start + $(duration_ms "${BASH_REMATCH[1]}")))
       want="${BASH_REMATCH[3]}"
       sleep_until "$at"
-      kill -0 "$k6_pid" 2>/dev/null || break
+      if ! kill -0 "$k6_pid" 2>/dev/null || [ "$(now_ms)" -ge "$traffic_end" ]; then
+        plan_problem="scale to $want could not start before the traffic ended (the previous step ran late)"
+        log "error: $plan_problem"
+        break
+      fi
       t_begin="$(now_ms)"
       log "scale to $want at +$(((t_begin - traffic_start) / 1000))s of traffic: $scale_cmd $want"
       rc=0
@@ -288,7 +312,16 @@ if [ -n "$schedule" ]; then
       log "scale to $want: exit $rc after $(((last_scale_end - t_begin) / 1000))s; fleet has $(replica_count) replicas"
       events="$(jq -c --argjson at "$(((t_begin - traffic_start)))" --argjson took "$((last_scale_end - t_begin))" --argjson want "$want" --argjson rc "$rc" \
         '. + [{action: "scale", replicas: $want, atMsFromTrafficStart: $at, tookMs: $took, exitCode: $rc}]' <<<"$events")"
-      [ "$rc" -eq 0 ] || log "warning: the scale command failed (exit $rc); see $dir"
+      if [ "$rc" -ne 0 ]; then
+        plan_problem="the scale command failed (exit $rc); see $dir"
+        log "error: $plan_problem"
+        break
+      fi
+      # The sockets a scale-down drops must reconnect under traffic, or the run proves nothing about it.
+      if [ "$last_scale_end" -gt $((traffic_end - 10000)) ]; then
+        plan_problem="scale to $want finished $(((last_scale_end - traffic_start) / 1000)) s into $(((traffic_end - traffic_start) / 1000)) s of traffic: less than 10 s of traffic left after it (lengthen --duration or plan it earlier)"
+        log "error: $plan_problem"
+      fi
     done
   fi
   if [ "$memory_check" = 1 ]; then
@@ -383,4 +416,9 @@ if [ "$memory_rc" -ne 0 ]; then
   log "memory check failed"
   exit 1
 fi
+if [ -n "$plan_problem" ]; then
+  log "scale plan not carried out under traffic: $plan_problem"
+  exit 1
+fi
 exit 0
+}

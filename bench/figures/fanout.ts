@@ -1,5 +1,252 @@
-import type { BenchFleet } from '../lib/fleet.js';
+/**
+ * Figure 4 (and the fan-out half of 6): deliveries per second to one room of M members.
+ *  - ws-fleet: members spread evenly over the 4 replicas, publishers on r1 (one replica appends to
+ *    the room's stream: no cross-replica append conflicts), every message stored, then fanned out;
+ *  - bare ws: one process, the same members and publishers, broadcasting each message it gets;
+ *  - Socket.IO + Redis adapter: members over its processes, publishers on the first.
+ * Flow control is end to end and identical for all three: publishers stop while the slowest member
+ * is more than `window` messages behind, and each publisher stays under 45 messages/s (ws-fleet's
+ * default per-connection limit is 50/s). Deliveries/s is taken over the steady part of the run.
+ */
+import { io as ioClient, type Socket } from 'socket.io-client';
+import WebSocket from 'ws';
+import { BENCH_SECRET, startBareServer, type BenchFleet } from '../lib/fleet.js';
+import { startSocketIoPeer } from '../lib/peer.js';
+import { CpuMeter, type CpuWindow } from '../lib/proc.js';
 import type { BenchProfile } from '../lib/profile.js';
 import type { Redis } from '../lib/redis.js';
-import type { FigureResult } from '../lib/report.js';
-export function fanoutFigure(_f: BenchFleet, _r: Redis | undefined, _p: BenchProfile, _log: (s: string) => void, _w: { fleet: boolean; peer: boolean }): Promise<FigureResult> { return Promise.reject(new Error('todo')); }
+import { perSec, type FigureResult, type Row } from '../lib/report.js';
+import { ratio, sleep } from '../lib/stats.js';
+import { startWorker, type WorkerHandle } from '../lib/worker-host.js';
+import { authQuery, withQuery } from '../workers/tokens.js';
+import type { FanoutApi, FanoutKind, FanoutProgress } from '../workers/fanout-api.js';
+
+const PUBLISHER_RATE = 45;
+const PER_PUBLISHER_IN_FLIGHT = 8;
+const PAD = 'x'.repeat(48);
+
+interface Publisher {
+  publish(n: number, done: (ok: boolean) => void): void;
+  close(): void;
+}
+
+export async function wsPublisher(url: string, room: string): Promise<Publisher> {
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  const waiting = new Map<number, (ok: boolean) => void>();
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { ws.terminate(); reject(new Error('publisher connect timeout')); }, 15_000);
+    ws.once('message', () => { clearTimeout(timer); resolve(); });
+    ws.once('error', (err) => { clearTimeout(timer); reject(err); });
+  });
+  ws.on('message', (raw: Buffer) => {
+    const f = JSON.parse(raw.toString('utf8')) as { type?: string; id?: number };
+    if ((f.type === 'ack' || f.type === 'error') && typeof f.id === 'number') {
+      waiting.get(f.id)?.(f.type === 'ack');
+      waiting.delete(f.id);
+    }
+  });
+  return {
+    publish: (n, done) => {
+      waiting.set(n, done);
+      ws.send(JSON.stringify({ type: 'publish', room, data: { n, p: PAD }, id: n }));
+    },
+    close: () => { ws.terminate(); },
+  };
+}
+
+async function sioPublisher(url: string, user: string, room: string): Promise<Publisher> {
+  const socket: Socket = ioClient(url, { transports: ['websocket'], auth: { user }, reconnection: false, timeout: 15_000 });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('welcome', () => { resolve(); });
+    socket.once('connect_error', (err) => { reject(err); });
+  });
+  return {
+    publish: (n, done) => { socket.emit('publish', { room, data: { n, p: PAD } }, (ack: { ok?: boolean } | undefined) => { done(ack?.ok === true); }); },
+    close: () => { socket.close(); },
+  };
+}
+
+export interface FanoutRun {
+  system: string;
+  members: number;
+  publishers: number;
+  published: number;
+  publishErrors: number;
+  delivered: number;
+  expected: number;
+  /** Deliveries per second over the steady part (after the first 20% of the publishing time). */
+  deliveriesPerSec: number;
+  messagesPerSec: number;
+  lastN: number;
+  closedEarly: number;
+  cpu: CpuWindow;
+}
+
+export type FanoutWorker = WorkerHandle<FanoutApi, FanoutProgress>;
+type Worker = FanoutWorker;
+
+/** Runs one system's fan-out; `around` (profiling) brackets the publishing window, after the members joined. */
+export async function runSystem(system: string, kind: FanoutKind, memberUrls: string[], publishers: Publisher[], workers: Worker[], p: BenchProfile, meter: CpuMeter, log: (s: string) => void, around: { before?: () => Promise<void>; after?: () => Promise<void> } = {}): Promise<FanoutRun> {
+  const room = 'fan';
+  const perWorker = Math.ceil(memberUrls.length / workers.length);
+  await Promise.all(workers.map((w, i) => w.request('setup', { kind, members: memberUrls.slice(i * perWorker, (i + 1) * perWorker), room, secret: BENCH_SECRET, userPrefix: `fan${kind}w${i + 1}m` }, 180_000)));
+  const mins = new Map<string, number>();
+  const totals = new Map<string, number>();
+  const unsubs = workers.map((w) => w.onEvent((e) => {
+    mins.set(e.worker, e.min);
+    totals.set(e.worker, e.total);
+  }));
+  const minDelivered = (): number => (mins.size < workers.length ? 0 : Math.min(...mins.values()));
+  const totalDelivered = (): number => [...totals.values()].reduce((a, b) => a + b, 0);
+  try {
+    await around.before?.();
+    await Promise.all(workers.map((w) => w.request('start', { worker: w.name, reportEveryMs: 10 })));
+    let published = 0;
+    let errors = 0;
+    const inFlight = new Array<number>(publishers.length).fill(0);
+    const nextAllowed = new Array<number>(publishers.length).fill(0);
+    const maxMessages = Math.ceil((PUBLISHER_RATE * publishers.length * p.fanout.durationMs) / 1000) + 10;
+    meter.start();
+    const started = performance.now();
+    const endAt = started + p.fanout.durationMs;
+    const steadyFrom = started + p.fanout.durationMs * 0.2;
+    let steadyStart: { t: number; total: number } | undefined;
+    let steadyEnd: { t: number; total: number } | undefined;
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(() => {
+        const now = performance.now();
+        if (steadyStart === undefined && now >= steadyFrom) steadyStart = { t: now, total: totalDelivered() };
+        if (now >= endAt || published >= maxMessages) {
+          steadyEnd = { t: now, total: totalDelivered() };
+          clearInterval(tick);
+          resolve();
+          return;
+        }
+        for (let i = 0; i < publishers.length && published - minDelivered() < p.fanout.window; i++) {
+          const pub = publishers[i];
+          if (pub === undefined || (inFlight[i] ?? 0) >= PER_PUBLISHER_IN_FLIGHT || (nextAllowed[i] ?? 0) > now) continue;
+          inFlight[i] = (inFlight[i] ?? 0) + 1;
+          nextAllowed[i] = Math.max(now, nextAllowed[i] ?? 0) + 1000 / PUBLISHER_RATE;
+          published += 1;
+          pub.publish(published, (ok) => {
+            inFlight[i] = (inFlight[i] ?? 1) - 1;
+            if (!ok) errors += 1;
+          });
+        }
+      }, 1);
+    });
+    // Let the members catch up (bounded), then count.
+    const settleEnd = performance.now() + 15_000;
+    while (minDelivered() < published && performance.now() < settleEnd) await sleep(20);
+    const cpu = meter.stop();
+    await around.after?.();
+    const counts = (await Promise.all(workers.map((w) => w.request('stop', {})))).reduce(
+      (acc, c) => ({ total: acc.total + c.total, lastN: Math.max(acc.lastN, c.lastN), closedEarly: acc.closedEarly + c.closedEarly }),
+      { total: 0, lastN: 0, closedEarly: 0 },
+    );
+    const s0 = steadyStart ?? { t: started, total: 0 };
+    const s1 = steadyEnd ?? { t: performance.now(), total: counts.total };
+    const deliveriesPerSec = (s1.total - s0.total) / ((s1.t - s0.t) / 1000);
+    const run: FanoutRun = {
+      system,
+      members: memberUrls.length,
+      publishers: publishers.length,
+      published,
+      publishErrors: errors,
+      delivered: counts.total,
+      expected: published * memberUrls.length,
+      deliveriesPerSec: Math.round(deliveriesPerSec),
+      messagesPerSec: Math.round(deliveriesPerSec / memberUrls.length),
+      lastN: counts.lastN,
+      closedEarly: counts.closedEarly,
+      cpu,
+    };
+    log(`  ${system}: ${perSec(run.deliveriesPerSec)} deliveries (${run.messagesPerSec} msg/s to ${run.members} members); ${run.delivered}/${run.expected} delivered; ${errors} publish errors${run.closedEarly > 0 ? `; ${run.closedEarly} members closed early` : ''}`);
+    return run;
+  } finally {
+    for (const u of unsubs) u();
+    await Promise.all(workers.map((w) => w.request('teardown', {})));
+  }
+}
+
+export async function fanoutFigure(fleet: BenchFleet, redis: Redis | undefined, p: BenchProfile, log: (s: string) => void, what: { fleet: boolean; peer: boolean }): Promise<FigureResult> {
+  const M = p.fanout.members;
+  log(`figure 4${what.peer ? ' + 6' : ''}: room fan-out to ${M} members, ${p.fanout.publishers} publishers, window ${p.fanout.window} messages, ${p.fanout.durationMs} ms`);
+  const workers: Worker[] = Array.from({ length: p.fanout.workers }, (_, i) => startWorker<FanoutApi, FanoutProgress>(`fanout-${i + 1}`, 'fanout'));
+  const groups: Record<string, number[]> = { replicas: fleet.replicas.map((r) => r.proc.pid), nats: fleet.natsPids(), generator: [process.pid, ...workers.map((w) => w.pid)] };
+  const meter = new CpuMeter(() => groups);
+  const runs: FanoutRun[] = [];
+  const room = 'fan';
+  try {
+    if (what.fleet || what.peer) {
+      const r1 = fleet.replicas[0];
+      if (r1 === undefined) throw new Error('no replica');
+      const pubs = await Promise.all(Array.from({ length: p.fanout.publishers }, async (_, i) => wsPublisher(withQuery(r1.wsUrl, await authQuery({ kind: 'token', secret: BENCH_SECRET }, `fanpub${i}`)), room)));
+      try {
+        runs.push(await runSystem('ws-fleet (4 replicas)', 'wsfleet', Array.from({ length: M }, (_, i) => fleet.replicas[i % fleet.replicas.length]?.wsUrl ?? ''), pubs, workers, p, meter, log));
+      } finally {
+        for (const x of pubs) x.close();
+      }
+    }
+    if (what.fleet) {
+      const bare = await startBareServer('bench-bare-fanout');
+      groups.bare = [bare.proc.pid];
+      try {
+        const pubs = await Promise.all(Array.from({ length: p.fanout.publishers }, (_, i) => wsPublisher(withQuery(bare.wsUrl, `user=barepub${i}`), room)));
+        try {
+          runs.push(await runSystem('bare ws (1 process)', 'bare', Array.from({ length: M }, () => bare.wsUrl), pubs, workers, p, meter, log));
+        } finally {
+          for (const x of pubs) x.close();
+        }
+      } finally {
+        delete groups.bare;
+        await bare.stop();
+      }
+    }
+    if (what.peer) {
+      if (redis === undefined) throw new Error('the Socket.IO peer needs Redis');
+      const peer = await startSocketIoPeer(redis, p.socketio.processes);
+      groups.peer = [...peer.procs.map((x) => x.pid), redis.proc.pid];
+      try {
+        const first = peer.urls[0] ?? '';
+        const pubs = await Promise.all(Array.from({ length: p.fanout.publishers }, (_, i) => sioPublisher(first, `siopub${i}`, room)));
+        try {
+          runs.push(await runSystem(`Socket.IO+Redis (${peer.urls.length} processes)`, 'socketio', Array.from({ length: M }, (_, i) => peer.urls[i % peer.urls.length] ?? ''), pubs, workers, p, meter, log));
+        } finally {
+          for (const x of pubs) x.close();
+        }
+      } finally {
+        delete groups.peer;
+        await peer.stop();
+      }
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+  return { rows: rowsFrom(runs, M, what), data: { members: M, runs }, detail: detailTable(runs) };
+}
+
+function rowsFrom(runs: FanoutRun[], members: number, what: { fleet: boolean; peer: boolean }): Row[] {
+  const [fleetRun, bare, sio] = [runs.find((r) => r.system.startsWith('ws-fleet')), runs.find((r) => r.system.startsWith('bare')), runs.find((r) => r.system.startsWith('Socket.IO'))];
+  const rows: Row[] = [];
+  if (what.fleet && fleetRun !== undefined && bare !== undefined) {
+    const r = ratio(fleetRun.deliveriesPerSec, bare.deliveriesPerSec);
+    rows.push({ figure: '4', metric: `room fan-out, ${members} members: deliveries/s`, fleet: perSec(fleetRun.deliveriesPerSec), baseline: `${perSec(bare.deliveriesPerSec)} bare ws`, ratio: r, target: '≥ 0.7×', met: r === null ? null : r >= 0.7 });
+  }
+  if (what.peer && fleetRun !== undefined && sio !== undefined) {
+    const r = ratio(fleetRun.deliveriesPerSec, sio.deliveriesPerSec);
+    rows.push({ figure: '6', metric: `room fan-out, ${members} members: ws-fleet vs Socket.IO+Redis`, fleet: perSec(fleetRun.deliveriesPerSec), baseline: `${perSec(sio.deliveriesPerSec)} Socket.IO`, ratio: r, target: '> 1× (ahead)', met: r === null ? null : r > 1 });
+  }
+  return rows;
+}
+
+function detailTable(runs: FanoutRun[]): string {
+  const fmt = (o: Record<string, number>): string => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ');
+  return [
+    '### Fan-out detail (figure 4 and 6)',
+    '',
+    '| system | deliveries/s | messages/s | delivered / expected | publish errors | CPU-s used by group | run-queue wait s | machine busy CPU-s / wall s | CPU pressure |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...runs.map((r) => `| ${r.system} | ${perSec(r.deliveriesPerSec)} | ${r.messagesPerSec} | ${r.delivered}/${r.expected} | ${r.publishErrors} | ${fmt(r.cpu.cpuSec)} | ${fmt(r.cpu.runQueueWaitSec)} | ${r.cpu.machineBusySec} / ${r.cpu.wallSec} | ${r.cpu.cpuPressurePct}% |`),
+  ].join('\n');
+}

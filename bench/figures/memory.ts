@@ -36,13 +36,13 @@ async function measure(label: string, wsUrl: string, probePort: number, auth: Cl
     };
     await holder.request('open', { ...base, count: p.memory.warmup, userStart: 1_000_000 });
     await holder.request('close', {});
-    await sleep(2000);
+    await sleep(p.memory.settleMs);
     const baseline = await readMemory(probePort);
     const started = performance.now();
     const r = await holder.request('open', { ...base, count: p.memory.connections, userStart: 0 }, 240_000);
     const connectSec = (performance.now() - started) / 1000;
     // Let per-connection follow-ups finish (the replica checks each inbox's tail a second after connect).
-    await sleep(3000);
+    await sleep(p.memory.settleMs);
     const loaded = await readMemory(probePort);
     const n = Math.max(1, r.opened);
     log(`  ${label}: ${r.opened} held (${r.failed} failed) in ${connectSec.toFixed(1)} s; rss +${kib(loaded.rss - baseline.rss)} total`);

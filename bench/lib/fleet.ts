@@ -10,6 +10,7 @@ import { startNatsCluster, type NatsCluster } from '../../tests/support/nats-clu
 import { freePort, waitFor } from '../../tests/support/ports.js';
 import { TEST_SECRET } from '../../tests/support/tokens.js';
 import { bundlePath } from './build.js';
+import { onInterrupt } from './cleanup.js';
 import { profilesDir, serverBundle } from './paths.js';
 import { startBenchProcess, type BenchProcess } from './proc.js';
 
@@ -23,6 +24,7 @@ export interface BenchReplica {
   readonly proc: BenchProcess;
   /** Port of the memory probe (bench/servers/mem-probe.ts), when preloaded. */
   readonly probePort?: number;
+  readonly inspectPort?: number;
   stop(graceMs?: number): Promise<number | null>;
 }
 
@@ -35,6 +37,8 @@ export interface ReplicaOptions {
   probe?: boolean;
   /** Write a V8 CPU profile to results/profiles/<name>.cpuprofile when the process exits. */
   cpuProfileName?: string;
+  /** Open the inspector on this loopback port (bench/lib/inspector.ts profiles a window through it). */
+  inspectPort?: number;
 }
 
 async function httpOk(url: string): Promise<boolean> {
@@ -47,6 +51,7 @@ export async function startBundledReplica(opts: ReplicaOptions): Promise<BenchRe
   const probePort = opts.probe === true ? await freePort() : undefined;
   const nodeArgs: string[] = [];
   if (probePort !== undefined) nodeArgs.push('--expose-gc', '--import', bundlePath('servers/mem-probe'));
+  if (opts.inspectPort !== undefined) nodeArgs.push(`--inspect=127.0.0.1:${opts.inspectPort}`);
   if (opts.cpuProfileName !== undefined) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', profilesDir, '--cpu-prof-name', `${opts.cpuProfileName}.cpuprofile`);
   const env: Record<string, string> = {
     SERVER_ID: opts.id,
@@ -74,6 +79,7 @@ export async function startBundledReplica(opts: ReplicaOptions): Promise<BenchRe
     wsUrl: `ws://127.0.0.1:${port}/ws`,
     proc,
     ...(probePort === undefined ? {} : { probePort }),
+    ...(opts.inspectPort === undefined ? {} : { inspectPort: opts.inspectPort }),
     stop: (graceMs = 10_000) => proc.stop(graceMs),
   };
 }
@@ -85,16 +91,23 @@ export interface BenchFleet {
   stop(): Promise<void>;
 }
 
-/** A 3-node NATS cluster and `count` replicas r1..rN. */
-export async function startBenchFleet(count: number, env: Record<string, string> = {}, name = 'bench'): Promise<BenchFleet> {
+/** A 3-node NATS cluster and `count` replicas r1..rN (with `profileTag`, each writes a CPU profile at exit). */
+export async function startBenchFleet(count: number, env: Record<string, string> = {}, name = 'bench', profileTag?: string): Promise<BenchFleet> {
   const nats = await startNatsCluster({ nodes: 3, name });
+  const forget = onInterrupt(() => nats.stop());
   const replicas: BenchReplica[] = [];
   try {
-    // One at a time: the first creates the streams and buckets, the others find them.
-    for (let i = 1; i <= count; i++) replicas.push(await startBundledReplica({ id: `r${i}`, nats, env }));
+    // The first creates the streams and buckets; the others then find them, started together.
+    const start = (i: number): Promise<BenchReplica> => startBundledReplica({ id: `r${i}`, nats, env, ...(profileTag === undefined ? {} : { cpuProfileName: `${profileTag}-r${i}` }) });
+    replicas.push(await start(1));
+    const rest = await Promise.allSettled(Array.from({ length: count - 1 }, (_, k) => start(k + 2)));
+    for (const r of rest) if (r.status === 'fulfilled') replicas.push(r.value);
+    const failed = rest.find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   } catch (err) {
     await Promise.all(replicas.map((r) => r.stop(2000)));
     await nats.stop();
+    forget();
     throw err;
   }
   return {
@@ -104,6 +117,7 @@ export async function startBenchFleet(count: number, env: Record<string, string>
     stop: async () => {
       await Promise.all(replicas.map((r) => r.stop(10_000)));
       await nats.stop();
+      forget();
     },
   };
 }

@@ -1,5 +1,6 @@
 /** What the bench ran on, for the results and the doc. */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { findBinary } from '../../tests/support/paths.js';
 
@@ -30,6 +31,17 @@ export interface MachineInfo {
   redis: string;
   openFilesLimit: string;
   loadAverageAtStart: number[];
+  /** Share of time some runnable task waited for a CPU (Linux PSI, /proc/pressure/cpu), at start. */
+  cpuPressureAtStart: string;
+}
+
+/** "some avg10=… avg60=… avg300=…" from /proc/pressure/cpu: how oversubscribed the CPUs are (noisy neighbours included). */
+export function cpuPressure(): string {
+  try {
+    return (readFileSync('/proc/pressure/cpu', 'utf8').split('\n')[0] ?? '').replace(/ total=\d+$/, '');
+  } catch {
+    return 'unavailable';
+  }
 }
 
 export function machineInfo(): MachineInfo {
@@ -44,5 +56,6 @@ export function machineInfo(): MachineInfo {
     redis: version('redis-server', ['--version']),
     openFilesLimit: version('bash', ['-c', 'echo "soft $(ulimit -Sn) hard $(ulimit -Hn)"']),
     loadAverageAtStart: os.loadavg().map((v) => Math.round(v * 100) / 100),
+    cpuPressureAtStart: cpuPressure(),
   };
 }

@@ -3,7 +3,7 @@
  * interrupted run (Ctrl-C, an exception) kills what it started and nothing else.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { logDir } from './paths.js';
 
@@ -82,6 +82,27 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * Seconds the process's threads spent runnable but waiting for a CPU (run-queue delay), summed over
+ * its threads from /proc/<pid>/task/<tid>/schedstat; 0 when it is gone. On an oversubscribed machine
+ * this is where latency goes.
+ */
+export function runQueueWaitSeconds(pid: number): number {
+  let ns = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1] ?? 0);
+      } catch {
+        // thread gone
+      }
+    }
+  } catch {
+    return 0;
+  }
+  return ns / 1e9;
+}
+
 /** Resident set size of a process in bytes (VmRSS), 0 when it is gone. */
 export function rssBytes(pid: number): number {
   try {
@@ -92,28 +113,76 @@ export function rssBytes(pid: number): number {
   }
 }
 
-/** Measures CPU seconds used by named groups of processes between start() and stop(). */
+export interface CpuWindow {
+  wallSec: number;
+  /** CPU seconds used per group (2 cores: at most 2 CPU-s per wall second for everything on the box). */
+  cpuSec: Record<string, number>;
+  /** Seconds the group's threads waited for a CPU while runnable. */
+  runQueueWaitSec: Record<string, number>;
+  /** CPU seconds the whole machine spent busy (all processes, ours or not) from /proc/stat. */
+  machineBusySec: number;
+  /** Share of the window during which some runnable task waited for a CPU (Linux PSI "some"), %. */
+  cpuPressurePct: number;
+}
+
+/** Microseconds of CPU stall ("some") so far, from /proc/pressure/cpu; 0 when unavailable. */
+function cpuStallMicros(): number {
+  try {
+    const m = /total=(\d+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8').split('\n')[0] ?? '');
+    return m?.[1] === undefined ? 0 : Number(m[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/** Busy CPU seconds of the whole machine so far (user+nice+system+irq+softirq+steal), from /proc/stat. */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS_PER_SEC;
+}
+
+/** Measures CPU use and run-queue delay of named groups of processes between start() and stop(). */
 export class CpuMeter {
-  private readonly before = new Map<number, number>();
+  private readonly cpuBefore = new Map<number, number>();
+  private readonly waitBefore = new Map<number, number>();
+  private machineBefore = 0;
+  private stallBefore = 0;
   private started = 0;
 
   constructor(private readonly groups: () => Record<string, number[]>) {}
 
   start(): void {
-    this.before.clear();
-    for (const pids of Object.values(this.groups())) for (const pid of pids) this.before.set(pid, cpuSeconds(pid));
+    this.cpuBefore.clear();
+    this.waitBefore.clear();
+    for (const pids of Object.values(this.groups())) {
+      for (const pid of pids) {
+        this.cpuBefore.set(pid, cpuSeconds(pid));
+        this.waitBefore.set(pid, runQueueWaitSeconds(pid));
+      }
+    }
+    this.machineBefore = machineBusySeconds();
+    this.stallBefore = cpuStallMicros();
     this.started = performance.now();
   }
 
-  /** CPU seconds per group and the wall-clock seconds of the window (2 cores = at most 2 CPU-s per s). */
-  stop(): { wallSec: number; cpuSec: Record<string, number> } {
+  stop(): CpuWindow {
     const wallSec = (performance.now() - this.started) / 1000;
     const cpuSec: Record<string, number> = {};
+    const runQueueWaitSec: Record<string, number> = {};
     for (const [group, pids] of Object.entries(this.groups())) {
-      let sum = 0;
-      for (const pid of pids) sum += Math.max(0, cpuSeconds(pid) - (this.before.get(pid) ?? 0));
-      cpuSec[group] = Math.round(sum * 100) / 100;
+      let cpu = 0;
+      let wait = 0;
+      for (const pid of pids) {
+        cpu += Math.max(0, cpuSeconds(pid) - (this.cpuBefore.get(pid) ?? 0));
+        wait += Math.max(0, runQueueWaitSeconds(pid) - (this.waitBefore.get(pid) ?? 0));
+      }
+      cpuSec[group] = Math.round(cpu * 100) / 100;
+      runQueueWaitSec[group] = Math.round(wait * 100) / 100;
     }
-    return { wallSec: Math.round(wallSec * 100) / 100, cpuSec };
+    const machineBusySec = Math.round((machineBusySeconds() - this.machineBefore) * 100) / 100;
+    const cpuPressurePct = Math.round((cpuStallMicros() - this.stallBefore) / 1e4 / Math.max(0.001, wallSec));
+    return { wallSec: Math.round(wallSec * 100) / 100, cpuSec, runQueueWaitSec, machineBusySec, cpuPressurePct };
   }
 }

@@ -2,9 +2,9 @@
 
 export interface BenchProfile {
   name: 'full' | 'quick';
-  memory: { connections: number; warmup: number };
+  memory: { connections: number; warmup: number; settleMs: number };
   connections: { target: number; workers: number; balancers: number; sourceAddresses: number; perReplicaMax: number; connectPhaseMs: number; holdMs: number; concurrency: number };
-  latency: { rates: number[]; pairs: number; workers: number; warmupMs: number; durationMs: number; tailMs: number };
+  latency: { rates: number[]; pairs: number; workers: number; warmupMs: number; durationMs: number; tailMs: number; primeMs: number };
   fanout: { members: number; publishers: number; window: number; durationMs: number; workers: number };
   drain: { clients: number; marked: number; windowsMs: number[] };
   socketio: { processes: number };
@@ -16,9 +16,9 @@ export interface BenchProfile {
 export const PROFILES: Record<BenchProfile['name'], BenchProfile> = {
   full: {
     name: 'full',
-    memory: { connections: 10_000, warmup: 500 },
-    connections: { target: 100_000, workers: 6, balancers: 10, sourceAddresses: 8, perReplicaMax: 19_800, connectPhaseMs: 240_000, holdMs: 10_000, concurrency: 48 },
-    latency: { rates: [1000, 5000, 10_000], pairs: 256, workers: 2, warmupMs: 1000, durationMs: 6000, tailMs: 3000 },
+    memory: { connections: 10_000, warmup: 500, settleMs: 3000 },
+    connections: { target: 100_000, workers: 6, balancers: 11, sourceAddresses: 8, perReplicaMax: 19_800, connectPhaseMs: 300_000, holdMs: 10_000, concurrency: 48 },
+    latency: { rates: [1000, 5000, 10_000], pairs: 256, workers: 2, warmupMs: 1000, durationMs: 5000, tailMs: 2000, primeMs: 2000 },
     fanout: { members: 1000, publishers: 16, window: 64, durationMs: 8000, workers: 2 },
     drain: { clients: 5000, marked: 1000, windowsMs: [5000, 2000] },
     socketio: { processes: 2 },
@@ -27,11 +27,11 @@ export const PROFILES: Record<BenchProfile['name'], BenchProfile> = {
   },
   quick: {
     name: 'quick',
-    memory: { connections: 500, warmup: 50 },
-    connections: { target: 2000, workers: 1, balancers: 2, sourceAddresses: 2, perReplicaMax: 19_800, connectPhaseMs: 20_000, holdMs: 1000, concurrency: 32 },
-    latency: { rates: [1000], pairs: 32, workers: 1, warmupMs: 300, durationMs: 1500, tailMs: 1500 },
-    fanout: { members: 100, publishers: 4, window: 32, durationMs: 1500, workers: 1 },
-    drain: { clients: 200, marked: 50, windowsMs: [1000] },
+    memory: { connections: 500, warmup: 50, settleMs: 1500 },
+    connections: { target: 1000, workers: 1, balancers: 2, sourceAddresses: 2, perReplicaMax: 19_800, connectPhaseMs: 8000, holdMs: 500, concurrency: 32 },
+    latency: { rates: [1000], pairs: 32, workers: 1, warmupMs: 200, durationMs: 800, tailMs: 500, primeMs: 500 },
+    fanout: { members: 100, publishers: 4, window: 32, durationMs: 1000, workers: 1 },
+    drain: { clients: 100, marked: 20, windowsMs: [1000] },
     socketio: { processes: 2 },
     docker: false,
     cpuProfiles: false,

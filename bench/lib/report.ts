@@ -50,5 +50,5 @@ export function writeResults(doc: unknown, table: string, notes: string, details
 }
 
 export const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
-export const ms = (v: number): string => (v < 10 ? `${v.toFixed(2)} ms` : `${v.toFixed(1)} ms`);
+export const ms = (v: number): string => (!Number.isFinite(v) ? 'n/a' : v < 10 ? `${v.toFixed(2)} ms` : `${v.toFixed(1)} ms`);
 export const perSec = (v: number): string => (v >= 10_000 ? `${Math.round(v / 1000)}k/s` : `${Math.round(v)}/s`);

@@ -49,7 +49,7 @@ export function startWorker<A extends WorkerApi, E = never>(name: string, bundle
           pending.delete(id);
           reject(new Error(`worker ${name}: ${cmd} took longer than ${timeoutMs} ms`));
         }, timeoutMs);
-        pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+        pending.set(id, { resolve, reject, timer });
         proc.child.send({ id, cmd, req });
       }),
     onEvent: (listener) => {

@@ -72,6 +72,8 @@ export interface DrainReport {
   lastMarkAfterMs: number;
   duplicates: number;
   serversAfter: Record<string, number>;
+  /** Failed reconnect attempts by reason (a client retries after 50-150 ms). */
+  reconnectFailures: Record<string, number>;
 }
 
 export type HolderApi = {

@@ -3,16 +3,16 @@
  * idle, checks a sample with pings, and for the drain test reconnects closed ones with ?resume and
  * tracks what they received. Frames are only parsed where the answer matters (pongs, tracking).
  */
-import WebSocket from 'ws';
 import { summarize } from '../lib/stats.js';
 import { emit, serveWorker } from '../lib/worker-runtime.js';
 import type { DrainReport, DrainReportRequest, HolderApi, HolderProgress, OpenRequest, OpenResult, PingResult } from './holder-api.js';
+import { RawWsClient } from './raw-ws.js';
 import { authQuery, withQuery } from './tokens.js';
 
 interface Held {
   user: string;
   query: string;
-  ws: WebSocket;
+  ws: RawWsClient;
   server: string;
   lastSeq: number;
   seqs: Set<number>;
@@ -26,12 +26,14 @@ interface Held {
 
 const held: Held[] = [];
 let tracking = false;
+/** Why reconnect attempts failed (drain test), by reason. */
+const reconnectFailures: Record<string, number> = {};
 let stopping = false;
 
-function trackFrame(h: Held, raw: Buffer): void {
+function trackFrame(h: Held, text: string): void {
   let f: { type?: unknown; seq?: unknown; room?: unknown; data?: unknown };
   try {
-    f = JSON.parse(raw.toString('utf8')) as typeof f;
+    f = JSON.parse(text) as typeof f;
   } catch {
     return;
   }
@@ -50,80 +52,102 @@ function trackFrame(h: Held, raw: Buffer): void {
   if (typeof mark === 'string' && !h.marks.has(mark)) h.marks.set(mark, Date.now());
 }
 
-/** Opens one socket and resolves with it and the server named in the welcome frame. */
-function connectOne(url: string, localAddress: string | undefined, timeoutMs: number, onFrame: (raw: Buffer) => void): Promise<{ ws: WebSocket; server: string }> {
+/**
+ * Opens one raw WebSocket client (bench/workers/raw-ws.ts: cheap on the generator's CPU) and resolves
+ * with it and the server named in its welcome frame. Later text frames go to `onFrame`, from the same
+ * read as the welcome on (a resume replay may share it); the end of the connection to `onClose`.
+ */
+function connectOne(url: string, localAddress: string | undefined, timeoutMs: number, onFrame: (text: string) => void, onClose: (code: number) => void): Promise<{ ws: RawWsClient; server: string }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, ...(localAddress === undefined ? {} : { localAddress }), handshakeTimeout: timeoutMs });
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new Error('timeout'));
-    }, timeoutMs);
-    ws.once('unexpected-response', (_req, res) => {
+    let settled = false;
+    let failed = false;
+    let client: RawWsClient | undefined;
+    const fail = (reason: string): void => {
+      if (settled) return;
+      settled = true;
+      failed = true;
       clearTimeout(timer);
-      ws.terminate();
-      reject(new Error(`http_${String(res.statusCode)}`));
-    });
-    ws.once('error', (err: Error & { code?: string }) => {
-      clearTimeout(timer);
-      reject(new Error(err.code ?? err.message));
-    });
-    ws.once('close', () => {
-      clearTimeout(timer);
-      reject(new Error('closed_before_welcome'));
-    });
-    ws.once('message', (raw: Buffer) => {
-      clearTimeout(timer);
-      let server = '?';
-      try {
-        const f = JSON.parse(raw.toString('utf8')) as { type?: unknown; server?: unknown };
-        if (f.type !== 'welcome') {
-          ws.terminate();
-          reject(new Error('no_welcome'));
+      client?.close();
+      reject(new Error(reason));
+    };
+    const timer = setTimeout(() => { fail('timeout'); }, timeoutMs);
+    RawWsClient.open({
+      url,
+      ...(localAddress === undefined ? {} : { localAddress }),
+      timeoutMs,
+      onControlText: (text, self) => {
+        if (settled) {
+          onFrame(text);
           return;
         }
-        server = String(f.server);
-      } catch {
-        ws.terminate();
-        reject(new Error('no_welcome'));
-        return;
-      }
-      ws.removeAllListeners('close');
-      ws.removeAllListeners('error');
-      ws.on('error', () => undefined);
-      // Registered now, in the welcome's own event: frames of the same read (a replay) follow at once.
-      ws.on('message', onFrame);
-      resolve({ ws, server });
-    });
+        let f: { type?: unknown; server?: unknown };
+        try {
+          f = JSON.parse(text) as typeof f;
+        } catch {
+          fail('no_welcome');
+          return;
+        }
+        if (f.type !== 'welcome') {
+          fail('no_welcome');
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        resolve({ ws: self, server: String(f.server) });
+      },
+      onClose: (code) => {
+        if (!settled) fail('closed_before_welcome');
+        else onClose(code);
+      },
+    }).then(
+      (c) => {
+        client = c;
+        if (failed) c.close();
+      },
+      (err: unknown) => {
+        const e = err as Error & { code?: string };
+        const m = /upgrade refused: HTTP\/1\.1 (\d+)[^[]*(?:\[(\w+)\])?/.exec(e.message);
+        fail(m?.[1] !== undefined ? `http_${m[1]}${m[2] === undefined ? '' : `_${m[2]}`}` : (e.code ?? e.message));
+      },
+    );
   });
 }
 
-function frameHandler(ref: { h?: Held }): (raw: Buffer) => void {
-  return (raw) => {
+function frameHandler(ref: { h?: Held }): (text: string) => void {
+  return (text) => {
     const h = ref.h;
-    if (h !== undefined && (tracking || h.onPong !== undefined)) trackFrame(h, raw);
+    if (h !== undefined && (tracking || h.onPong !== undefined)) trackFrame(h, text);
   };
 }
 
-function attach(h: Held, reconnectUrl: string | undefined): void {
-  h.ws.once('close', (code: number) => {
+function closeHandler(ref: { h?: Held }, reconnectUrl: string | undefined): (code: number) => void {
+  return (code) => {
+    const h = ref.h;
+    if (h === undefined) return;
     h.closeCodes.push(code);
     if (stopping || reconnectUrl === undefined) return;
     h.closedAt = Date.now();
     void reconnect(h, reconnectUrl);
-  });
+  };
 }
 
+/**
+ * Reconnects like a well-behaved client: exponential backoff with full jitter (100 ms doubling to
+ * 2 s), so a thousand clients closed together do not retry in lock step; bounded at 60 s.
+ */
 async function reconnect(h: Held, url: string): Promise<void> {
-  for (let attempt = 0; attempt < 100 && !stopping; attempt++) {
+  const giveUpAt = Date.now() + 60_000;
+  for (let attempt = 0; !stopping && Date.now() < giveUpAt; attempt++) {
     try {
-      const { ws, server } = await connectOne(withQuery(url, `${h.query}&resume=${h.lastSeq}`), undefined, 5000, frameHandler({ h }));
+      const { ws, server } = await connectOne(withQuery(url, `${h.query}&resume=${h.lastSeq}`), undefined, 10_000, frameHandler({ h }), closeHandler({ h }, url));
       h.ws = ws;
       h.server = server;
       h.reconnectedAt = Date.now();
-      attach(h, url);
       return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      reconnectFailures[reason] = (reconnectFailures[reason] ?? 0) + 1;
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 100 * 2 ** attempt)));
     }
   }
 }
@@ -160,12 +184,11 @@ async function open(req: OpenRequest): Promise<OpenResult> {
       const t = performance.now();
       try {
         const ref: { h?: Held } = {};
-        const { ws, server } = await connectOne(withQuery(target.url, query), target.localAddress, req.connectTimeoutMs, frameHandler(ref));
+        const { ws, server } = await connectOne(withQuery(target.url, query), target.localAddress, req.connectTimeoutMs, frameHandler(ref), closeHandler(ref, req.reconnectUrl));
         connectMs.push(performance.now() - t);
         const h: Held = { user, query, ws, server, lastSeq: 0, seqs: new Set(), duplicates: 0, marks: new Map(), closeCodes: [] };
         ref.h = h;
         held.push(h);
-        attach(h, req.reconnectUrl);
         opened += 1;
         consecutiveFailures = 0;
       } catch (err) {
@@ -183,12 +206,12 @@ async function open(req: OpenRequest): Promise<OpenResult> {
 
 function countOpen(): number {
   let n = 0;
-  for (const h of held) if (h.ws.readyState === WebSocket.OPEN) n += 1;
+  for (const h of held) if (h.ws.open) n += 1;
   return n;
 }
 
 async function ping(sample: number, timeoutMs: number): Promise<PingResult> {
-  const openOnes = held.filter((h) => h.ws.readyState === WebSocket.OPEN);
+  const openOnes = held.filter((h) => h.ws.open);
   const step = Math.max(1, Math.floor(openOnes.length / Math.max(1, sample)));
   const chosen = openOnes.filter((_, i) => i % step === 0).slice(0, sample);
   const rtts: number[] = [];
@@ -206,7 +229,7 @@ async function ping(sample: number, timeoutMs: number): Promise<PingResult> {
       rtts.push(performance.now() - t);
       resolve();
     };
-    h.ws.send('{"type":"ping"}');
+    h.ws.sendText('{"type":"ping"}');
   })));
   return { sampled: chosen.length, ok: rtts.length, failed, rttMs: summarize(rtts, 2) };
 }
@@ -237,7 +260,7 @@ function drainReport(req: DrainReportRequest): DrainReport {
       reconnectMs.push(h.reconnectedAt - h.closedAt);
       lastReconnect = Math.max(lastReconnect, h.reconnectedAt);
     }
-    if (h.ws.readyState === WebSocket.OPEN) servers[h.server] = (servers[h.server] ?? 0) + 1;
+    if (h.ws.open) servers[h.server] = (servers[h.server] ?? 0) + 1;
     if (marked.has(h.user)) {
       const at = h.marks.get(req.mark);
       if (at !== undefined) {
@@ -261,6 +284,7 @@ function drainReport(req: DrainReportRequest): DrainReport {
     lastMarkAfterMs: lastMark > 0 ? lastMark - req.t0 : -1,
     duplicates,
     serversAfter: servers,
+    reconnectFailures: { ...reconnectFailures },
   };
 }
 
@@ -268,8 +292,8 @@ async function closeAll(): Promise<{ closed: number }> {
   stopping = true;
   let closed = 0;
   for (const h of held) {
-    if (h.ws.readyState !== WebSocket.CLOSED) closed += 1;
-    h.ws.terminate();
+    if (h.ws.open) closed += 1;
+    h.ws.close();
   }
   held.length = 0;
   tracking = false;

@@ -37,12 +37,19 @@ export type LatencySetup =
     };
 
 export interface LatencyRun {
+  /** Which transport (as named at setup). */
+  key: string;
   /** Messages per second this worker sends (open loop). */
   rate: number;
   warmupMs: number;
   durationMs: number;
   /** After the last send, wait this long at most for stragglers. */
   tailMs: number;
+  /**
+   * Most messages in flight (sent, not yet received); a due send past it is skipped and counted as
+   * throttled, so an overloaded system gets a bounded backlog instead of an ever-growing one.
+   */
+  maxOutstanding: number;
 }
 
 export interface LatencyResult {
@@ -59,10 +66,16 @@ export interface LatencyResult {
   errors: Record<string, number>;
   /** The worst lag of the send schedule (ms): the generator could not keep up when this is large. */
   maxScheduleLagMs: number;
+  /** Sends skipped because maxOutstanding messages were in flight. */
+  throttled: number;
 }
 
 export type LatencyApi = {
-  setup: { req: LatencySetup; res: { connections: number } };
+  /** Opens a transport under `key` (several may be open at once: paths are measured back to back). */
+  setup: { req: { key: string; spec: LatencySetup }; res: { connections: number } };
   run: { req: LatencyRun; res: LatencyResult };
+  /** Waits (bounded) until every message sent so far arrived; answers how many are still missing. */
+  settle: { req: { timeoutMs: number }; res: { outstanding: number } };
+  /** Closes every transport. */
   teardown: { req: Record<string, never>; res: { closed: number } };
 };

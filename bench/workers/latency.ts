@@ -28,8 +28,10 @@ interface Transport {
 /** Where received messages are counted; replaced at each run. */
 let onReceive: (p: Payload) => void = () => undefined;
 let onError: (code: string) => void = () => undefined;
-let transport: Transport | undefined;
+const transports = new Map<string, Transport>();
 let runId = 0;
+/** Messages of the current run sent and not yet received (acknowledged, for jetstream). */
+let outstanding = 0;
 
 function openWs(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -126,21 +128,23 @@ async function setupNats(s: Extract<LatencySetup, { kind: 'nats' }>): Promise<Tr
   const sub = await natsConnect({ servers: s.subServer, user: s.user, pass: s.pass, noRandomize: true });
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
-  sub.subscribe('benchlat.core.>', { callback: (err, msg) => {
+  // Per worker: another worker's subscriber must not count this worker's messages (other clock).
+  const base = `benchlat.core.${process.pid}`;
+  sub.subscribe(`${base}.>`, { callback: (err, msg) => {
     if (err === null) onReceive(JSON.parse(decoder.decode(msg.data)) as Payload);
   } });
   await sub.flush();
   // The subscription's interest must reach the publisher's node over the cluster route.
-  await waitForInterest(pub, sub, 'benchlat.core.probe');
+  await waitForInterest(pub, sub, `benchlat.probe.${process.pid}`);
   return {
     connections: 2,
-    send: (k, payload) => { pub.publish(`benchlat.core.${k % s.subjects}`, encoder.encode(JSON.stringify(payload))); },
+    send: (k, payload) => { pub.publish(`${base}.${k % s.subjects}`, encoder.encode(JSON.stringify(payload))); },
     close: async () => { await Promise.all([pub.close(), sub.close()]); },
   };
 }
 
 async function waitForInterest(pub: NatsConnection, sub: NatsConnection, subject: string): Promise<void> {
-  let seen = false;
+  let seen = false as boolean; // set by the subscription's callback
   const probe = sub.subscribe(subject, { callback: () => { seen = true; } });
   await sub.flush();
   for (let i = 0; i < 100 && !seen; i++) {
@@ -175,20 +179,25 @@ async function setupJetStream(s: Extract<LatencySetup, { kind: 'jetstream' }>): 
   };
 }
 
-async function setup(s: LatencySetup): Promise<{ connections: number }> {
-  if (transport !== undefined) await transport.close();
+async function open(s: LatencySetup): Promise<Transport> {
   switch (s.kind) {
-    case 'wsfleet': transport = await setupWsFleet(s); break;
-    case 'socketio': transport = await setupSocketIo(s); break;
-    case 'nats': transport = await setupNats(s); break;
-    case 'jetstream': transport = await setupJetStream(s); break;
+    case 'wsfleet': return setupWsFleet(s);
+    case 'socketio': return setupSocketIo(s);
+    case 'nats': return setupNats(s);
+    case 'jetstream': return setupJetStream(s);
   }
-  return { connections: transport.connections };
+}
+
+async function setup(req: { key: string; spec: LatencySetup }): Promise<{ connections: number }> {
+  await transports.get(req.key)?.close();
+  const t = await open(req.spec);
+  transports.set(req.key, t);
+  return { connections: t.connections };
 }
 
 async function run(r: LatencyRun): Promise<LatencyResult> {
-  const t = transport;
-  if (t === undefined) throw new Error('run before setup');
+  const t = transports.get(r.key);
+  if (t === undefined) throw new Error(`run ${r.key} before its setup`);
   runId += 1;
   const id = runId;
   const total = Math.floor((r.rate * (r.warmupMs + r.durationMs)) / 1000);
@@ -199,6 +208,8 @@ async function run(r: LatencyRun): Promise<LatencyResult> {
   let measuredReceived = 0;
   let sent = 0;
   let maxLag = 0;
+  let throttled = 0;
+  outstanding = 0;
   const start = performance.now();
   const measureFrom = start + r.warmupMs;
   const measureTo = start + r.warmupMs + r.durationMs;
@@ -207,6 +218,7 @@ async function run(r: LatencyRun): Promise<LatencyResult> {
   onReceive = (p) => {
     if (p.r !== id || p.n >= total || seen[p.n] === 1) return;
     seen[p.n] = 1;
+    outstanding -= 1;
     if (p.t >= measureFrom && p.t < measureTo) {
       const now = performance.now();
       latencies.push(now - p.t);
@@ -221,8 +233,16 @@ async function run(r: LatencyRun): Promise<LatencyResult> {
       while (sent < due) {
         const scheduled = start + (sent * 1000) / r.rate;
         maxLag = Math.max(maxLag, now - scheduled);
+        if (outstanding >= r.maxOutstanding) {
+          // Skipped, not queued: the slot's number is used up, so nothing waits for it.
+          seen[sent] = 1;
+          throttled += 1;
+          sent += 1;
+          continue;
+        }
         const ts = performance.now();
         if (ts >= measureFrom && ts < measureTo) measuredSent += 1;
+        outstanding += 1;
         t.send(sent, { r: id, n: sent, t: ts });
         sent += 1;
       }
@@ -234,7 +254,6 @@ async function run(r: LatencyRun): Promise<LatencyResult> {
   });
   const tailEnd = performance.now() + r.tailMs;
   while (measuredReceived < measuredSent && performance.now() < tailEnd) await new Promise((res) => setTimeout(res, 20));
-  onReceive = () => undefined;
   const windowSec = Math.max(r.durationMs, lastMeasuredReceipt - measureFrom) / 1000;
   return {
     sent,
@@ -245,16 +264,27 @@ async function run(r: LatencyRun): Promise<LatencyResult> {
     achievedRate: Math.round(measuredReceived / windowSec),
     errors,
     maxScheduleLagMs: Math.round(maxLag),
+    throttled,
   };
+}
+
+async function settle(timeoutMs: number): Promise<{ outstanding: number }> {
+  const end = performance.now() + timeoutMs;
+  while (outstanding > 0 && performance.now() < end) await new Promise((res) => setTimeout(res, 50));
+  return { outstanding };
 }
 
 serveWorker<LatencyApi>({
   setup,
   run,
+  settle: (req) => settle(req.timeoutMs),
   teardown: async () => {
-    const n = transport?.connections ?? 0;
-    await transport?.close();
-    transport = undefined;
+    let n = 0;
+    for (const t of transports.values()) {
+      n += t.connections;
+      await t.close();
+    }
+    transports.clear();
     return { closed: n };
   },
 });

@@ -11,8 +11,8 @@
  * Seq and resume (issue 4), used when the server provides them:
  *  - a `message` frame may carry `seq` (per user inbox, or per room when it has `room`); a seq already
  *    seen on that stream is a replay and is dropped (messages_redelivered), as a client should;
- *  - a reconnect adds `?resume=<highest inbox seq>`; after re-joining a room whose messages carry seq
- *    the client sends {"type":"resume","room":r,"after":<highest room seq>};
+ *  - a reconnect adds `?resume=<highest inbox seq>` and re-joins its room with
+ *    {"type":"join","room":r,"after":<highest room seq>} once room messages carry seq;
  *  - once the server is seen to carry room seqs, a room message is expected by every member that had
  *    joined before it was sent (resume fills the gaps); without seq, a member that was not joined for
  *    the whole delivery window is excused (messages_missed_offline) instead of counted lost.
@@ -28,6 +28,10 @@ const SETTLE_POLL_MS = 250;
 /** Without room seq: a member must have stayed joined from the send until this long after the ack. */
 const ROOM_DELIVERY_WINDOW_MS = 2000;
 const MAX_LOGGED_ERRORS = 3;
+/** After the upgrade, the welcome must be the first frame, within this time. */
+const WELCOME_TIMEOUT_MS = 3000;
+/** Consecutive connections without a welcome first before the attempt counts as failed. */
+const MAX_WELCOME_RETRIES = 3;
 
 export class Group {
   /**
@@ -54,6 +58,7 @@ export class Group {
         gen: 0,
         state: 'idle',
         opened: false,
+        welcomeRetries: 0,
         everConnected: false,
         downSince: null,
         failures: 0,
@@ -140,7 +145,7 @@ export class Group {
       }
       clearTimeout(timeout);
       this.timers.delete(timeout);
-      this.onOpen(u);
+      this.onOpen(u, gen);
     };
     ws.onerror = (ev) => {
       lastError = ev.error === undefined ? 'error' : String(ev.error);
@@ -186,7 +191,7 @@ export class Group {
 
   onClose(u, code, lastError) {
     if (this.finished || u.state === 'done') return;
-    const wasOpen = u.opened;
+    const wasOpen = u.state === 'open';
     u.opened = false;
     u.ws = null;
     this.failPending(u);
@@ -197,7 +202,7 @@ export class Group {
     u.state = 'down';
     if (!wasOpen) {
       metrics.connectFailed.add(1);
-      this.logError(`${u.id}: connect attempt failed: ${lastError || `closed before it opened (code ${code})`}`);
+      this.logError(`${u.id}: connect attempt failed: ${lastError || `closed before the welcome (code ${code})`}`);
     } else {
       metrics.closes.add(1, { code: String(code === undefined ? 'none' : code) });
       if (u.downSince === null) u.downSince = Date.now();
@@ -207,15 +212,46 @@ export class Group {
   }
 
   /**
-   * The upgrade succeeded. The connection counts from here, not from the welcome frame: k6 v1.8's
-   * k6/websockets can drop a frame that arrives before its own `open` bookkeeping ran (the read loop
-   * starts before the open task is queued, and message tasks seen in CONNECTING state are discarded),
-   * which hits the welcome the server sends at once. The welcome only tells which replica we are on.
+   * The upgrade succeeded; the connection counts once the welcome arrives as its first frame.
+   *
+   * k6 v1.8's k6/websockets can drop frames that arrive before its own `open` bookkeeping ran: its read
+   * loop starts before the open task is queued, and a message task that runs while the socket is still
+   * CONNECTING is discarded. That hits the welcome the server sends at once, and whatever shares its
+   * read (a resume replay). So a connection whose first frame is not the welcome (or that gets none)
+   * lost frames inside k6: it is closed and opened again at once, resuming from the last seq seen, and
+   * counted in ws_first_frames_dropped (not as a failure: the server did its part).
    */
-  onOpen(u) {
+  onOpen(u, gen) {
     u.opened = true;
-    u.state = 'open';
+    u.state = 'welcoming';
     u.server = undefined;
+    this.later(WELCOME_TIMEOUT_MS, () => {
+      if (u.gen === gen && u.state === 'welcoming') this.redoConnection(u, `no welcome within ${WELCOME_TIMEOUT_MS} ms of the open`);
+    });
+  }
+
+  redoConnection(u, why) {
+    metrics.firstFramesDropped.add(1);
+    u.welcomeRetries += 1;
+    if (u.welcomeRetries > MAX_WELCOME_RETRIES) {
+      u.welcomeRetries = 0;
+      this.attemptFailed(u, `${why}, ${MAX_WELCOME_RETRIES + 1} times in a row`);
+      return;
+    }
+    const ws = u.ws;
+    u.gen += 1; // the old socket's remaining events are ignored
+    if (ws !== null && ws.readyState === 1) ws.close();
+    u.ws = null;
+    u.opened = false;
+    u.state = 'down';
+    this.later(0, () => this.connect(u));
+  }
+
+  onWelcome(u, f) {
+    if (f.user !== u.id) this.logError(`${u.id}: welcome names user ${JSON.stringify(f.user)}`);
+    u.server = f.server;
+    u.state = 'open';
+    u.welcomeRetries = 0;
     metrics.connectFailed.add(0);
     metrics.connects.add(1);
     if (u.downSince !== null) {
@@ -224,7 +260,10 @@ export class Group {
       u.downSince = null;
     }
     u.everConnected = true;
-    this.trySend(u, { type: 'join', room: u.room, id: `j${u.gen}` });
+    // Rejoining with `after` resumes the room in the same step (no window in which live messages and
+    // the replay could both carry the same seq).
+    const join = u.roomMaxSeq === null ? { type: 'join', room: u.room, id: `j${u.gen}` } : { type: 'join', room: u.room, after: u.roomMaxSeq, id: `j${u.gen}` };
+    this.trySend(u, join);
   }
 
   onJoined(u) {
@@ -235,7 +274,6 @@ export class Group {
     } else {
       const open = u.gaps[u.gaps.length - 1];
       if (open !== undefined && open[1] === null) open[1] = now;
-      if (u.roomMaxSeq !== null) this.trySend(u, { type: 'resume', room: u.room, after: u.roomMaxSeq });
     }
     u.failures = 0;
   }
@@ -266,11 +304,12 @@ export class Group {
   // ---- frames -----------------------------------------------------------------------------------
 
   onFrame(u, f, receivedAt) {
+    if (u.state === 'welcoming') {
+      if (f.type === 'welcome') this.onWelcome(u, f);
+      else this.redoConnection(u, `first frame was "${f.type}", not the welcome`);
+      return;
+    }
     switch (f.type) {
-      case 'welcome':
-        if (f.user !== u.id) this.logError(`${u.id}: welcome names user ${JSON.stringify(f.user)}`);
-        u.server = f.server;
-        return;
       case 'message':
         this.onMessage(u, f, receivedAt);
         return;
@@ -318,7 +357,7 @@ export class Group {
       const isRoom = typeof f.room === 'string';
       const seqs = isRoom ? u.roomSeqs : u.inboxSeqs;
       if (seqs.has(f.seq)) {
-        metrics.redelivered.add(1);
+        metrics.redelivered.add(1, { kind: isRoom ? 'room' : 'direct' });
         return;
       }
       seqs.add(f.seq);
@@ -336,7 +375,7 @@ export class Group {
       return;
     }
     if (rec.recv.indexOf(u.idx) >= 0) {
-      metrics.duplicated.add(1);
+      metrics.duplicated.add(1, { kind: rec.kind });
       return;
     }
     rec.recv.push(u.idx);

@@ -26,16 +26,18 @@ export const metrics = {
   /** From the send timestamp in the message to its receipt, in ms. */
   latency: new Trend('e2e_latency', true),
 
-  /** Upgrades that succeeded (first connects and reconnects). */
+  /** Connections established: upgrade done and the welcome received first (first connects and reconnects). */
   connects: new Counter('ws_connects'),
-  /** Per connection attempt: 1 when the upgrade did not succeed (refused, error, time-out). */
+  /** Per connection attempt: 1 when it was refused, failed, timed out, or closed before the welcome. */
   connectFailed: new Rate('ws_connect_failed'),
   /** Connections re-established after a close the client did not ask for. */
   reconnects: new Counter('ws_reconnects'),
-  /** From the close of a socket to the open of its replacement, in ms. */
+  /** From the close of a socket to the welcome on its replacement, in ms. */
   reconnectTime: new Trend('ws_reconnect_time', true),
   /** Sockets still not reconnected when the run ended (their time so far is in ws_reconnect_time). */
   reconnectIncomplete: new Counter('ws_reconnect_incomplete'),
+  /** Connections whose first frames k6 itself dropped (no welcome first; see lib/group.js): reopened at once. */
+  firstFramesDropped: new Counter('ws_first_frames_dropped'),
   /** Closes the client did not ask for, tagged with the close code. */
   closes: new Counter('ws_closes_unexpected'),
 };

@@ -17,12 +17,13 @@ const SECTIONS = [
     ['e2e_latency', 'send → receipt'],
   ]],
   ['connections', [
-    ['ws_connects', 'upgrades that succeeded (connects + reconnects)'],
-    ['ws_connect_failed', 'attempts that did not open'],
+    ['ws_connects', 'established: upgrade + welcome (connects + reconnects)'],
+    ['ws_connect_failed', 'attempts refused, failed, timed out or closed before the welcome'],
     ['ws_reconnects', 'dropped sockets re-established'],
-    ['ws_reconnect_time', 'close → open of the replacement'],
+    ['ws_reconnect_time', 'close → welcome on the replacement'],
     ['ws_reconnect_incomplete', 'sockets still down at the end'],
     ['ws_closes_unexpected', 'closes the client did not ask for'],
+    ['ws_first_frames_dropped', 'k6 dropped the first frames (no welcome first): reopened'],
     ['ws_connecting', 'TCP + upgrade handshake (k6 built-in)'],
     ['ws_msgs_sent', 'frames sent (k6 built-in)'],
     ['ws_msgs_received', 'frames received (k6 built-in)'],
@@ -78,7 +79,7 @@ export function renderText(data, params, schedule) {
       const m = data.metrics[name];
       if (m === undefined) {
         // k6 leaves out metrics that got no sample; for our counters that means zero.
-        if (name.startsWith('messages_') || name === 'server_errors' || name === 'ws_reconnects' || name === 'ws_reconnect_incomplete' || name === 'ws_closes_unexpected') {
+        if (name.startsWith('messages_') || name === 'server_errors' || name === 'ws_reconnects' || name === 'ws_reconnect_incomplete' || name === 'ws_closes_unexpected' || name === 'ws_first_frames_dropped') {
           lines.push(`    ${name.padEnd(26)} ${'0'.padEnd(52)} ${what}`);
         }
         continue;
