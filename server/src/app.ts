@@ -79,7 +79,7 @@ export class App {
     this.metrics.natsConnected.set(1);
     this.log.info({ nats: nc.getServer() }, 'connected to NATS');
     const kv = await openBuckets(nc, this.config);
-    const presence = new PresenceDirectory(kv.presence, kv.replicas, this.config.serverId, this.config.timing, this.log, this.metrics);
+    const presence = new PresenceDirectory(kv.presence, kv.replicas, this.config.serverId, this.config.timing, this.log, this.metrics, (user) => this.local.ofUser(user) !== undefined);
     const history = await History.open(nc, this.config, this.log, this.metrics);
     const write = (c: Parameters<Gateway['write']>[0], t: string): boolean => this.gateway.write(c, t);
     const ordered = new OrderedDelivery(history, write, this.metrics, this.log);

@@ -89,7 +89,8 @@ export class Delivery {
     let delivered = this.writeToUser(sequenced, 'local');
     const remotes = this.presence.remoteServersFor(env.to);
     if (remotes.length === 0) return { delivered, unreachable: 0, ...(stored === undefined ? {} : { stored }) };
-    if (!this.natsUp) return { delivered, unreachable: remotes.length, ...(stored === undefined ? {} : { stored }) };
+    // Stored means NATS answered just now: try the live path even if a status event said otherwise.
+    if (!this.natsUp && stored === undefined) return { delivered, unreachable: remotes.length };
     const payload = encode(sequenced);
     const replies = await Promise.all(remotes.map((server) => this.requestDelivery(server, payload)));
     let unreachable = 0;
@@ -111,7 +112,7 @@ export class Delivery {
     }
     const sequenced: Room = stored === undefined ? env : { ...env, seq: stored.seq, prev: stored.prev };
     const delivered = this.writeToRoom(sequenced, 'local');
-    if (!this.natsUp) return { delivered, unreachable: 0, published: false, ...(stored === undefined ? {} : { stored }) };
+    if (!this.natsUp && stored === undefined) return { delivered, unreachable: 0, published: false };
     this.nc.publish(subjects.room(env.room), encode(sequenced));
     this.metrics.crossReplicaPublishes.inc({ kind: 'room' });
     return { delivered, unreachable: 0, published: true, ...(stored === undefined ? {} : { stored }) };

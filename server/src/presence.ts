@@ -3,9 +3,11 @@
  *  - wsf_presence, key `<user>.<server>`: written by the replica holding the user's first socket,
  *    deleted when its last one closes;
  *  - wsf_replicas, key `<server>`: a heartbeat every HEARTBEAT_INTERVAL_MS.
- * Each replica watches both buckets into a local routing view, so routing a message needs no
- * network round trip. A replica whose heartbeat is older than REPLICA_DEAD_AFTER_MS is not routed
- * to, and any live replica purges its presence entries (idempotent, so several may race).
+ * Each replica watches the presence bucket into a local routing view, so routing a message needs no
+ * network round trip, and reads the heartbeats every tick. A replica whose heartbeat is older than
+ * REPLICA_DEAD_AFTER_MS is not routed to, and any live replica purges its presence entries
+ * (idempotent, so several may race). A replica that sees its own entry purged while it still holds
+ * the user writes it again.
  */
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/nats-core';
@@ -25,7 +27,9 @@ export class PresenceDirectory {
   private readonly heartbeats = new Map<string, number>();
   /** Per-key queue, so a user's online/offline writes land in the order they were made. */
   private readonly pending = new Map<string, Promise<void>>();
-  private readonly watchers: QueuedIterator<KvWatchEntry>[] = [];
+  private watcher: QueuedIterator<KvWatchEntry> | undefined;
+  /** Users whose last presence write failed: written again (online or offline, as they are now) next tick. */
+  private readonly dirty = new Set<string>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private lastHeartbeatOk = 0;
   private stopped = false;
@@ -37,14 +41,16 @@ export class PresenceDirectory {
     private readonly timing: PresenceTiming,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    /** Whether this replica holds a socket of the user right now. */
+    private readonly holdsLocally: (userId: string) => boolean = () => false,
   ) {}
 
   async start(): Promise<void> {
     // A replica restarted under the same id may have left entries behind: they are not true any more.
     await this.purgeServer(this.serverId);
     await this.heartbeat();
-    this.watch(await this.replicas.watch({ key: '>' }), (e) => { this.onReplicaEntry(e); });
-    this.watch(await this.presence.watch({ key: '>' }), (e) => { this.onPresenceEntry(e); });
+    await this.refreshHeartbeats();
+    this.watchPresence();
     this.heartbeatTimer = setInterval(() => { void this.tick(); }, this.timing.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
   }
@@ -74,12 +80,14 @@ export class PresenceDirectory {
   }
 
   userOnline(userId: string): void {
+    this.dirty.delete(userId);
     this.enqueue(userId, async () => {
       await this.presence.put(presenceKey(userId, this.serverId), JSON.stringify({ since: Date.now() }));
     });
   }
 
   userOffline(userId: string): void {
+    this.dirty.delete(userId);
     this.enqueue(userId, () => this.presence.delete(presenceKey(userId, this.serverId)));
   }
 
@@ -100,7 +108,7 @@ export class PresenceDirectory {
     await this.flush();
     await this.purgeServer(this.serverId);
     await this.replicas.delete(this.serverId).catch((err: unknown) => { this.log.warn({ err }, 'could not delete heartbeat'); });
-    for (const w of this.watchers) w.stop();
+    this.watcher?.stop();
   }
 
   private enqueue(userId: string, write: () => Promise<unknown>): void {
@@ -110,7 +118,8 @@ export class PresenceDirectory {
       .then(() => { this.metrics.presenceWrites.inc({ result: 'ok' }); })
       .catch((err: unknown) => {
         this.metrics.presenceWrites.inc({ result: 'error' });
-        this.log.warn({ err, user: userId }, 'presence write failed; it is written again after NATS reconnects');
+        this.dirty.add(userId);
+        this.log.warn({ err, user: userId }, 'presence write failed; it is written again on the next heartbeat tick');
       });
     this.pending.set(userId, next);
     void next.then(() => {
@@ -121,6 +130,13 @@ export class PresenceDirectory {
   private async tick(): Promise<void> {
     if (this.stopped) return;
     await this.heartbeat();
+    for (const user of [...this.dirty]) {
+      if (this.holdsLocally(user)) this.userOnline(user);
+      else this.userOffline(user);
+    }
+    // Liveness is read from the bucket itself every tick, not from a watch: a watch that broke
+    // (its NATS node died) must never make a live replica look dead and get its presence purged.
+    if (!(await this.refreshHeartbeats())) return;
     const now = Date.now();
     for (const [server, seen] of this.heartbeats) {
       if (server !== this.serverId && now - seen >= this.timing.replicaDeadAfterMs) {
@@ -153,29 +169,55 @@ export class PresenceDirectory {
     }
   }
 
-  private watch(iter: QueuedIterator<KvWatchEntry>, onEntry: (e: KvWatchEntry) => void): void {
-    this.watchers.push(iter);
-    void (async () => {
-      try {
-        for await (const e of iter) onEntry(e);
-      } catch (err) {
-        if (!this.stopped) this.log.error({ err }, 'KV watch ended');
+  /** Reads every replica's last heartbeat from the bucket; false when the bucket could not be read. */
+  private async refreshHeartbeats(): Promise<boolean> {
+    try {
+      const keys: string[] = [];
+      for await (const k of await this.replicas.keys()) keys.push(k);
+      const entries = await Promise.all(keys.map((k) => this.replicas.get(k)));
+      const seen = new Set<string>();
+      for (const e of entries) {
+        if (e === null || e.operation !== 'PUT') continue;
+        seen.add(e.key);
+        this.heartbeats.set(e.key, Math.max(this.heartbeats.get(e.key) ?? 0, e.created.getTime()));
       }
-    })();
+      for (const server of this.heartbeats.keys()) if (!seen.has(server)) this.heartbeats.delete(server);
+      return true;
+    } catch (err) {
+      this.log.warn({ err }, 'could not read heartbeats; judging no replica dead this time');
+      return false;
+    }
   }
 
-  private onReplicaEntry(e: KvWatchEntry): void {
-    if (e.operation !== 'PUT') {
-      this.heartbeats.delete(e.key);
-      return;
-    }
-    const at = e.created.getTime();
-    this.heartbeats.set(e.key, at);
+  /** Read through a method: `stopped` changes while the watch loop awaits. */
+  private isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Watches the presence bucket into the routing view, reopening the watch whenever it ends. */
+  private watchPresence(): void {
+    void (async () => {
+      while (!this.stopped) {
+        try {
+          const iter = await this.presence.watch({ key: '>' });
+          this.watcher = iter;
+          for await (const e of iter) this.onPresenceEntry(e);
+        } catch (err) {
+          if (!this.isStopped()) this.log.warn({ err }, 'presence watch ended; reopening');
+        }
+        if (!this.isStopped()) await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
   }
 
   private onPresenceEntry(e: KvWatchEntry): void {
     if (e.operation !== 'PUT') {
       this.forget(e.key);
+      const parsed = parsePresenceKey(e.key);
+      // Someone purged our entry (they thought we were dead) while we still hold the user: say so again.
+      if (parsed !== null && parsed.serverId === this.serverId && !this.stopped && this.holdsLocally(parsed.userId)) {
+        this.userOnline(parsed.userId);
+      }
       return;
     }
     const parsed = parsePresenceKey(e.key);
