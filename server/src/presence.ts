@@ -63,7 +63,8 @@ export class PresenceDirectory {
   isAlive(serverId: string, now = Date.now()): boolean {
     if (serverId === this.serverId) return true;
     const seen = this.heartbeats.get(serverId);
-    return seen !== undefined && now - seen < this.timing.replicaDeadAfterMs;
+    // A replica whose heartbeat we have not read yet (it just started) is not dead: only a stale one is.
+    return seen === undefined || now - seen < this.timing.replicaDeadAfterMs;
   }
 
   /** Live replicas other than this one that hold sockets of `userId`. */

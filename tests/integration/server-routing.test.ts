@@ -158,7 +158,7 @@ describe('server routing across replicas', { timeout: 120_000 }, () => {
     assert.ok(r2);
     const killedAt = Date.now();
     await r2.kill();
-    const ack = await sender.request({ type: 'send', to: 'max', data: 'are you there' }, 4000);
+    const ack = await sender.request({ type: 'send', to: 'max', data: 'are you there' }, 8000);
     assert.equal(ack.type, 'ack', 'no hang, no error: the replica is gone, so are its sockets');
     assert.equal(ack.delivered, 0);
     await waitFor('presence of the dead replica purged', async () => (await presenceKeys('max')).length === 0, 10_000, 250);
