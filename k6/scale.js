@@ -23,7 +23,7 @@ const cfg = loadConfig(__ENV, {
   roomSize: '10',
   roomShare: '0.1',
   payloadBytes: '64',
-  p99Ms: '250',
+  p99Ms: '500',
   reconnectMaxMs: '10000',
   connectTimeout: '10s',
 });

@@ -277,12 +277,16 @@ if [ -n "$schedule" ]; then
     wait_ms=$((traffic_start - $(now_ms)))
     [ "$wait_ms" -gt 0 ] && sleep "$(awk -v m="$wait_ms" 'BEGIN { printf "%.3f", m / 1000 }')"
     c0="$(ps -o times= -p "$k6_pid" 2>/dev/null | tr -d ' ' || true)"
+    s0="$(head -n1 /proc/stat)"
     wait_ms=$((traffic_end - $(now_ms)))
     [ "$wait_ms" -gt 0 ] && sleep "$(awk -v m="$wait_ms" 'BEGIN { printf "%.3f", m / 1000 }')"
     c1="$(ps -o times= -p "$k6_pid" 2>/dev/null | tr -d ' ' || true)"
+    s1="$(head -n1 /proc/stat)"
+    # Share of the machine's CPU time that was busy (everything: the fleet, k6, anything else).
+    busy="$(printf '%s\n%s\n' "$s0" "$s1" | awk '{ idle = $5 + $6; tot = 0; for (i = 2; i <= NF; i++) tot += $i; if (NR == 1) { i0 = idle; t0 = tot } else { printf "%.0f", (1 - (idle - i0) / (tot - t0)) * 100 } }')"
     if [ -n "$c0" ] && [ -n "$c1" ]; then
-      jq -n --argjson cpu "$((c1 - c0))" --argjson secs "$(((traffic_end - traffic_start) / 1000))" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --argjson cores "$(nproc)" \
-        '{k6CpuSeconds: $cpu, trafficSeconds: $secs, k6CpuShareOfOneCore: (if $secs > 0 then ($cpu / $secs * 100 | round) / 100 else null end), cores: $cores, loadavgAtTrafficEnd: $load}' >"$dir/host-load.json"
+      jq -n --argjson cpu "$((c1 - c0))" --argjson secs "$(((traffic_end - traffic_start) / 1000))" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --argjson cores "$(nproc)" --argjson busy "${busy:-null}" \
+        '{k6CpuSeconds: $cpu, trafficSeconds: $secs, k6CpuShareOfOneCore: (if $secs > 0 then ($cpu / $secs * 100 | round) / 100 else null end), cores: $cores, machineCpuBusyPct: $busy, loadavgAtTrafficEnd: $load}' >"$dir/host-load.json"
     fi
   ) &
   load_pid=$!
@@ -369,8 +373,15 @@ wait "$k6_pid" || k6_rc=$?
 wait "$tail_pid" 2>/dev/null || true
 if [ -n "${load_pid:-}" ]; then wait "$load_pid" 2>/dev/null || true; fi
 trap - EXIT
+# What the wrapper found goes on stdout and at the end of summary.txt (k6 wrote the rest).
+report_line() { printf '%s\n' "$*" | tee -a "$dir/summary.txt"; }
+[ -f "$dir/summary.txt" ] || : >"$dir/summary.txt"
+if [ "$events" != "[]" ]; then
+  report_line "  scale events (from the start of traffic):"
+  while read -r line; do report_line "    $line"; done < <(jq -r '.[] | "+\(.atMsFromTrafficStart / 1000 | floor)s: scale to \(.replicas) took \(.tookMs / 1000 | floor)s, exit \(.exitCode)"' <<<"$events")
+fi
 if [ -f "$dir/host-load.json" ]; then
-  log "k6 used $(jq -r '.k6CpuSeconds' "$dir/host-load.json") CPU-s over $(jq -r '.trafficSeconds' "$dir/host-load.json") s of traffic ($(nproc) cores); load average at the end: $(jq -r '.loadavgAtTrafficEnd' "$dir/host-load.json")"
+  report_line "  machine: CPU $(jq -r '.machineCpuBusyPct' "$dir/host-load.json")% busy during traffic ($(nproc) cores; k6 itself $(jq -r '.k6CpuSeconds' "$dir/host-load.json") CPU-s over $(jq -r '.trafficSeconds' "$dir/host-load.json") s), load average at the end $(jq -r '.loadavgAtTrafficEnd' "$dir/host-load.json")"
 fi
 
 # ---- memory check ------------------------------------------------------------------------------
@@ -380,8 +391,8 @@ if [ "$memory_check" = 1 ]; then
     report="$(join <(sort <<<"$memory_start") <(sort <<<"$memory_end") | sort -V |
       awk -v max="$memory_max_growth" '{ g = ($3 - $2) / $2; printf "%s %d %d %.4f %s\n", $1, $2, $3, g, (g < max ? "ok" : "FAIL") }')"
     [ -n "$report" ] || memory_note="no replica was sampled at both ends"
-    printf '\nreplica memory (process_resident_memory_bytes, median of 3 samples; growth must stay under %s%%)\n' "$(awk -v m="$memory_max_growth" 'BEGIN { print m * 100 }')"
-    awk '{ printf "  %-20s %8.1f MiB -> %8.1f MiB  %+6.1f%%  %s\n", $1, $2 / 1048576, $3 / 1048576, $4 * 100, $5 }' <<<"$report"
+    report_line "  replica memory (process_resident_memory_bytes, median of 3 samples; growth must stay under $(awk -v m="$memory_max_growth" 'BEGIN { print m * 100 }')%)"
+    while read -r line; do report_line "    $line"; done < <(awk '{ printf "%-22s %8.1f MiB -> %8.1f MiB  %+6.1f%%  %s\n", $1, $2 / 1048576, $3 / 1048576, $4 * 100, $5 }' <<<"$report")
     grep -q ' FAIL$' <<<"$report" && memory_rc=1
     jq -n --arg r "$report" --arg max "$memory_max_growth" --argjson s "${memory_start_at:-0}" --argjson e "${memory_end_at:-0}" \
       '{maxGrowth: ($max | tonumber), startMsFromTrafficStart: $s, endMsFromTrafficStart: $e,
@@ -390,7 +401,7 @@ if [ "$memory_check" = 1 ]; then
     memory_note="${memory_note:-the run ended before both memory samples were taken}"
   fi
   if [ -n "$memory_note" ]; then
-    log "memory check could not run: $memory_note"
+    report_line "  replica memory: FAIL, the check could not run: $memory_note"
     jq -n --arg note "$memory_note" '{ok: false, note: $note}' >"$dir/memory.json"
     memory_rc=1
   fi
@@ -406,6 +417,7 @@ if [ -n "$scale_plan" ] && [ "$restore" = 1 ]; then
   fi
 fi
 
+[ -z "$plan_problem" ] || report_line "  scale plan: FAIL, $plan_problem"
 [ -s "$dir/report.html" ] || log "warning: no HTML report was written ($dir/report.html)"
 log "results: ${dir#"$ROOT"/} (summary.txt, summary.json, report.html, k6.log, params.json)"
 if [ "$k6_rc" -ne 0 ]; then

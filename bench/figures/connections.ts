@@ -91,13 +91,14 @@ export async function connectionsFigure(p: BenchProfile, log: (s: string) => voi
     const haproxyMaxconn = await frontendLimit(lb.statsUrls[0] ?? '').catch(() => 0);
     const stoppedBy = results.map((r) => r.stoppedBy);
     const full = Object.values(perReplica).every((n) => n >= c.perReplicaMax - 50);
-    const why = held >= c.target
-      ? 'reached the target'
-      : full
-        ? `every replica at MAX_CONNECTIONS=${c.perReplicaMax}, set just under the per-process descriptor ceiling (hard RLIMIT_NOFILE 20,000, not raisable here): further upgrades answered 503`
-        : stoppedBy.includes('deadline')
-          ? `the connect phase's time limit (${c.connectPhaseMs / 1000} s): connects cost the replicas CPU (JWT, presence and cursor reads in JetStream)`
-          : `connect failures: ${JSON.stringify(failures)}`;
+    const noServer = Object.entries(failures).filter(([k]) => k.includes('haproxy_no_server')).reduce((n, [, v]) => n + v, 0);
+    const totalFailed = Object.values(failures).reduce((n, v) => n + v, 0);
+    const limits: string[] = [];
+    if (full) limits.push(`every replica at MAX_CONNECTIONS=${c.perReplicaMax}, set just under the per-process descriptor ceiling (hard RLIMIT_NOFILE 20,000, not raisable here)`);
+    if (stoppedBy.includes('deadline')) limits.push(`the connect phase's time limit (${c.connectPhaseMs / 1000} s) at ${Math.round(opened / connectSec)} connects/s: each connect costs the replicas JWT verification and JetStream round trips (presence, cursor, inbox tail)`);
+    if (noServer > totalFailed / 2 && noServer > 0) limits.push(`${noServer} upgrades refused by HAProxy with no replica UP: CPU-starved replicas answered /readyz later than the 1 s check timeout, and HAProxy marked them down`);
+    if (stoppedBy.includes('failures') && noServer <= totalFailed / 2) limits.push(`connect failures: ${JSON.stringify(failures)}`);
+    const why = held >= c.target ? 'reached the target' : limits.join('; ');
     log(`  held ${held} (peak ${Math.max(peakOpen, held)}); per replica ${JSON.stringify(perReplica)}; pings ${pings.reduce((s, x) => s + x.ok, 0)}/${pings.reduce((s, x) => s + x.sampled, 0)}; stopped: ${why}`);
     const data = {
       target: c.target,

@@ -13,7 +13,7 @@ import { startCpuProfile, type RunningProfile } from '../lib/inspector.js';
 import { profilesDir } from '../lib/paths.js';
 import { CpuMeter } from '../lib/proc.js';
 import type { BenchProfile } from '../lib/profile.js';
-import type { FigureResult } from '../lib/report.js';
+import { ms, type FigureResult } from '../lib/report.js';
 import { startWorker } from '../lib/worker-host.js';
 import type { FanoutApi, FanoutProgress } from '../workers/fanout-api.js';
 import type { HolderApi } from '../workers/holder-api.js';
@@ -71,7 +71,7 @@ export async function profilesFigure(fleet: BenchFleet, p: BenchProfile, log: (s
       const r = await w.request('run', { key: 'cross', rate, warmupMs: 1000, durationMs: 5000, tailMs: 3000, maxOutstanding: rate }, 60_000);
       await profiler.stop();
       await w.request('teardown', {});
-      return `direct messages across replicas at ${rate}/s for 6 s; p50 ${r.summary.p50} ms, p99 ${r.summary.p99} ms while profiled`;
+      return `direct messages across replicas at ${rate}/s for 6 s; p50 ${ms(r.summary.p50)}, p99 ${ms(r.summary.p99)} while profiled`;
     } finally {
       await w.stop();
     }

@@ -375,7 +375,7 @@ export class Group {
       return;
     }
     if (rec.recv.indexOf(u.idx) >= 0) {
-      metrics.duplicated.add(1, { kind: rec.kind });
+      metrics.duplicated.add(1, { kind: rec.kind, seq: typeof f.seq === 'number' ? 'new' : 'none' });
       return;
     }
     rec.recv.push(u.idx);

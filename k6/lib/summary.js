@@ -41,11 +41,12 @@ function fmtMs(n) {
   return n >= 1000 ? `${(n / 1000).toFixed(2)}s` : `${n.toFixed(2)}ms`;
 }
 
-function describeValues(metric) {
+function describeValues(metric, trafficSec) {
   const v = metric.values;
   switch (metric.type) {
     case 'counter':
-      return `${fmtNum(v.count)}  (${fmtNum(v.rate)}/s)`;
+      // Message counts per second of traffic (k6's own rate divides by the whole run, ramp and grace included).
+      return trafficSec > 0 ? `${fmtNum(v.count)}  (${fmtNum(v.count / trafficSec)}/s of traffic)` : fmtNum(v.count);
     case 'rate':
       return `${(v.rate * 100).toFixed(3)}%  (${fmtNum(v.passes)} of ${fmtNum(v.passes + v.fails)})`;
     case 'gauge':
@@ -59,8 +60,25 @@ function describeValues(metric) {
   }
 }
 
+/** Must match lib/run.js: the always-true threshold that only makes k6 keep a tagged sub-metric. */
+const BREAKDOWN = 'count>=0';
+
 function thresholdsOf(metric) {
-  return metric.thresholds === undefined ? [] : Object.keys(metric.thresholds).map((expr) => ({ expr, ok: metric.thresholds[expr].ok }));
+  if (metric.thresholds === undefined) return [];
+  return Object.keys(metric.thresholds)
+    .filter((expr) => expr !== BREAKDOWN)
+    .map((expr) => ({ expr, ok: metric.thresholds[expr].ok }));
+}
+
+/** "messages_lost{kind:direct}" sub-metrics of `name` with a non-zero count, as "kind:direct=3". */
+function breakdownOf(data, name) {
+  const parts = [];
+  for (const key of Object.keys(data.metrics).sort()) {
+    if (!key.startsWith(`${name}{`)) continue;
+    const count = data.metrics[key].values.count;
+    if (count > 0) parts.push(`${key.slice(name.length + 1, -1)}=${count}`);
+  }
+  return parts.join(' ');
 }
 
 export function renderText(data, params, schedule) {
@@ -84,11 +102,15 @@ export function renderText(data, params, schedule) {
         }
         continue;
       }
-      lines.push(`    ${name.padEnd(26)} ${describeValues(m).padEnd(52)} ${what}`);
+      const perSec = name.startsWith('messages_') || name === 'server_errors' ? params.durationMs / 1000 : 0;
+      lines.push(`    ${name.padEnd(26)} ${describeValues(m, perSec).padEnd(52)} ${what}`);
+      const parts = breakdownOf(data, name);
+      if (parts !== '') lines.push(`    ${''.padEnd(26)}   ${parts}`);
     }
   }
   lines.push('', '  thresholds');
   for (const name of Object.keys(data.metrics).sort()) {
+    if (name.includes('{') && thresholdsOf(data.metrics[name]).length === 0) continue;
     for (const t of thresholdsOf(data.metrics[name])) {
       lines.push(`    ${t.ok ? 'ok  ' : 'FAIL'} ${name} ${t.expr}`);
       if (!t.ok) failed.push(`${name} ${t.expr}`);
