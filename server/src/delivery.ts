@@ -78,13 +78,7 @@ export class Delivery {
 
   /** Stores, then delivers a direct message. Call without awaiting anything first: order matters. */
   async direct(env: Direct): Promise<DeliveryResult> {
-    const storing = this.history.append(subjects.inbox(env.to), { kind: 'direct', to: env.to, from: env.from, data: env.data, ts: env.ts });
-    let stored: Sequenced | undefined;
-    try {
-      stored = await storing;
-    } catch (err) {
-      this.log.warn({ err, to: env.to }, 'could not store a direct message; delivering it live only');
-    }
+    const stored = await this.settle(this.history.append(subjects.inbox(env.to), { kind: 'direct', to: env.to, from: env.from, data: env.data, ts: env.ts }), { to: env.to });
     const sequenced: Direct = stored === undefined ? env : { ...env, seq: stored.seq, prev: stored.prev };
     let delivered = this.writeToUser(sequenced, 'local');
     const remotes = this.presence.remoteServersFor(env.to);
@@ -103,13 +97,7 @@ export class Delivery {
 
   /** Stores, then delivers a room message here and publishes it once for the other replicas. */
   async room(env: Room): Promise<DeliveryResult & { published: boolean }> {
-    const storing = this.history.append(subjects.roomLog(env.room), { kind: 'room', room: env.room, from: env.from, data: env.data, ts: env.ts });
-    let stored: Sequenced | undefined;
-    try {
-      stored = await storing;
-    } catch (err) {
-      this.log.warn({ err, room: env.room }, 'could not store a room message; delivering it live only');
-    }
+    const stored = await this.settle(this.history.append(subjects.roomLog(env.room), { kind: 'room', room: env.room, from: env.from, data: env.data, ts: env.ts }), { room: env.room });
     const sequenced: Room = stored === undefined ? env : { ...env, seq: stored.seq, prev: stored.prev };
     const delivered = this.writeToRoom(sequenced, 'local');
     if (!this.natsUp && stored === undefined) return { delivered, unreachable: 0, published: false };
@@ -142,6 +130,16 @@ export class Delivery {
   roomClosed(room: string): void {
     this.roomSubs.get(room)?.unsubscribe();
     this.roomSubs.delete(room);
+  }
+
+  /** Waits for an append already queued (so call order is kept); undefined when it could not be stored. */
+  private async settle(storing: Promise<Sequenced>, target: { to: string } | { room: string }): Promise<Sequenced | undefined> {
+    try {
+      return await storing;
+    } catch (err) {
+      this.log.warn({ err, ...target }, 'could not store a message; delivering it live only');
+      return undefined;
+    }
   }
 
   /** One targeted request, retried once on a timeout; null when the replica could not be reached. */
