@@ -68,10 +68,15 @@ mkdir -p "$WS_FLEET_STATE"/{bin,logs,cache,state,secrets,terraform}
 trap 'echo "setup: ${SETUP_STEP_NAME:-setup}: FAILED: unexpected error in ${BASH_SOURCE[0]##*/} line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 
 # One setup at a time per checkout (tests and scripts may call it concurrently).
-exec 9>"$WS_FLEET_STATE/state/setup.lock"
-if ! flock -w 1800 9; then
-  echo "setup: another setup run holds $WS_FLEET_STATE/state/setup.lock for over 30 min" >&2
-  exit 1
+# Anything setup starts in the background must close fd 9 (`9>&-`), or it holds the lock for its whole life.
+lock_file="$WS_FLEET_STATE/state/setup.lock"
+exec 9>"$lock_file"
+if ! flock -n 9; then
+  echo "setup: waiting for the setup lock, held by: $(exec 9>&-; lock_holders "$lock_file")" >&2
+  if ! flock -w 1800 9; then
+    echo "setup: the setup lock $lock_file is still held after 30 min by: $(exec 9>&-; lock_holders "$lock_file")" >&2
+    exit 1
+  fi
 fi
 
 total_start="$(setup_now)"

@@ -107,3 +107,16 @@ require_go() {
     step_fail "Go toolchain not found (needed to build $1 from its Go module source): install Go >= 1.24 from https://go.dev/dl into /usr/local/go and run setup again"
   fi
 }
+
+# The processes other than this shell that have a file open, as "pid (command)" pairs; used to say
+# who holds a lock. Call it as `$(exec 9>&-; lock_holders F)` so its own subshell is not listed.
+lock_holders() {
+  local target link pid found=""
+  target="$(readlink -f "$1")"
+  while IFS= read -r link; do
+    pid="${link#/proc/}"; pid="${pid%%/*}"
+    [ "$pid" = "$$" ] && continue
+    found+="${found:+, }$pid ($( { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | cut -c1-80 || true))"
+  done < <(find /proc/[0-9]*/fd -maxdepth 1 -lname "$target" 2>/dev/null || true)
+  echo "${found:-no process found}"
+}

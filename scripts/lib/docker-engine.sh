@@ -42,7 +42,8 @@ setup_docker_engine() {
   mkdir -p "$(dirname "$log")" "$(dirname "$pidfile")"
   echo "--- $(date -u +%FT%TZ) started by ws-fleet setup" >>"$log"
   # setsid: the daemon outlives this shell and is not killed with the caller's process group.
-  setsid nohup dockerd >>"$log" 2>&1 </dev/null &
+  # 9>&-: the daemon must not inherit the setup lock (it would hold it for its whole life).
+  setsid nohup dockerd >>"$log" 2>&1 </dev/null 9>&- &
   echo "$!" >"$pidfile"
   local waited=0
   until docker_answers; do

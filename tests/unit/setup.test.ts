@@ -45,6 +45,9 @@ test('a second setup run does nothing: every step "already present", under 10 s 
   // First run makes everything present (fast when the test command's own setup already ran).
   const first = run('bash', [setupScript], { timeoutMs: 45 * 60_000 });
   assert.equal(first.status, 0, `first setup run failed:\n${first.stdout}\n${first.stderr}`);
+  // Nothing setup leaves running (dockerd above all) may keep holding the setup lock.
+  const lock = run('flock', ['-n', join(repoRoot, '.ws-fleet', 'state', 'setup.lock'), 'true'], { timeoutMs: 10_000 });
+  assert.equal(lock.status, 0, 'the setup lock is still held after setup exited');
 
   // Timed twice, the faster run counts: the machine is shared, and a neighbour's burst is not ours.
   const timedRun = (): { result: SpawnSyncReturns<string>; ms: number } => {
