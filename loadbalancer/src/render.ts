@@ -184,7 +184,7 @@ function backendSection(s: LoadBalancerSettings): string[] {
     '    # Retries go to another replica (redispatch on every retry): a connection refused by a replica',
     '    # that just died (or the one a sticky cookie names) lands elsewhere without an error.',
     '    option redispatch 1',
-    '    retries 2',
+    `    retries ${s.retries}`,
     '    # Layer-7 retry: an upgrade answered 503 (a replica that began draining before its health check',
     '    # noticed, or one at MAX_CONNECTIONS) is replayed on another replica. Only GET/HEAD are replayed:',
     '    # a POST /send answered 503 may already have delivered to some connections.',

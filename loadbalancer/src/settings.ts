@@ -119,8 +119,12 @@ const staticBackendSchema = z.strictObject({
 });
 
 const timeoutsSchema = z.strictObject({
-  /** Time to establish the TCP connection to a replica. */
-  connect: duration(100, 120_000).default(5000),
+  /**
+   * Time to establish the TCP connection to a replica. Replicas sit on the same network, where a
+   * connect takes well under a millisecond; a longer wait means the replica's address is gone (a
+   * container just removed), and the retry on another replica should not wait 5 s for it.
+   */
+  connect: duration(100, 120_000).default(2000),
   /** Client inactivity before the upgrade (and for plain HTTP requests). */
   client: duration(1000).default(30_000),
   /** Replica inactivity before the upgrade (and for plain HTTP responses). */
@@ -150,8 +154,12 @@ const healthCheckSchema = z.strictObject({
   fastInterval: duration(100, 60_000).default(500),
   /** Interval while the replica is down. */
   downInterval: duration(100, 60_000).default(1000),
-  /** Consecutive failures to mark a replica down. */
-  fall: z.number().int().min(1).max(10).default(2),
+  /**
+   * Consecutive failures to mark a replica down. 3, not 2: a replica that is slow for a moment
+   * (CPU-starved under a connect storm) stays in rotation; a draining one (503 at once) is still
+   * out within interval + 2 × fastInterval = 2 s.
+   */
+  fall: z.number().int().min(1).max(10).default(3),
   /** Consecutive successes to mark a replica up. */
   rise: z.number().int().min(1).max(10).default(2),
 });
@@ -197,6 +205,12 @@ export const loadBalancerSettingsSchema = z
     healthCheck: healthCheckSchema.prefault({}),
     maxConnections: maxConnectionsSchema.prefault({}),
     sticky: stickySchema.prefault({}),
+    /**
+     * How many times a failed connect or an upgrade answered 503 is retried, each time on another
+     * replica. Set it to at least the number of replicas that may drain at once (a 5 -> 2 scale-down
+     * drains 3): a client's upgrade then finds a live replica instead of an error.
+     */
+    retries: z.number().int().min(0).max(20).default(3),
     /** Optional Unix socket for HAProxy's runtime API (level admin), e.g. "/var/run/haproxy/admin.sock". */
     adminSocket: z.string().regex(/^\/[A-Za-z0-9._/-]+$/, 'must be an absolute path').optional(),
     /** Optional cap on how long an old process keeps serving tunnels after a reload ("hard-stop-after"). */

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Config } from './config.js';
 import { LocalConnections } from './connections.js';
-import { Delivery } from './delivery.js';
+import { Delivery, type SocketWriter } from './delivery.js';
 import { Gateway } from './gateway.js';
 import { createHttpHandler } from './http-api.js';
 import type { Logger } from './logger.js';
@@ -81,7 +81,7 @@ export class App {
     const kv = await openBuckets(nc, this.config);
     const presence = new PresenceDirectory(kv.presence, kv.replicas, this.config.serverId, this.config.timing, this.log, this.metrics, (user) => this.local.ofUser(user) !== undefined);
     const history = await History.open(nc, this.config, this.log, this.metrics);
-    const write = (c: Parameters<Gateway['write']>[0], t: string): boolean => this.gateway.write(c, t);
+    const write: SocketWriter = (c, frame) => this.gateway.write(c, frame);
     const ordered = new OrderedDelivery(history, write, this.metrics, this.log);
     const delivery = new Delivery(nc, history, ordered, this.local, presence, this.config.serverId, write, this.config.timing.remoteTimeoutMs, this.metrics, this.log);
     await presence.start();

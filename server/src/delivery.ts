@@ -32,8 +32,11 @@ export interface DeliveryResult {
   stored?: Sequenced;
 }
 
-/** Writes a frame to one socket unless it is closing or its send buffer is over the cap. */
-export type SocketWriter = (conn: ClientConnection, text: string) => boolean;
+/**
+ * Writes a text frame to one socket unless it is closing or its send buffer is over the cap. A frame
+ * going to many sockets is passed as UTF-8 bytes encoded once, not re-encoded per socket.
+ */
+export type SocketWriter = (conn: ClientConnection, frame: string | Buffer) => boolean;
 
 export class Delivery {
   private readonly roomSubs = new Map<string, Subscription>();
@@ -174,9 +177,9 @@ export class Delivery {
   }
 
   private writeToAll(env: Broadcast, path: 'local' | 'remote'): number {
-    const text = JSON.stringify({ type: 'message', broadcast: true, from: env.from, data: env.data, ts: env.ts } satisfies ServerFrame);
+    const bytes = Buffer.from(JSON.stringify({ type: 'message', broadcast: true, from: env.from, data: env.data, ts: env.ts } satisfies ServerFrame));
     let n = 0;
-    for (const conn of this.local.all()) if (this.write(conn, text)) n += 1;
+    for (const conn of this.local.all()) if (this.write(conn, bytes)) n += 1;
     this.observe(n, env.ts, path);
     return n;
   }
@@ -188,8 +191,8 @@ export class Delivery {
       const item: LiveItem = { seq: env.seq, prev: env.prev, frame };
       for (const conn of conns) if (this.ordered.offer(conn, subject, item)) n += 1;
     } else {
-      const text = JSON.stringify(frame);
-      for (const conn of conns) if (this.write(conn, text)) n += 1;
+      const bytes = Buffer.from(JSON.stringify(frame));
+      for (const conn of conns) if (this.write(conn, bytes)) n += 1;
     }
     this.observe(n, env.ts, path);
     return n;

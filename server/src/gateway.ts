@@ -22,6 +22,9 @@ import type { PresenceDirectory } from './presence.js';
 import type { ServerFrame } from './protocol.js';
 import { TokenBucket } from './rate-limit.js';
 
+/** Bytes are sent as a text frame too (ws would frame a Buffer as binary by default). */
+const TEXT_FRAME = { binary: false } as const;
+
 export interface GatewayDeps {
   config: Config;
   log: Logger;
@@ -184,8 +187,8 @@ export class Gateway {
     }, 1000).unref();
   }
 
-  /** Writes a text frame unless the connection is closing or its send buffer passed the cap. */
-  write(conn: ClientConnection, text: string): boolean {
+  /** Writes a text frame (a string, or its UTF-8 bytes) unless the connection is closing or its send buffer passed the cap. */
+  write(conn: ClientConnection, frame: string | Buffer): boolean {
     const { socket, state } = conn;
     if (state.closing || socket.readyState !== WebSocket.OPEN) return false;
     if (socket.bufferedAmount > this.deps.config.limits.maxBufferedBytes) {
@@ -195,7 +198,7 @@ export class Gateway {
       setTimeout(() => { socket.terminate(); }, 1000).unref();
       return false;
     }
-    socket.send(text);
+    socket.send(frame, TEXT_FRAME);
     return true;
   }
 

@@ -7,6 +7,7 @@
  * The result: a client sees each subject's messages in seq order, with no gap and no repeat.
  */
 import type { ClientConnection } from './connections.js';
+import type { SocketWriter } from './delivery.js';
 import type { History, HistoryEntry } from './history.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -16,6 +17,8 @@ export interface LiveItem {
   seq: number;
   prev: number;
   frame: Extract<ServerFrame, { type: 'message' }>;
+  /** The frame with its seq as UTF-8 JSON, made by the first write: every member of a room gets the same bytes. */
+  bytes?: Buffer;
 }
 
 export interface Cursor {
@@ -35,7 +38,7 @@ export type ResumeTrigger = 'resume' | 'cursor' | 'gap' | 'reconnect' | 'tail';
 export class OrderedDelivery {
   constructor(
     private readonly history: History,
-    private readonly write: (conn: ClientConnection, text: string) => boolean,
+    private readonly write: SocketWriter,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
@@ -144,7 +147,8 @@ export class OrderedDelivery {
   }
 
   private writeItem(conn: ClientConnection, cursor: Cursor, item: LiveItem): boolean {
-    if (!this.write(conn, JSON.stringify({ ...item.frame, seq: item.seq }))) return false;
+    item.bytes ??= Buffer.from(JSON.stringify({ ...item.frame, seq: item.seq }));
+    if (!this.write(conn, item.bytes)) return false;
     cursor.last = item.seq;
     return true;
   }

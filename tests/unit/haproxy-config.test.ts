@@ -115,10 +115,10 @@ for (const mode of LB_MODES) {
       void it('checks /readyz and never cuts open tunnels when a replica goes down', () => {
         assert.ok(has(be, 'option httpchk GET /readyz'));
         assert.ok(has(be, 'http-check expect status 200'));
-        assert.ok(has(be, 'default-server check inter 1s fastinter 500ms downinter 1s fall 2 rise 2 maxconn 30000'));
+        assert.ok(has(be, 'default-server check inter 1s fastinter 500ms downinter 1s fall 3 rise 2 maxconn 30000'));
         assert.deepEqual(sections.flatMap((s) => s.lines).filter((l) => l.includes('on-marked-down')), []);
         assert.ok(has(be, 'option redispatch 1'));
-        assert.ok(has(be, 'retries 2'));
+        assert.ok(has(be, 'retries 3'));
       });
 
       it('replays only GET upgrades refused with 503 on another replica', () => {
@@ -182,6 +182,7 @@ void describe('haproxy.cfg settings', () => {
       sticky: { cookieName: 'LB', dynamicCookieKey: 'per-deployment-key-123' },
       adminSocket: '/tmp/wsf-admin.sock',
       hardStopAfter: '10m',
+      retries: 5,
     });
     const sections = parseHaproxySections(config);
     const global = findSection(sections, 'global');
@@ -195,6 +196,7 @@ void describe('haproxy.cfg settings', () => {
     assert.ok(has(global, 'maxconn 200000'));
     assert.ok(has(global, 'stats socket /tmp/wsf-admin.sock mode 600 level admin'));
     assert.ok(has(global, 'hard-stop-after 10m'));
+    assert.ok(has(be, 'retries 5'));
     assert.ok(has(stats, 'bind 127.0.0.1:18404'));
     assert.ok(has(stats, 'stats uri /lb-stats'));
     assert.ok(has(stats, 'http-request use-service prometheus-exporter if { path /prom }'));
