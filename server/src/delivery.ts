@@ -165,12 +165,14 @@ export class Delivery {
   }
 
   private writeToUser(env: Direct, path: 'local' | 'remote'): number {
+    if (path === 'remote' && env.seq !== undefined) this.history.observe(subjects.inbox(env.to), env.seq);
     const conns = this.local.ofUser(env.to);
     if (conns === undefined) return 0;
     return this.writeEach(conns, subjects.inbox(env.to), { type: 'message', from: env.from, data: env.data, ts: env.ts }, env, path);
   }
 
   private writeToRoom(env: Room, path: 'local' | 'remote'): number {
+    if (path === 'remote' && env.seq !== undefined) this.history.observe(subjects.roomLog(env.room), env.seq);
     const conns = this.local.inRoom(env.room);
     if (conns === undefined) return 0;
     return this.writeEach(conns, subjects.roomLog(env.room), { type: 'message', room: env.room, from: env.from, data: env.data, ts: env.ts }, env, path);

@@ -7,6 +7,11 @@
  * subject. The append is conditional on it (Nats-Expected-Last-Subject-Sequence), so the chain
  * has no holes: a receiver that sees a message whose `prev` is past the last seq it delivered
  * knows exactly that it missed something, and fetches the gap from the stream.
+ *
+ * The predecessor comes from a per-subject hint: the last sequence this replica appended or saw
+ * delivered live on the subject, or the one a refused append names ("wrong last sequence: N"),
+ * so most appends need no read of the subject's tail first. A stale hint only costs a retry:
+ * the condition, not the hint, keeps the chain exact.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import { JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
@@ -33,7 +38,10 @@ export interface HistoryEntry {
   message: StoredMessage;
 }
 
+/** "wrong last sequence: N": another append got there first; N is the subject's tail now. */
 const WRONG_LAST_SEQUENCE = 10071;
+/** "wrong last sequence" without N: in a cluster, another conditional append to the subject is still in flight. */
+const WRONG_LAST_SEQUENCE_IN_FLIGHT = 10164;
 const MAX_APPEND_ATTEMPTS = 8;
 /** How long an append keeps trying through a JetStream leader election (a NATS node lost). */
 const APPEND_DEADLINE_MS = 8_000;
@@ -44,6 +52,14 @@ const LAST_SEQ_CACHE_MAX = 50_000;
 function isTransient(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return err.name === 'TimeoutError' || /no responders|timeout|not enabled|leader|unavailable|disconnect|closed/i.test(err.message);
+}
+
+/** The subject's actual last sequence, from JetStream's "wrong last sequence: N" refusal. */
+export function lastSequenceFromConflict(description: string): number | undefined {
+  const m = /wrong last sequence: (\d+)/i.exec(description);
+  if (m?.[1] === undefined) return undefined;
+  const n = Number(m[1]);
+  return Number.isSafeInteger(n) ? n : undefined;
 }
 
 /** Which stream holds a subject. */
@@ -128,12 +144,20 @@ export class History {
         return { seq: ack.seq, prev };
       } catch (err) {
         this.lastSeq.delete(subject);
-        if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
-          // Another replica appended meanwhile: learn the new tail and try again.
+        if (err instanceof JetStreamApiError && (err.code === WRONG_LAST_SEQUENCE || err.code === WRONG_LAST_SEQUENCE_IN_FLIGHT)) {
+          // Another replica appended meanwhile: the refusal names the new tail; try again after it.
+          const actual = lastSequenceFromConflict(err.message);
+          if (actual !== undefined) this.remember(subject, actual);
           conflicts += 1;
-          if (conflicts < MAX_APPEND_ATTEMPTS) continue;
+          if (conflicts < MAX_APPEND_ATTEMPTS) {
+            this.metrics.historyAppendRetries.inc({ reason: 'conflict' });
+            // The other append is still being stored: give it a moment to land before reading the tail.
+            if (actual === undefined) await new Promise((r) => setTimeout(r, Math.min(2 * conflicts, 20)));
+            continue;
+          }
         } else if (isTransient(err) && Date.now() + backoffMs < deadline) {
           // No stream leader for a moment (a node went away, an election is running): wait and retry.
+          this.metrics.historyAppendRetries.inc({ reason: 'transient' });
           await new Promise((r) => setTimeout(r, backoffMs));
           continue;
         }
@@ -144,6 +168,7 @@ export class History {
 
   /** The sequence of the last message stored on `subject`, 0 when there is none. */
   async lastSequenceOf(subject: string): Promise<number> {
+    this.metrics.historyTailReads.inc();
     const m = await this.jsm.direct.getMessage(streamOf(subject), { last_by_subj: subject });
     return m?.seq ?? 0;
   }
@@ -172,8 +197,16 @@ export class History {
     }
   }
 
+  /**
+   * A sequenced message on `subject` seen live (delivered from another replica): a later append
+   * here can chain to it without reading the tail. Only ever raises the hint.
+   */
+  observe(subject: string, seq: number): void {
+    if (seq > (this.lastSeq.get(subject) ?? 0)) this.remember(subject, seq);
+  }
+
   private remember(subject: string, seq: number): void {
-    if (this.lastSeq.size >= LAST_SEQ_CACHE_MAX) this.lastSeq.clear();
+    if (this.lastSeq.size >= LAST_SEQ_CACHE_MAX && !this.lastSeq.has(subject)) this.lastSeq.clear();
     this.lastSeq.set(subject, seq);
   }
 }

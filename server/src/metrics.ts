@@ -45,6 +45,13 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
+  readonly historyAppendRetries = new Counter({
+    name: 'wsfleet_history_append_retries_total',
+    help: 'Appends tried again, by reason (conflict: another replica appended to the subject first; transient: no stream leader for a moment)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly historyTailReads = new Counter({ name: 'wsfleet_history_tail_reads_total', help: "Reads of a subject's last sequence (before an append whose predecessor this replica did not know, and on connect)", registers: [this.registry] });
   readonly presenceWrites = new Counter({ name: 'wsfleet_presence_writes_total', help: 'Presence KV writes, by result', labelNames: ['result'] as const, registers: [this.registry] });
 
   constructor(serverId: string) {
