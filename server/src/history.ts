@@ -150,7 +150,7 @@ export class History {
           if (actual !== undefined) this.remember(subject, actual);
           conflicts += 1;
           if (conflicts < MAX_APPEND_ATTEMPTS) {
-            this.metrics.historyAppendRetries.inc({ reason: 'conflict' });
+            this.metrics.historyAppendRetries.inc({ reason: actual === undefined ? 'in_flight' : 'conflict' });
             // The other append is still being stored: give it a moment to land before reading the tail.
             if (actual === undefined) await new Promise((r) => setTimeout(r, Math.min(2 * conflicts, 20)));
             continue;

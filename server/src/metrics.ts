@@ -47,7 +47,7 @@ export class Metrics {
   });
   readonly historyAppendRetries = new Counter({
     name: 'wsfleet_history_append_retries_total',
-    help: 'Appends tried again, by reason (conflict: another replica appended to the subject first; transient: no stream leader for a moment)',
+    help: 'Appends tried again, by reason (conflict: another replica appended to the subject first; in_flight: another append to the subject was still being stored; transient: no stream leader for a moment)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
