@@ -1,20 +1,22 @@
 /**
  * Client credentials for the bench's generated users: an HS256 JWT (replicas) or a plain ?user= (bare
- * server). The JWT is the same one tests/support/tokens.ts mints with jose (header {alg:HS256,typ:JWT},
- * claims sub/iat/exp), signed here with node:crypto's HMAC directly: a load generator mints tens of
- * thousands, and jose's WebCrypto path costs the generator more CPU than the handshake itself.
+ * server). The JWT is the one tests/support/tokens.ts mints (fast-jwt, claims sub/iat/exp); a load
+ * generator mints tens of thousands, so the signer is made once per secret.
  */
-import { createHmac } from 'node:crypto';
+import { createSigner } from 'fast-jwt';
 
 export type ClientAuth = { kind: 'token'; secret: string } | { kind: 'user' };
 
-const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+const signers = new Map<string, (claims: Record<string, unknown>) => string>();
 
 export function mintHs256(secret: string, userId: string, ttlSec = 6 * 3600): string {
+  let sign = signers.get(secret);
+  if (sign === undefined) {
+    sign = createSigner({ key: secret, algorithm: 'HS256', noTimestamp: true });
+    signers.set(secret, sign);
+  }
   const now = Math.floor(Date.now() / 1000);
-  const payload = Buffer.from(JSON.stringify({ sub: userId, iat: now - 5, exp: now + ttlSec })).toString('base64url');
-  const signature = createHmac('sha256', secret).update(`${HEADER}.${payload}`).digest('base64url');
-  return `${HEADER}.${payload}.${signature}`;
+  return sign({ sub: userId, iat: now - 5, exp: now + ttlSec });
 }
 
 /** The query string that identifies `user` to the server, e.g. "token=eyJ..." or "user=u1". */

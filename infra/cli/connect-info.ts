@@ -2,24 +2,19 @@
  * `tsx infra/cli/connect-info.ts [user]`: prints the deployment's URLs and how to connect, with a
  * sample JWT (HS256, 1 h) for `user` minted from the deployment's secret.
  */
-import { SignJWT } from 'jose';
+import { createSigner } from 'fast-jwt';
 import { loadSettings } from '../settings.js';
 import { readSecrets } from '../secrets.js';
 import { secretsFile } from '../paths.js';
 import { wsContainerName } from '../names.js';
 import { renderBalancerConfig } from '../render/haproxy.js';
 
-async function main(): Promise<void> {
+function main(): void {
   const settings = loadSettings();
   const user = process.argv[2] ?? 'alice';
   const secrets = readSecrets(settings.prefix);
   const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(user)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 3600)
-    .sign(new TextEncoder().encode(secrets.authSecret));
+  const token = createSigner({ key: secrets.authSecret, algorithm: 'HS256', noTimestamp: true })({ sub: user, iat: now, exp: now + 3600 });
   const base = `${settings.bindAddress}:${settings.balancerPort}`;
   const statsPath = renderBalancerConfig(settings).statsPath;
   const replicas = Array.from({ length: settings.replicas }, (_, i) => wsContainerName(settings.prefix, i + 1));
@@ -39,7 +34,9 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err: unknown) => {
+try {
+  main();
+} catch (err) {
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
-});
+}

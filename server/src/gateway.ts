@@ -63,13 +63,15 @@ export class Gateway {
   /** The http server's 'upgrade' listener. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => { socket.destroy(); });
-    void this.admit(req, socket, head).catch((err: unknown) => {
+    try {
+      this.admit(req, socket, head);
+    } catch (err) {
       this.deps.log.error({ err }, 'upgrade failed');
       rejectUpgrade(socket, 500, { error: 'internal' });
-    });
+    }
   }
 
-  private async admit(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  private admit(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const { config, metrics, local } = this.deps;
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws') {
@@ -95,7 +97,7 @@ export class Gateway {
     this.pendingUpgrades += 1;
     let principal: Principal;
     try {
-      principal = await authenticate(req, url, config.auth);
+      principal = authenticate(req, url, config.auth);
     } catch (err) {
       this.pendingUpgrades -= 1;
       if (!(err instanceof AuthError)) throw err;

@@ -80,7 +80,7 @@ async function handlePost(deps: HttpDeps, req: IncomingMessage, res: ServerRespo
   }
   let sender;
   try {
-    sender = await verifyToken(token, deps.config.auth.secret);
+    sender = verifyToken(token, deps.config.auth.secret);
   } catch (err) {
     if (!(err instanceof AuthError)) throw err;
     sendJson(res, 401, { error: err.code, message: err.message }, { 'www-authenticate': 'Bearer' });

@@ -1,4 +1,4 @@
-import { SignJWT } from 'jose';
+import { createSigner } from 'fast-jwt';
 
 export interface TokenOptions {
   admin?: boolean;
@@ -7,14 +7,11 @@ export interface TokenOptions {
 }
 
 /** Mints an HS256 JWT with `sub` = userId, as a deployment's auth service would. */
-export async function mintToken(secret: string, userId: string, opts: TokenOptions = {}): Promise<string> {
+export function mintToken(secret: string, userId: string, opts: TokenOptions = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const jwt = new SignJWT(opts.admin === true ? { admin: true } : {})
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(userId)
-    .setIssuedAt(now - 5)
-    .setExpirationTime(now + (opts.expiresInSec ?? 3600));
-  return jwt.sign(new TextEncoder().encode(secret));
+  const sign = createSigner({ key: secret, algorithm: 'HS256', noTimestamp: true });
+  const claims = { sub: userId, iat: now - 5, exp: now + (opts.expiresInSec ?? 3600), ...(opts.admin === true ? { admin: true } : {}) };
+  return Promise.resolve(sign(claims));
 }
 
 export const TEST_SECRET = 'test-secret-for-ws-fleet-integration-0123456789';
