@@ -195,7 +195,10 @@ function backendSection(s: LoadBalancerSettings): string[] {
     '    # "on-marked-down shutdown-sessions", so draining replicas close their own sockets (1012).',
     `    option httpchk GET ${hc.path}`,
     '    http-check expect status 200',
-    `    default-server check inter ${t(hc.interval)} fastinter ${t(hc.fastInterval)} downinter ${t(hc.downInterval)} fall ${hc.fall} rise ${hc.rise} maxconn ${s.maxConnections.perServer}`,
+    '    # Passive checks too: a connect that fails (a removed container) or an upgrade answered 503 (draining,',
+    '    # or full) takes the replica out at once, so the next retry does not pick it again before the',
+    '    # active checks notice; the checks bring it back (rise) when /readyz answers 200 again.',
+    `    default-server check inter ${t(hc.interval)} fastinter ${t(hc.fastInterval)} downinter ${t(hc.downInterval)} fall ${hc.fall} rise ${hc.rise} observe layer7 error-limit 1 on-error mark-down maxconn ${s.maxConnections.perServer}`,
     ...serverLines(s),
   ];
 }

@@ -115,7 +115,7 @@ for (const mode of LB_MODES) {
       void it('checks /readyz and never cuts open tunnels when a replica goes down', () => {
         assert.ok(has(be, 'option httpchk GET /readyz'));
         assert.ok(has(be, 'http-check expect status 200'));
-        assert.ok(has(be, 'default-server check inter 1s fastinter 500ms downinter 1s fall 3 rise 2 maxconn 30000'));
+        assert.ok(has(be, 'default-server check inter 1s fastinter 500ms downinter 1s fall 3 rise 2 observe layer7 error-limit 1 on-error mark-down maxconn 30000'));
         assert.deepEqual(sections.flatMap((s) => s.lines).filter((l) => l.includes('on-marked-down')), []);
         assert.ok(has(be, 'option redispatch 1'));
         assert.ok(has(be, 'retries 3'));
