@@ -1,6 +1,7 @@
 import { connectClient, type Frame, type TestClient } from './ws-client.js';
 
 export interface ReceivedMessage {
+  /** 0 for a message delivered live without a seq (not stored). */
   seq: number;
   from: string;
   data: unknown;
@@ -17,6 +18,8 @@ export class Receiver {
   readonly servers: string[] = [];
   duplicates = 0;
   outOfOrder = 0;
+  /** Messages that came without a seq (delivered live, not stored). */
+  unsequenced = 0;
   reconnects = 0;
   lastSeq = 0;
   private client: TestClient | undefined;
@@ -45,7 +48,14 @@ export class Receiver {
   }
 
   private onFrame(f: Frame): void {
-    if (f.type !== 'message' || typeof f.seq !== 'number' || f.room !== undefined) return;
+    if (f.type !== 'message' || f.room !== undefined) return;
+    if (typeof f.seq !== 'number') {
+      // Delivered live without a seq: the server could not store it (JetStream had no leader for
+      // longer than its append deadline) and said so in the ack (`stored: false`). Still delivered.
+      this.unsequenced += 1;
+      this.messages.push({ seq: 0, from: String(f.from), data: f.data });
+      return;
+    }
     if (f.seq <= this.lastSeq) {
       if (this.messages.some((m) => m.seq === f.seq)) this.duplicates += 1;
       else this.outOfOrder += 1;

@@ -57,7 +57,17 @@ export async function connectClient(url: string, opts: { headers?: Record<string
     const timer = setTimeout(() => { reject(new Error(`connect to ${url} timed out`)); ws.terminate(); }, opts.timeoutMs ?? 5000);
     ws.once('open', () => { clearTimeout(timer); resolve(); });
     ws.once('error', (err) => { clearTimeout(timer); reject(err); });
-    ws.once('unexpected-response', (_req, res) => { clearTimeout(timer); reject(new Error(`upgrade refused: HTTP ${res.statusCode ?? '?'}`)); });
+    ws.once('unexpected-response', (_req, res) => {
+      clearTimeout(timer);
+      // The body says why (e.g. {"error":"kv_unreachable"}); keep it in the error.
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { body += chunk; });
+      const refuse = (): void => { reject(new Error(`upgrade refused: HTTP ${res.statusCode ?? '?'} ${body.slice(0, 200)}`.trim())); };
+      res.once('end', refuse);
+      res.once('error', refuse);
+      res.once('close', refuse);
+    });
   });
   const welcome = await next((f) => f.type === 'welcome', opts.timeoutMs ?? 5000, 'welcome');
   const client: TestClient = {
