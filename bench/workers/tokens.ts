@@ -1,22 +1,13 @@
 /**
  * Client credentials for the bench's generated users: an HS256 JWT (replicas) or a plain ?user= (bare
- * server). The JWT is the one tests/support/tokens.ts mints (fast-jwt, claims sub/iat/exp); a load
- * generator mints tens of thousands, so the signer is made once per secret.
+ * server). The JWT is the tests' own (tests/support/tokens.ts), valid for 6 h here.
  */
-import { createSigner } from 'fast-jwt';
+import { signToken } from '../../tests/support/tokens.js';
 
 export type ClientAuth = { kind: 'token'; secret: string } | { kind: 'user' };
 
-const signers = new Map<string, (claims: Record<string, unknown>) => string>();
-
 export function mintHs256(secret: string, userId: string, ttlSec = 6 * 3600): string {
-  let sign = signers.get(secret);
-  if (sign === undefined) {
-    sign = createSigner({ key: secret, algorithm: 'HS256', noTimestamp: true });
-    signers.set(secret, sign);
-  }
-  const now = Math.floor(Date.now() / 1000);
-  return sign({ sub: userId, iat: now - 5, exp: now + ttlSec });
+  return signToken(secret, userId, { expiresInSec: ttlSec });
 }
 
 /** The query string that identifies `user` to the server, e.g. "token=eyJ..." or "user=u1". */

@@ -6,12 +6,23 @@ export interface TokenOptions {
   expiresInSec?: number;
 }
 
-/** Mints an HS256 JWT with `sub` = userId, as a deployment's auth service would. */
-export function mintToken(secret: string, userId: string, opts: TokenOptions = {}): Promise<string> {
+/** One HS256 signer per secret: load generators mint tens of thousands of tokens. */
+const signers = new Map<string, (claims: Record<string, unknown>) => string>();
+
+/** Signs an HS256 JWT with `sub` = userId, `iat` 5 s ago and `exp`, as a deployment's auth service would. */
+export function signToken(secret: string, userId: string, opts: TokenOptions = {}): string {
+  let sign = signers.get(secret);
+  if (sign === undefined) {
+    sign = createSigner({ key: secret, algorithm: 'HS256', noTimestamp: true });
+    signers.set(secret, sign);
+  }
   const now = Math.floor(Date.now() / 1000);
-  const sign = createSigner({ key: secret, algorithm: 'HS256', noTimestamp: true });
-  const claims = { sub: userId, iat: now - 5, exp: now + (opts.expiresInSec ?? 3600), ...(opts.admin === true ? { admin: true } : {}) };
-  return Promise.resolve(sign(claims));
+  return sign({ sub: userId, iat: now - 5, exp: now + (opts.expiresInSec ?? 3600), ...(opts.admin === true ? { admin: true } : {}) });
+}
+
+/** `signToken` for callers that await it. */
+export function mintToken(secret: string, userId: string, opts: TokenOptions = {}): Promise<string> {
+  return Promise.resolve(signToken(secret, userId, opts));
 }
 
 export const TEST_SECRET = 'test-secret-for-ws-fleet-integration-0123456789';
