@@ -3,10 +3,10 @@
 #   setup: <step>: already present|installed|built (<seconds>s) [detail]
 # A failing step stops setup with a message naming what is missing and how to fix it.
 #
-# Steps, in order: node docker terraform provider k6 nats haproxy images
+# Steps, in order: node docker terraform provider nats haproxy images
 #   scripts/setup.sh                      all steps
 #   scripts/setup.sh --only node,docker   just these (also: SETUP_ONLY=node,docker)
-#   scripts/setup.sh --skip k6            all but these (also: SETUP_SKIP=k6)
+#   scripts/setup.sh --skip images        all but these (also: SETUP_SKIP=images)
 #   scripts/setup.sh --list               print the step names
 # Environment: WS_FLEET_PROVIDER_SOURCE=auto|registry|build, WS_FLEET_IMAGE_PULL=0 (never pull images),
 #   WS_FLEET_DEBIAN_MIRROR (stand-in base), WS_FLEET_DOCKERD_WAIT_SECONDS (default 60).
@@ -22,14 +22,13 @@ for lib in common node-deps docker-engine terraform provider-docker go-tools ima
   source "$SCRIPT_DIR/lib/$lib.sh"
 done
 
-ALL_STEPS=(node docker terraform provider k6 nats haproxy images)
+ALL_STEPS=(node docker terraform provider nats haproxy images)
 step_function() {
   case "$1" in
     node) echo setup_node_deps ;;
     docker) echo setup_docker_engine ;;
     terraform) echo setup_terraform_cli ;;
     provider) echo setup_provider_docker ;;
-    k6) echo setup_k6 ;;
     nats) echo setup_nats_server ;;
     haproxy) echo setup_haproxy_host ;;
     images) echo setup_images ;;

@@ -1,4 +1,5 @@
-# Steps k6 and nats: host binaries built from their Go module sources into .ws-fleet/bin.
+# Step nats (and haproxy on the host): nats-server built from its Go module source into .ws-fleet/bin.
+# k6 is never built here (go.k6.io/k6 is AGPL): the k6 scripts use a k6 the user installed on PATH.
 # shellcheck shell=bash
 
 # go_install_pinned NAME MODULE@VERSION: `go install` into .ws-fleet/bin, niced, logged.
@@ -10,36 +11,6 @@ go_install_pinned() {
   if ! GOBIN="$WS_FLEET_BIN" GOFLAGS="${GOFLAGS:-} -buildvcs=false" nice -n 10 go install "$target" >>"$log" 2>&1; then
     step_fail "go install $target failed (Go module proxy reachable?)" "$log"
   fi
-}
-
-k6_version_of() {
-  # `k6 version` prints e.g. "k6 v1.8.1 (commit/..., go1.26.8, linux/amd64)".
-  "$1" version 2>/dev/null | grep -Eo 'v[0-9]+\.[0-9]+\.[0-9]+' | head -n1
-}
-
-setup_k6() {
-  local ours="$WS_FLEET_BIN/k6" v other
-  if [ -x "$ours" ] && [ "$(k6_version_of "$ours")" = "$K6_VERSION" ]; then
-    step_done "already present" "k6 $K6_VERSION (${ours#"$WS_FLEET_ROOT"/})"
-    return
-  fi
-  # A k6 v1.x installed elsewhere on PATH is fine (the scripts use the v1 WebSocket module).
-  other="$(PATH="${PATH//"$WS_FLEET_BIN":/}" command -v k6 || true)"
-  if [ -n "$other" ]; then
-    v="$(k6_version_of "$other")"
-    case "$v" in
-      v1.*)
-        step_done "already present" "k6 $v ($other)"
-        return
-        ;;
-    esac
-  fi
-  go_install_pinned k6 "go.k6.io/k6@$K6_VERSION"
-  v="$(k6_version_of "$ours")"
-  if [ "$v" != "$K6_VERSION" ]; then
-    step_fail "built k6 reports '$v', expected $K6_VERSION" "$WS_FLEET_STATE/logs/k6-build.log"
-  fi
-  step_done "built" "k6 $K6_VERSION (${ours#"$WS_FLEET_ROOT"/})"
 }
 
 setup_nats_server() {

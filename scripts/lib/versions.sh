@@ -1,9 +1,6 @@
 # Pinned toolchain versions (image tags live in images/versions.json).
 # shellcheck shell=bash
 
-# k6 (Go module go.k6.io/k6), built into .ws-fleet/bin/k6 when no k6 v1.x is on PATH.
-K6_VERSION="v1.8.1"
-
 # kreuzwerker/docker Terraform provider expected by @cdktf/provider-docker 12.0.3.
 PROVIDER_DOCKER_VERSION="3.6.2"
 # Commit of the provider's tag v3.6.2. Where the Terraform registry answers, 3.6.2 comes from there.
