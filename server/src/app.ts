@@ -81,8 +81,12 @@ export class App {
     const kv = await openBuckets(nc, this.config);
     const presence = new PresenceDirectory(kv.presence, kv.replicas, this.config.serverId, this.config.timing, this.log, this.metrics, (user) => this.local.ofUser(user) !== undefined);
     const history = await History.open(nc, this.config, this.log, this.metrics);
-    const write: SocketWriter = (c, frame) => this.gateway.write(c, frame);
-    const ordered = new OrderedDelivery(history, write, this.metrics, this.log);
+    const write: SocketWriter = (c, frame, onWritten) => this.gateway.write(c, frame, onWritten);
+    const ordered = new OrderedDelivery(history, write, this.metrics, this.log, {
+      pageSize: this.config.durability.replayPageSize,
+      highWaterBytes: Math.floor(this.config.limits.maxBufferedBytes / 2),
+      close: (c, code, reason) => { this.gateway.close(c, code, reason); },
+    });
     const delivery = new Delivery(nc, history, ordered, this.local, presence, this.config.serverId, write, this.config.timing.remoteTimeoutMs, this.metrics, this.log);
     await presence.start();
     delivery.start();

@@ -37,6 +37,9 @@ const envSchema = z.object({
   HISTORY_MAX_BYTES: int(1024 * 1024, 1024 ** 4).default(256 * 1024 * 1024),
   JETSTREAM_REPLICAS: z.enum(['auto', '1', '3', '5']).default('auto'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Durability (issue 11): replay paging and the window in which a repeated message id is stored once.
+  REPLAY_PAGE_SIZE: int(1, 100_000).default(500),
+  HISTORY_DUPLICATE_WINDOW_SEC: int(1, 24 * 3600).default(120),
 });
 
 export type Config = Readonly<{
@@ -61,6 +64,8 @@ export type Config = Readonly<{
   };
   history: { maxAgeSec: number; maxMsgsPerUser: number; maxBytes: number; replicas: 'auto' | 1 | 3 | 5 };
   logLevel: string;
+  /** Durability (issue 11): messages per replay page; seconds a Nats-Msg-Id is remembered (capped by the history's max age). */
+  durability: { replayPageSize: number; duplicateWindowSec: number };
 }>;
 
 export class ConfigError extends Error {}
@@ -108,5 +113,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       replicas: e.JETSTREAM_REPLICAS === 'auto' ? 'auto' : (Number(e.JETSTREAM_REPLICAS) as 1 | 3 | 5),
     },
     logLevel: e.LOG_LEVEL,
+    durability: { replayPageSize: e.REPLAY_PAGE_SIZE, duplicateWindowSec: e.HISTORY_DUPLICATE_WINDOW_SEC },
   };
 }

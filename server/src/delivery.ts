@@ -11,7 +11,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { ClientConnection, LocalConnections } from './connections.js';
 import { decodeEnvelope, decodeReply, encode, type Envelope } from './envelope.js';
-import type { History, Sequenced } from './history.js';
+import { StreamFullError, type History, type Sequenced } from './history.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { LiveItem, OrderedDelivery } from './ordered-delivery.js';
@@ -28,15 +28,19 @@ export interface DeliveryResult {
   delivered: number;
   /** Replicas that hold the recipient but could not be reached (NATS down, timeout). */
   unreachable: number;
-  /** Where the message sits in its subject's history; absent when it could not be stored. */
+  /** Where the message sits in its subject's history (`duplicate`: stored before, by an earlier try); absent when it could not be stored. */
   stored?: Sequenced;
+  /** Refused, not delivered anywhere: the history is full (why, for the sender's `not_stored` error). */
+  refused?: string;
 }
 
 /**
  * Writes a text frame to one socket unless it is closing or its send buffer is over the cap. A frame
  * going to many sockets is passed as UTF-8 bytes encoded once, not re-encoded per socket.
+ * `onWritten` is ws's send callback: called once the bytes were handed to the kernel (no error),
+ * or with an error when they were not (the socket was terminated first).
  */
-export type SocketWriter = (conn: ClientConnection, frame: string | Buffer) => boolean;
+export type SocketWriter = (conn: ClientConnection, frame: string | Buffer, onWritten?: (err?: Error | null) => void) => boolean;
 
 export class Delivery {
   private readonly roomSubs = new Map<string, Subscription>();
@@ -79,10 +83,17 @@ export class Delivery {
     this.natsUp = up;
   }
 
-  /** Stores, then delivers a direct message. Call without awaiting anything first: order matters. */
+  /**
+   * Stores, then delivers a direct message. Call without awaiting anything first: order matters.
+   * `env.msgId` (`<sender>:<client id>`) makes a retry of an already stored message a duplicate:
+   * stored once, and delivered through the cursors, which drop it where it was written already.
+   */
   async direct(env: Direct): Promise<DeliveryResult> {
-    const stored = await this.settle(this.history.append(subjects.inbox(env.to), { kind: 'direct', to: env.to, from: env.from, data: env.data, ts: env.ts }), { to: env.to });
-    const sequenced: Direct = stored === undefined ? env : { ...env, seq: stored.seq, prev: stored.prev };
+    const { msgId, ...message } = env;
+    const outcome = await this.settle(this.history.append(subjects.inbox(env.to), { kind: 'direct', to: env.to, from: env.from, data: env.data, ts: env.ts }, msgId), { to: env.to });
+    if (outcome instanceof StreamFullError) return { delivered: 0, unreachable: 0, refused: outcome.message };
+    const stored = outcome;
+    const sequenced: Direct = stored === undefined ? message : { ...message, seq: stored.seq, prev: stored.prev };
     let delivered = this.writeToUser(sequenced, 'local');
     const remotes = this.presence.remoteServersFor(env.to);
     if (remotes.length === 0) return { delivered, unreachable: 0, ...(stored === undefined ? {} : { stored }) };
@@ -98,10 +109,13 @@ export class Delivery {
     return { delivered, unreachable, ...(stored === undefined ? {} : { stored }) };
   }
 
-  /** Stores, then delivers a room message here and publishes it once for the other replicas. */
+  /** Stores, then delivers a room message here and publishes it once for the other replicas (`msgId`: as for direct). */
   async room(env: Room): Promise<DeliveryResult & { published: boolean }> {
-    const stored = await this.settle(this.history.append(subjects.roomLog(env.room), { kind: 'room', room: env.room, from: env.from, data: env.data, ts: env.ts }), { room: env.room });
-    const sequenced: Room = stored === undefined ? env : { ...env, seq: stored.seq, prev: stored.prev };
+    const { msgId, ...message } = env;
+    const outcome = await this.settle(this.history.append(subjects.roomLog(env.room), { kind: 'room', room: env.room, from: env.from, data: env.data, ts: env.ts }, msgId), { room: env.room });
+    if (outcome instanceof StreamFullError) return { delivered: 0, unreachable: 0, published: false, refused: outcome.message };
+    const stored = outcome;
+    const sequenced: Room = stored === undefined ? message : { ...message, seq: stored.seq, prev: stored.prev };
     const delivered = this.writeToRoom(sequenced, 'local');
     if (!this.natsUp && stored === undefined) return { delivered, unreachable: 0, published: false };
     this.nc.publish(subjects.room(env.room), encode(sequenced));
@@ -135,11 +149,19 @@ export class Delivery {
     this.roomSubs.delete(room);
   }
 
-  /** Waits for an append already queued (so call order is kept); undefined when it could not be stored. */
-  private async settle(storing: Promise<Sequenced>, target: { to: string } | { room: string }): Promise<Sequenced | undefined> {
+  /**
+   * Waits for an append already queued (so call order is kept); undefined when it could not be
+   * stored (delivered live only), the StreamFullError when the history is full (not delivered at all:
+   * a full history refuses, it does not degrade to live-only).
+   */
+  private async settle(storing: Promise<Sequenced>, target: { to: string } | { room: string }): Promise<Sequenced | StreamFullError | undefined> {
     try {
       return await storing;
     } catch (err) {
+      if (err instanceof StreamFullError) {
+        this.log.info({ ...target, limit: err.limit }, 'history full: message refused');
+        return err;
+      }
       this.log.warn({ err, ...target }, 'could not store a message; delivering it live only');
       return undefined;
     }

@@ -1,10 +1,12 @@
 /**
  * What replicas send each other over NATS. One JSON object per message; `ts` is the time the
  * message entered the fleet (ms since epoch), so the delivering replica can measure latency.
+ * `msgId` (`<sender>:<client id>`) is what the sending replica passes to Delivery to make the
+ * append idempotent (Nats-Msg-Id); Delivery strips it before anything goes over NATS.
  */
 export type Envelope =
-  | { v: 1; kind: 'direct'; to: string; from: string; data: unknown; ts: number; origin: string; seq?: number; prev?: number }
-  | { v: 1; kind: 'room'; room: string; from: string; data: unknown; ts: number; origin: string; seq?: number; prev?: number }
+  | { v: 1; kind: 'direct'; to: string; from: string; data: unknown; ts: number; origin: string; seq?: number; prev?: number; msgId?: string }
+  | { v: 1; kind: 'room'; room: string; from: string; data: unknown; ts: number; origin: string; seq?: number; prev?: number; msgId?: string }
   | { v: 1; kind: 'broadcast'; from: string; data: unknown; ts: number; origin: string };
 
 /** The reply to a targeted delivery request: how many of the user's sockets were written. */

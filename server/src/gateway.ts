@@ -161,8 +161,9 @@ export class Gateway {
     });
     socket.on('close', (code) => {
       metrics.connections.dec();
-      const last = conn.cursors.get(inbox)?.last ?? 0;
-      if (last > 0 && Number.isFinite(last)) routing.cursors.save(conn.userId, last);
+      // What reached the kernel, not what was queued: bytes terminate() threw away were not received.
+      const delivered = conn.cursors.get(inbox)?.delivered ?? 0;
+      if (delivered > 0 && Number.isFinite(delivered)) routing.cursors.save(conn.userId, delivered);
       const { lastForUser, emptiedRooms } = local.remove(conn);
       if (lastForUser) routing.presence.userOffline(conn.userId);
       for (const room of emptiedRooms) routing.delivery.roomClosed(room);
@@ -189,8 +190,11 @@ export class Gateway {
     }, 1000).unref();
   }
 
-  /** Writes a text frame (a string, or its UTF-8 bytes) unless the connection is closing or its send buffer passed the cap. */
-  write(conn: ClientConnection, frame: string | Buffer): boolean {
+  /**
+   * Writes a text frame (a string, or its UTF-8 bytes) unless the connection is closing or its send
+   * buffer passed the cap. `onWritten` is ws's send callback: no error once the bytes were handed to the kernel.
+   */
+  write(conn: ClientConnection, frame: string | Buffer, onWritten?: (err?: Error | null) => void): boolean {
     const { socket, state } = conn;
     if (state.closing || socket.readyState !== WebSocket.OPEN) return false;
     if (socket.bufferedAmount > this.deps.config.limits.maxBufferedBytes) {
@@ -200,7 +204,7 @@ export class Gateway {
       setTimeout(() => { socket.terminate(); }, 1000).unref();
       return false;
     }
-    socket.send(frame, TEXT_FRAME);
+    socket.send(frame, TEXT_FRAME, onWritten);
     return true;
   }
 

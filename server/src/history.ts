@@ -12,7 +12,13 @@
  * delivered live on the subject, or the one a refused append names ("wrong last sequence: N"),
  * so most appends need no read of the subject's tail first. A stale hint only costs a retry:
  * the condition, not the hint, keeps the chain exact.
+ *
+ * Nothing acknowledged is evicted: the streams refuse new appends when full (`discard: new`,
+ * per subject too), so one user's traffic cannot push another's stored messages out; only age
+ * (`max_age`) removes messages. Every append carries a Nats-Msg-Id, so a publish retried after a
+ * timeout, or a message the client sends again after a lost ack, is stored once.
  */
+import { createHash, randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { Config } from './config.js';
@@ -31,6 +37,12 @@ export type UnstoredMessage = { [K in StoredMessage['kind']]: Omit<Extract<Store
 export interface Sequenced {
   seq: number;
   prev: number;
+  /**
+   * The append was a repeat of one already stored (same Nats-Msg-Id within the duplicate window):
+   * `seq` is the original's. `prev` is then `seq - 1`, an upper bound of the original's link, so a
+   * receiver that might lack anything before it reads the gap from history rather than skip it.
+   */
+  duplicate?: true;
 }
 
 export interface HistoryEntry {
@@ -38,15 +50,30 @@ export interface HistoryEntry {
   message: StoredMessage;
 }
 
+/** The stream (or the subject's share of it) is full: the message was refused, nothing was evicted. */
+export class StreamFullError extends Error {
+  constructor(readonly subject: string, readonly limit: 'per_subject' | 'stream') {
+    super(limit === 'per_subject'
+      ? 'history full for this recipient: the oldest messages must age out before new ones are stored'
+      : 'message store full: no new messages are stored until older ones age out');
+    this.name = 'StreamFullError';
+  }
+}
+
 /** "wrong last sequence: N": another append got there first; N is the subject's tail now. */
 const WRONG_LAST_SEQUENCE = 10071;
 /** "wrong last sequence" without N: in a cluster, another conditional append to the subject is still in flight. */
 const WRONG_LAST_SEQUENCE_IN_FLIGHT = 10164;
+/** "duplicate message id is in process": our earlier attempt with this Nats-Msg-Id is still being stored. */
+const DUPLICATE_IN_FLIGHT = 10158;
+/** "store failed": with discard new, the stream or the subject is at its limit. */
+const STORE_FAILED = 10077;
 const MAX_APPEND_ATTEMPTS = 8;
 /** How long an append keeps trying through a JetStream leader election (a NATS node lost). */
 const APPEND_DEADLINE_MS = 8_000;
-const REPLAY_BATCH = 256;
 const LAST_SEQ_CACHE_MAX = 50_000;
+/** Stored messages read per direct-get batch. */
+export const READ_BATCH_MAX = 256;
 
 /** Errors that a JetStream leader election or a NATS reconnect produces, and that go away. */
 function isTransient(err: unknown): boolean {
@@ -62,9 +89,56 @@ export function lastSequenceFromConflict(description: string): number | undefine
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
+/** Which limit a "store failed" refusal names, or undefined when it is not a full stream. */
+export function fullLimitOf(description: string): StreamFullError['limit'] | undefined {
+  if (/maximum messages per subject exceeded/i.test(description)) return 'per_subject';
+  if (/maximum (bytes|messages) exceeded/i.test(description)) return 'stream';
+  return undefined;
+}
+
+/**
+ * The Nats-Msg-Id of an append. A caller's id (`<user>:<client id>`) is scoped to the subject and
+ * the payload, so a client that reuses an id for another recipient or another message does not
+ * have that message dropped as a repeat; a retry (same id, same recipient, same data) is one.
+ * Without a caller's id, a fresh one: the append's own retries after a timeout are still stored once.
+ */
+export function appendMsgId(subject: string, data: unknown, msgId: string | undefined): string {
+  if (msgId === undefined) return randomUUID();
+  const digest = createHash('sha256').update(JSON.stringify({ data })).digest('base64url').slice(0, 22);
+  return `${msgId}|${subject}|${digest}`;
+}
+
 /** Which stream holds a subject. */
 function streamOf(subject: string): string {
   return subject.startsWith('inbox.') ? streams.inbox : streams.rooms;
+}
+
+/** The stream settings this version needs; a stream created by an older version is updated to them. */
+export function streamSettings(config: Config, replicas: number): Partial<StreamConfig> {
+  const maxAgeNs = config.history.maxAgeSec * 1_000_000_000;
+  return {
+    num_replicas: replicas,
+    max_age: maxAgeNs,
+    max_msgs_per_subject: config.history.maxMsgsPerUser,
+    max_bytes: config.history.maxBytes,
+    // Full means full: refuse the new message rather than evict an acknowledged one.
+    discard: 'new',
+    discard_new_per_subject: true,
+    // Within this window an append with a Nats-Msg-Id already stored is answered "duplicate".
+    duplicate_window: Math.min(config.durability.duplicateWindowSec * 1_000_000_000, maxAgeNs),
+    allow_direct: true,
+    storage: 'file',
+  };
+}
+
+/** The settings of `wanted` that `actual` does not have, as "field: actual → wanted". */
+export function settingsDiff(actual: Partial<StreamConfig>, wanted: Partial<StreamConfig>): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(wanted)) {
+    const have = (actual as Record<string, unknown>)[key];
+    if (have !== value) out.push(`${key}: ${JSON.stringify(have)} -> ${JSON.stringify(value)}`);
+  }
+  return out;
 }
 
 export class History {
@@ -82,33 +156,35 @@ export class History {
     private readonly metrics: Metrics,
   ) {}
 
-  /** Creates or updates both streams (idempotent: whichever replica comes first) and opens them. */
+  /**
+   * Creates or updates both streams (idempotent: whichever replica comes first) and opens them.
+   * A stream that exists with other settings (an older version's `discard: old`) is updated; when
+   * the update is refused, start-up stops with the differences named, rather than run on a
+   * stream that could evict acknowledged messages.
+   */
   static async open(nc: NatsConnection, config: Config, log: Logger, metrics: Metrics): Promise<History> {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
-    const replicas = jetStreamReplicas(config);
-    const common: Partial<StreamConfig> = {
-      num_replicas: replicas,
-      max_age: config.history.maxAgeSec * 1_000_000_000,
-      max_msgs_per_subject: config.history.maxMsgsPerUser,
-      max_bytes: config.history.maxBytes,
-      discard: 'old',
-      allow_direct: true,
-      storage: 'file',
-    };
+    const common = streamSettings(config, jetStreamReplicas(config));
     for (const [name, subjects] of [[streams.inbox, ['inbox.*']], [streams.rooms, ['roomlog.*']]] as const) {
       const cfg = { ...common, name, subjects: [...subjects] };
       try {
         await jsm.streams.add(cfg);
+        continue;
       } catch (addErr) {
-        // Exists already (another replica was first, or older limits): bring it to ours.
+        // Exists already (another replica was first, or an older version made it): bring it to ours.
+        let current: Partial<StreamConfig>;
+        try {
+          current = (await jsm.streams.info(name)).config;
+        } catch {
+          throw new Error(`cannot create JetStream stream ${name}: ${(addErr as Error).message}`, { cause: addErr });
+        }
+        const diff = settingsDiff(current, cfg);
+        if (diff.length === 0) continue;
         try {
           await jsm.streams.update(name, cfg);
+          log.info({ stream: name, changed: diff }, 'stream settings updated');
         } catch (updateErr) {
-          const exists = await jsm.streams.info(name).then(() => true, () => false);
-          if (!exists) {
-            throw new Error(`cannot create JetStream stream ${name}: ${(addErr as Error).message}`, { cause: addErr });
-          }
-          log.warn({ err: updateErr, stream: name }, 'stream exists with a config we could not update; using it as it is');
+          throw new Error(`JetStream stream ${name} exists with other settings and could not be updated (${(updateErr as Error).message}): ${diff.join('; ')}`, { cause: updateErr });
         }
       }
     }
@@ -117,11 +193,15 @@ export class History {
 
   /**
    * Appends a message to `subject`'s chain and returns its sequence and predecessor. Appends to
-   * one subject from this replica are queued, so they are stored in call order.
+   * one subject from this replica are queued, so they are stored in call order. `msgId` (the
+   * sender and the client's id) makes a repeat of an already stored message an answer
+   * `duplicate: true` with the original's seq instead of a second copy.
+   * Throws StreamFullError when the stream or the subject is at its limit.
    */
-  append(subject: string, message: UnstoredMessage): Promise<Sequenced> {
+  append(subject: string, message: UnstoredMessage, msgId?: string): Promise<Sequenced> {
+    const id = appendMsgId(subject, message.data, msgId);
     const prevTail = this.queues.get(subject) ?? Promise.resolve();
-    const result = prevTail.then(() => this.appendNow(subject, message), () => this.appendNow(subject, message));
+    const result = prevTail.then(() => this.appendNow(subject, message, id), () => this.appendNow(subject, message, id));
     const tail = result.catch(() => undefined);
     this.queues.set(subject, tail);
     void tail.then(() => {
@@ -130,7 +210,7 @@ export class History {
     return result;
   }
 
-  private async appendNow(subject: string, message: UnstoredMessage): Promise<Sequenced> {
+  private async appendNow(subject: string, message: UnstoredMessage, msgId: string): Promise<Sequenced> {
     const deadline = Date.now() + APPEND_DEADLINE_MS;
     let conflicts = 0;
     for (let backoffMs = 50; ; backoffMs = Math.min(backoffMs * 2, 500)) {
@@ -138,15 +218,25 @@ export class History {
         const prev = this.lastSeq.get(subject) ?? (await this.lastSequenceOf(subject));
         const body = this.encoder.encode(JSON.stringify({ ...message, prev }));
         const started = performance.now();
-        const ack = await this.js.publish(subject, body, { expect: { lastSubjectSequence: prev } });
+        // One attempt per call (retries: 1): a timed-out attempt is retried here, with the same msgID.
+        const ack = await this.js.publish(subject, body, { msgID: msgId, expect: { lastSubjectSequence: prev }, retries: 1 });
         this.metrics.jetstreamPublishLatency.observe((performance.now() - started) / 1000);
+        if (ack.duplicate) {
+          this.metrics.historyAppendRetries.inc({ reason: 'duplicate' });
+          return { seq: ack.seq, prev: ack.seq - 1, duplicate: true };
+        }
         this.remember(subject, ack.seq);
         return { seq: ack.seq, prev };
       } catch (err) {
         this.lastSeq.delete(subject);
-        if (err instanceof JetStreamApiError && (err.code === WRONG_LAST_SEQUENCE || err.code === WRONG_LAST_SEQUENCE_IN_FLIGHT)) {
+        if (err instanceof JetStreamApiError && err.code === STORE_FAILED) {
+          const limit = fullLimitOf(err.message);
+          if (limit !== undefined) throw new StreamFullError(subject, limit);
+          throw err;
+        }
+        if (err instanceof JetStreamApiError && (err.code === WRONG_LAST_SEQUENCE || err.code === WRONG_LAST_SEQUENCE_IN_FLIGHT || err.code === DUPLICATE_IN_FLIGHT)) {
           // Another replica appended meanwhile: the refusal names the new tail; try again after it.
-          const actual = lastSequenceFromConflict(err.message);
+          const actual = err.code === WRONG_LAST_SEQUENCE ? lastSequenceFromConflict(err.message) : undefined;
           if (actual !== undefined) this.remember(subject, actual);
           conflicts += 1;
           if (conflicts < MAX_APPEND_ATTEMPTS) {
@@ -156,7 +246,7 @@ export class History {
             continue;
           }
         } else if (isTransient(err) && Date.now() + backoffMs < deadline) {
-          // No stream leader for a moment (a node went away, an election is running): wait and retry.
+          // No stream leader for a moment, or no ack in time (stored or not: the msgID makes the retry safe).
           this.metrics.historyAppendRetries.inc({ reason: 'transient' });
           await new Promise((r) => setTimeout(r, backoffMs));
           continue;
@@ -166,35 +256,45 @@ export class History {
     }
   }
 
-  /** The sequence of the last message stored on `subject`, 0 when there is none. */
+  /**
+   * The sequence of the last message stored on `subject`, 0 when there is none. Asked of the
+   * stream leader (not a direct get, which any replica may answer from behind): this is the tail
+   * a replay must reach.
+   */
   async lastSequenceOf(subject: string): Promise<number> {
     this.metrics.historyTailReads.inc();
-    const m = await this.jsm.direct.getMessage(streamOf(subject), { last_by_subj: subject });
+    const m = await this.jsm.streams.getMessage(streamOf(subject), { last_by_subj: subject });
     return m?.seq ?? 0;
   }
 
-  /** Every stored message on `subject` with a sequence above `after`, in order. */
-  async *after(subject: string, after: number): AsyncGenerator<HistoryEntry> {
-    let from = after + 1;
-    for (;;) {
-      const batch = await this.jsm.direct.getBatch(streamOf(subject), { seq: from, next_by_subj: subject, batch: REPLAY_BATCH });
-      let count = 0;
-      try {
-        for await (const m of batch) {
-          count += 1;
-          from = m.seq + 1;
-          try {
-            yield { seq: m.seq, message: JSON.parse(this.decoder.decode(m.data)) as StoredMessage };
-          } catch (err) {
-            this.log.error({ err, subject, seq: m.seq }, 'unreadable stored message skipped');
-          }
+  /**
+   * Up to `limit` stored messages on `subject` with a sequence above `after`, in order. A direct
+   * get, answered by whichever replica of the stream is nearest: it may stop short of the tail
+   * (a follower that has not applied the latest appends yet), never skip a message it has.
+   */
+  async page(subject: string, after: number, limit: number): Promise<HistoryEntry[]> {
+    const out: HistoryEntry[] = [];
+    const batch = await this.jsm.direct.getBatch(streamOf(subject), { seq: after + 1, next_by_subj: subject, batch: Math.max(1, Math.min(limit, READ_BATCH_MAX)) });
+    try {
+      for await (const m of batch) {
+        try {
+          out.push({ seq: m.seq, message: JSON.parse(this.decoder.decode(m.data)) as StoredMessage });
+        } catch (err) {
+          this.log.error({ err, subject, seq: m.seq }, 'unreadable stored message skipped');
         }
-      } catch (err) {
-        // The end of the stream (no message at or after `from`) is how a batch says it is done.
-        if (!(err instanceof Error) || !/message not found|no message found/i.test(err.message)) throw err;
       }
-      if (count < REPLAY_BATCH) return;
+    } catch (err) {
+      // The end of the stream (no message at or after `from`) is how a batch says it is done.
+      if (!(err instanceof Error) || !/message not found|no message found/i.test(err.message)) throw err;
     }
+    return out;
+  }
+
+  /** Whether message `seq` of `subject` is still stored, asked of the stream leader: false means retention removed it. */
+  async isRetained(subject: string, seq: number): Promise<boolean> {
+    if (seq <= 0) return false;
+    const m = await this.jsm.streams.getMessage(streamOf(subject), { seq });
+    return m !== null && m.subject === subject;
   }
 
   /**

@@ -5,13 +5,36 @@
  * is past the cursor reveals a gap, which is filled from JetStream before anything newer is
  * written. While a replay runs, live messages for that cursor wait in a buffer.
  * The result: a client sees each subject's messages in seq order, with no gap and no repeat.
+ *
+ * A cursor moves past a hole only when retention made it: a history read answered by a replica
+ * that is behind (direct gets may be) is read again until it reaches the tail it must reach
+ * (the stream leader's last sequence, or the `prev` of the live message that showed the gap);
+ * the leader is asked whether the missing message still exists, and only "no" lets the cursor
+ * move on. A read that cannot be completed is retried, then the connection is closed with 1013
+ * (the client resumes from its last seq): never a silent skip.
+ *
+ * Replays the client asked for (connect with resume or a stored cursor, `resume`, `join` with
+ * `after`) are paged: at most `pageSize` messages, then a `replayed` frame saying where the page
+ * ended and whether there is more. With more to come, live messages of that subject are not
+ * written (a later page reads them from history) until the client asks for the next page.
  */
 import type { ClientConnection } from './connections.js';
 import type { SocketWriter } from './delivery.js';
-import type { History, HistoryEntry } from './history.js';
+import { READ_BATCH_MAX, type HistoryEntry } from './history.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { ServerFrame } from './protocol.js';
+import { subjects } from './subjects.js';
+
+/** What ordered delivery needs from the history (History implements it; tests pass a fake). */
+export interface HistoryReader {
+  /** The subject's last sequence as the stream leader knows it (0 when empty). */
+  lastSequenceOf(subject: string): Promise<number>;
+  /** Up to `limit` stored messages after `after`, in order; may stop short of the tail (a lagging replica), never skips one it has. */
+  page(subject: string, after: number, limit: number): Promise<HistoryEntry[]>;
+  /** Whether message `seq` of `subject` is still stored (asked of the leader): false means retention removed it. */
+  isRetained(subject: string, seq: number): Promise<boolean>;
+}
 
 export interface LiveItem {
   seq: number;
@@ -22,40 +45,128 @@ export interface LiveItem {
 }
 
 export interface Cursor {
+  /** The last seq written to the socket: what follows it is written next, what is at or below it is a repeat. */
   last: number;
-  /** True while a replay is queued or running: live messages wait in `buffer`. */
+  /**
+   * The last seq whose bytes the socket handed to the kernel (ws's send callback, without error):
+   * what the client received as far as the server can know. Bytes `terminate()` threw away do not count.
+   */
+  delivered: number;
+  /** True while a replay is queued or running, or a page waits for the client: live messages wait in `buffer`. */
   replaying: boolean;
   buffer: LiveItem[];
+  /** A page ended with more to come: live messages are dropped (a later page reads them) until the client asks. */
+  paused: boolean;
+  /** Holes at or below this seq were checked with the stream leader: retention removed what was there. */
+  trimmedTo: number;
   /** Replays for one cursor run one after the other. */
   work: Promise<void>;
   runs: number;
-  /** A release already asked history once more for a gap it saw; take what comes next. */
-  retried: boolean;
 }
 
 export type ResumeTrigger = 'resume' | 'cursor' | 'gap' | 'reconnect' | 'tail';
 
+/** Sent after every replay the client asked for. */
+export interface ReplayedFrame {
+  type: 'replayed';
+  room?: string;
+  /** The last seq written (the `after` asked for when nothing was). */
+  last: number;
+  /** The page limit was hit: ask the next page with `resume` from `last`. */
+  more: boolean;
+  /** False when retention removed messages after `after` before they could be replayed. */
+  recovered: boolean;
+}
+
+export interface OrderedDeliveryOptions {
+  /** Messages per client-asked replay page (REPLAY_PAGE_SIZE). */
+  pageSize?: number;
+  /** A replay waits while the socket holds more than this many unsent bytes (so it never trips the slow-consumer cap). */
+  highWaterBytes?: number;
+  /** Closes a connection whose history cannot be read (1013: reconnect and resume). */
+  close?: (conn: ClientConnection, code: number, reason: string) => void;
+  /** Waits before reading again when a read stopped short of a tail the leader still holds. */
+  lagRetryMs?: readonly number[];
+  /** Waits before running a failed replay again; after the last, the connection is closed with 1013. */
+  failureRetryMs?: readonly number[];
+}
+
+const DEFAULT_PAGE_SIZE = 500;
+/** Live messages held behind one cursor's replay before the connection is told to reconnect and resume instead. */
+const BUFFER_MAX = 10_000;
+/** How long a replay waits for the socket to drain below the high-water mark before giving up. */
+const DRAIN_WAIT_MAX_MS = 30_000;
+const TRY_AGAIN_LATER = 1013;
+
+/** A history read stayed behind a tail the leader still holds: the cursor must not move past it. */
+class HistoryBehindError extends Error {
+  constructor(subject: string, last: number, target: number) {
+    super(`history read for ${subject} stayed behind: at ${last}, the leader holds ${target}`);
+    this.name = 'HistoryBehindError';
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 export class OrderedDelivery {
+  private readonly pageSize: number;
+  private readonly highWaterBytes: number;
+  private readonly lagRetryMs: readonly number[];
+  private readonly failureRetryMs: readonly number[];
+  private readonly closeConn: (conn: ClientConnection, code: number, reason: string) => void;
+
   constructor(
-    private readonly history: History,
+    private readonly history: HistoryReader,
     private readonly write: SocketWriter,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+    options: OrderedDeliveryOptions = {},
+  ) {
+    this.pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    this.highWaterBytes = options.highWaterBytes ?? 1024 * 1024;
+    this.lagRetryMs = options.lagRetryMs ?? [5, 10, 20, 40, 80, 160, 320, 640];
+    this.failureRetryMs = options.failureRetryMs ?? [250, 500, 1000, 2000, 4000, 4000];
+    this.closeConn = options.close ?? ((conn, code, reason) => {
+      conn.state.closing = true;
+      conn.socket.close(code, reason);
+    });
+  }
 
   /** Creates a cursor that buffers live messages until `start` (or `startAtTail`) settles it. */
   hold(conn: ClientConnection, subject: string): Cursor {
-    const cursor: Cursor = { last: 0, replaying: true, buffer: [], work: Promise.resolve(), runs: 0, retried: false };
+    const cursor: Cursor = { last: 0, delivered: 0, replaying: true, buffer: [], paused: false, trimmedTo: 0, work: Promise.resolve(), runs: 0 };
     conn.cursors.set(subject, cursor);
     return cursor;
   }
 
-  /** Writes the stored messages after `after`, then what was buffered meanwhile. */
+  /**
+   * A replay the client asked for: one page of the stored messages after `after`, then a
+   * `replayed` frame; when the page reached the tail, what was buffered meanwhile.
+   */
   start(conn: ClientConnection, subject: string, after: number, trigger: ResumeTrigger): Promise<void> {
     const cursor = conn.cursors.get(subject) ?? this.hold(conn, subject);
+    let first = true;
+    let recovered = true;
+    let tail = 0;
+    let written = 0;
     return this.run(conn, subject, cursor, trigger, async () => {
-      cursor.last = after;
-      await this.replayAfterLast(conn, subject, cursor);
+      if (first) {
+        // Once per request: a retry after a failed read goes on from where the writes stopped.
+        first = false;
+        cursor.last = after;
+        cursor.delivered = after;
+        cursor.paused = false;
+        cursor.buffer = [];
+        tail = await this.history.lastSequenceOf(subject);
+      }
+      const page = await this.replayTo(conn, subject, cursor, tail, this.pageSize - written, (n) => { written += n; });
+      recovered &&= page.recovered;
+      const more = written >= this.pageSize && cursor.last < tail;
+      if (more) {
+        cursor.paused = true;
+        cursor.buffer = [];
+      }
+      this.sendReplayed(conn, subject, { type: 'replayed', last: cursor.last, more, recovered });
     });
   }
 
@@ -65,6 +176,7 @@ export class OrderedDelivery {
     return this.run(conn, subject, cursor, 'tail', async () => {
       try {
         cursor.last = Math.max(cursor.last, await this.history.lastSequenceOf(subject));
+        cursor.delivered = Math.max(cursor.delivered, cursor.last);
       } catch (err) {
         this.log.warn({ err, conn: conn.id, subject }, 'could not read the tail; taking live messages as they come');
         cursor.last = Number.NEGATIVE_INFINITY;
@@ -76,15 +188,14 @@ export class OrderedDelivery {
   offer(conn: ClientConnection, subject: string, item: LiveItem): boolean {
     const cursor = conn.cursors.get(subject);
     if (cursor === undefined) return false;
-    if (cursor.replaying) {
-      cursor.buffer.push(item);
-      return true;
-    }
+    // The next page the client asks for reads it from history.
+    if (cursor.paused) return true;
+    if (cursor.replaying) return this.enqueue(conn, cursor, item);
     if (item.seq <= cursor.last) return false;
-    if (item.prev > cursor.last && Number.isFinite(cursor.last)) {
+    if (this.isHole(cursor, item)) {
       // A hole in the chain: fetch it from history before writing this one.
-      cursor.buffer.push(item);
-      void this.run(conn, subject, cursor, 'gap', () => this.replayAfterLast(conn, subject, cursor));
+      this.enqueue(conn, cursor, item);
+      void this.run(conn, subject, cursor, 'gap', () => this.fillTo(conn, subject, cursor));
       return true;
     }
     return this.writeItem(conn, cursor, item);
@@ -93,21 +204,57 @@ export class OrderedDelivery {
   /** Checks history for anything past the cursor (after NATS came back, or a connect race). */
   catchUp(conn: ClientConnection, subject: string, trigger: ResumeTrigger): Promise<void> {
     const cursor = conn.cursors.get(subject);
-    if (cursor === undefined || !Number.isFinite(cursor.last)) return Promise.resolve();
+    if (cursor === undefined || cursor.paused || !Number.isFinite(cursor.last)) return Promise.resolve();
     return this.run(conn, subject, cursor, trigger, async () => {
-      if ((await this.history.lastSequenceOf(subject)) > cursor.last) await this.replayAfterLast(conn, subject, cursor);
+      if (cursor.paused) return;
+      const tail = await this.history.lastSequenceOf(subject);
+      if (tail > cursor.last) await this.replayTo(conn, subject, cursor, tail, Number.POSITIVE_INFINITY);
     }, false);
+  }
+
+  private isHole(cursor: Cursor, item: LiveItem): boolean {
+    return item.prev > cursor.last && item.prev > cursor.trimmedTo && Number.isFinite(cursor.last);
+  }
+
+  private enqueue(conn: ClientConnection, cursor: Cursor, item: LiveItem): boolean {
+    if (cursor.buffer.length >= BUFFER_MAX) {
+      this.log.info({ conn: conn.id, user: conn.userId }, 'too many live messages behind a replay: closing');
+      this.closeConn(conn, TRY_AGAIN_LATER, 'too far behind: reconnect and resume');
+      return false;
+    }
+    cursor.buffer.push(item);
+    return true;
+  }
+
+  private stale(conn: ClientConnection, subject: string, cursor: Cursor): boolean {
+    return conn.state.closing || conn.cursors.get(subject) !== cursor;
   }
 
   private run(conn: ClientConnection, subject: string, cursor: Cursor, trigger: ResumeTrigger, job: () => Promise<void>, counts = true): Promise<void> {
     cursor.replaying = true;
     cursor.runs += 1;
     if (counts) this.metrics.resumes.inc({ trigger });
+    const attempt = async (failures: number): Promise<void> => {
+      try {
+        await job();
+      } catch (err) {
+        if (this.stale(conn, subject, cursor)) return;
+        const waitMs = this.failureRetryMs[failures];
+        if (waitMs === undefined) {
+          // The holes stay holes: the client reconnects and resumes from what it has.
+          this.log.warn({ err, conn: conn.id, subject, after: cursor.last }, 'replay from history failed repeatedly: closing');
+          this.closeConn(conn, TRY_AGAIN_LATER, 'history unavailable: reconnect and resume');
+          return;
+        }
+        this.log.warn({ err, conn: conn.id, subject, after: cursor.last, retryInMs: waitMs }, 'replay from history failed; trying again');
+        await sleep(waitMs);
+        if (this.stale(conn, subject, cursor)) return;
+        await attempt(failures + 1);
+      }
+    };
     const done = cursor.work
-      .then(job)
-      .catch((err: unknown) => {
-        this.log.warn({ err, conn: conn.id, subject, after: cursor.last }, 'replay from history failed; live messages continue');
-      })
+      .then(() => attempt(0))
+      .catch((err: unknown) => { this.log.error({ err, conn: conn.id, subject }, 'replay bookkeeping failed'); })
       .then(() => {
         cursor.runs -= 1;
         if (cursor.runs === 0) this.release(conn, subject, cursor);
@@ -116,42 +263,106 @@ export class OrderedDelivery {
     return done;
   }
 
-  private async replayAfterLast(conn: ClientConnection, subject: string, cursor: Cursor): Promise<void> {
-    for await (const entry of this.history.after(subject, cursor.last)) {
-      if (conn.cursors.get(subject) !== cursor) return;
-      if (entry.seq <= cursor.last) continue;
-      if (!this.writeItem(conn, cursor, toLiveItem(entry))) return;
-      this.metrics.replayedMessages.inc();
+  /** A gap replay: up to the highest predecessor a buffered live message names. */
+  private async fillTo(conn: ClientConnection, subject: string, cursor: Cursor): Promise<void> {
+    let target = 0;
+    for (const item of cursor.buffer) if (item.prev > target) target = item.prev;
+    await this.replayTo(conn, subject, cursor, target, Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * Writes stored messages after the cursor until it reaches `target` (a seq the leader holds or
+   * held) or `limit` were written. A read that comes back without reaching `target` is read
+   * again (bounded) unless the leader says `target` is gone (retention: the cursor may move on).
+   */
+  private async replayTo(conn: ClientConnection, subject: string, cursor: Cursor, target: number, limit: number, onWritten?: (n: number) => void): Promise<{ written: number; recovered: boolean }> {
+    let written = 0;
+    let recovered = true;
+    let lagRetries = 0;
+    while (cursor.last < target && written < limit) {
+      if (this.stale(conn, subject, cursor)) return { written, recovered };
+      await this.belowHighWater(conn);
+      const entries = await this.history.page(subject, cursor.last, Math.min(limit - written, READ_BATCH_MAX));
+      if (this.stale(conn, subject, cursor)) return { written, recovered };
+      let progressed = false;
+      for (const entry of entries) {
+        if (entry.seq <= cursor.last) continue;
+        // The replica that has this message lacks its predecessor: retention removed it.
+        if (entry.message.prev > cursor.last && entry.message.prev > cursor.trimmedTo) recovered = false;
+        if (!this.writeItem(conn, cursor, toLiveItem(entry))) return { written, recovered };
+        written += 1;
+        onWritten?.(1);
+        progressed = true;
+        this.metrics.replayedMessages.inc();
+        if (written >= limit) break;
+      }
+      if (progressed || cursor.last >= target) continue;
+      // Nothing past the cursor, yet the tail is further: the replica that answered is behind, or retention took the rest.
+      if (!(await this.history.isRetained(subject, target))) {
+        // Age-based retention removes from the front: everything up to `target` on this subject is gone.
+        cursor.trimmedTo = Math.max(cursor.trimmedTo, target);
+        recovered = false;
+        return { written, recovered };
+      }
+      const waitMs = this.lagRetryMs[lagRetries++];
+      if (waitMs === undefined) throw new HistoryBehindError(subject, cursor.last, target);
+      await sleep(waitMs);
+    }
+    return { written, recovered };
+  }
+
+  /** Waits (bounded) until the socket's unsent bytes are below the high-water mark. */
+  private async belowHighWater(conn: ClientConnection): Promise<void> {
+    const deadline = Date.now() + DRAIN_WAIT_MAX_MS;
+    while (conn.socket.bufferedAmount > this.highWaterBytes && !conn.state.closing) {
+      if (Date.now() > deadline) throw new Error('the socket did not drain during a replay');
+      await sleep(10);
     }
   }
 
-  /** Ends replaying: writes buffered live messages in seq order, skipping what was already written. */
+  /** Ends replaying: writes buffered live messages in seq order; a hole they show is filled from history first. */
   private release(conn: ClientConnection, subject: string, cursor: Cursor): void {
+    if (cursor.paused) {
+      cursor.buffer = [];
+      return;
+    }
     cursor.replaying = false;
     const buffered = cursor.buffer.sort((a, b) => a.seq - b.seq);
     cursor.buffer = [];
     for (let i = 0; i < buffered.length; i++) {
       const item = buffered[i];
       if (item === undefined || item.seq <= cursor.last) continue;
-      if (item.prev > cursor.last && Number.isFinite(cursor.last) && !cursor.retried) {
-        // Still a hole (history was read before the message landed): ask once more.
-        cursor.retried = true;
+      if (this.isHole(cursor, item)) {
+        // The message before it landed after the replay's read: read again, up to its predecessor.
         cursor.buffer.push(...buffered.slice(i));
-        void this.run(conn, subject, cursor, 'gap', () => this.replayAfterLast(conn, subject, cursor));
+        void this.run(conn, subject, cursor, 'gap', () => this.fillTo(conn, subject, cursor), false);
         return;
       }
-      // History had nothing between the cursor and this message (trimmed by retention): take it.
-      this.writeItem(conn, cursor, item);
+      if (!this.writeItem(conn, cursor, item)) return;
     }
-    cursor.retried = false;
   }
 
   private writeItem(conn: ClientConnection, cursor: Cursor, item: LiveItem): boolean {
     item.bytes ??= Buffer.from(JSON.stringify({ ...item.frame, seq: item.seq }));
-    if (!this.write(conn, item.bytes)) return false;
-    cursor.last = item.seq;
+    const seq = item.seq;
+    const written = this.write(conn, item.bytes, (err) => {
+      if (err == null && seq > cursor.delivered) cursor.delivered = seq;
+    });
+    if (!written) return false;
+    cursor.last = seq;
     return true;
   }
+
+  private sendReplayed(conn: ClientConnection, subject: string, frame: ReplayedFrame): void {
+    const room = roomOf(conn, subject);
+    this.write(conn, JSON.stringify(room === undefined ? frame : { ...frame, room }));
+  }
+}
+
+/** The room (as the client named it) whose history subject this is; undefined for the inbox. */
+function roomOf(conn: ClientConnection, subject: string): string | undefined {
+  for (const room of conn.rooms) if (subjects.roomLog(room) === subject) return room;
+  return undefined;
 }
 
 function toLiveItem(entry: HistoryEntry): LiveItem {
