@@ -152,12 +152,12 @@ export class OrderedDelivery {
     return this.run(conn, subject, cursor, trigger, async () => {
       if (first) {
         // Once per request: a retry after a failed read goes on from where the writes stopped.
-        first = false;
         cursor.last = after;
         cursor.delivered = after;
         cursor.paused = false;
         cursor.buffer = [];
         tail = await this.history.lastSequenceOf(subject);
+        first = false;
       }
       const page = await this.replayTo(conn, subject, cursor, tail, this.pageSize - written, (n) => { written += n; });
       recovered &&= page.recovered;
@@ -322,6 +322,10 @@ export class OrderedDelivery {
 
   /** Ends replaying: writes buffered live messages in seq order; a hole they show is filled from history first. */
   private release(conn: ClientConnection, subject: string, cursor: Cursor): void {
+    if (this.stale(conn, subject, cursor)) {
+      cursor.buffer = [];
+      return;
+    }
     if (cursor.paused) {
       cursor.buffer = [];
       return;
