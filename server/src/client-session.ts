@@ -67,7 +67,7 @@ export class ClientSession {
         deps.reply(conn, { type: 'pong', id: frame.id });
         return;
       case 'send':
-        this.answer(frame.id, await deps.messaging.sendDirect(sender, frame.to, frame.data, frame.from));
+        this.answer(frame.id, await deps.messaging.sendDirect(sender, frame.to, frame.data, frame.from, frame.id));
         return;
       case 'join': {
         const subject = subjects.roomLog(frame.room);
@@ -90,7 +90,7 @@ export class ClientSession {
         deps.reply(conn, { type: 'ack', id: frame.id, room: frame.room });
         return;
       case 'publish':
-        this.answer(frame.id, await deps.messaging.publishRoom(sender, frame.room, frame.data, frame.from), frame.room);
+        this.answer(frame.id, await deps.messaging.publishRoom(sender, frame.room, frame.data, frame.from, frame.id), frame.room);
         return;
       case 'resume': {
         const subject = frame.room === undefined ? subjects.inbox(conn.userId) : subjects.roomLog(frame.room);
@@ -117,6 +117,7 @@ export class ClientSession {
         delivered: outcome.delivered,
         stored: outcome.stored,
         ...(outcome.seq === undefined ? {} : { seq: outcome.seq }),
+        ...(outcome.duplicate === true ? { duplicate: true } : {}),
       });
     } else {
       this.error(id, outcome.code, outcome.message, outcome.delivered);

@@ -41,7 +41,7 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export type ServerFrame =
   | { type: 'welcome'; server: string; user: string; conn: string }
   | { type: 'message'; from: string; data: unknown; ts: number; room?: string; broadcast?: true; seq?: number }
-  | { type: 'ack'; id: ClientId; delivered?: number; room?: string; seq?: number; stored?: boolean }
+  | { type: 'ack'; id: ClientId; delivered?: number; room?: string; seq?: number; stored?: boolean; duplicate?: true }
   | { type: 'pong'; id?: ClientId }
   | { type: 'error'; code: ErrorCode; message: string; id?: ClientId; delivered?: number };
 
