@@ -25,6 +25,14 @@ import { TokenBucket } from './rate-limit.js';
 /** Bytes are sent as a text frame too (ws would frame a Buffer as binary by default). */
 const TEXT_FRAME = { binary: false } as const;
 
+/**
+ * Each WebSocket's TCP socket. Node calls a write's callback without an error when the socket was
+ * destroyed before the write completed (terminate(), a reset): such a write did not reach the
+ * client, so it must not count as delivered.
+ */
+const tcpSockets = new WeakMap<WebSocket, Duplex>();
+const DESTROYED = new Error('socket destroyed before the write completed');
+
 export interface GatewayDeps {
   config: Config;
   log: Logger;
@@ -159,6 +167,7 @@ export class Gateway {
       metrics.errorsSent.inc({ code: err.code ?? 'socket_error' });
       connLog.info({ reason: err.code ?? err.message }, 'connection error');
     });
+    tcpSockets.set(socket, req.socket);
     socket.on('close', (code) => {
       metrics.connections.dec();
       // What reached the kernel, not what was queued: bytes terminate() threw away were not received.
@@ -204,7 +213,12 @@ export class Gateway {
       setTimeout(() => { socket.terminate(); }, 1000).unref();
       return false;
     }
-    socket.send(frame, TEXT_FRAME, onWritten);
+    if (onWritten === undefined) {
+      socket.send(frame, TEXT_FRAME);
+    } else {
+      const tcp = tcpSockets.get(socket);
+      socket.send(frame, TEXT_FRAME, (err) => { onWritten(err ?? (tcp === undefined || tcp.destroyed ? DESTROYED : null)); });
+    }
     return true;
   }
 

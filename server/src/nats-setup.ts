@@ -5,6 +5,7 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
+import { jetstreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { Config } from './config.js';
 import { buckets } from './subjects.js';
 
@@ -32,20 +33,55 @@ export function jetStreamReplicas(config: Config): number {
   return config.nats.servers.length >= 3 ? 3 : 1;
 }
 
-async function openBucket(kvm: Kvm, name: string, opts: Partial<KvOptions>): Promise<KV> {
+/**
+ * Every bucket is bounded: a cap on its bytes (KV buckets refuse writes when full, they never
+ * evict), on one value's size, one value per key (history 1), and an age after which unused keys
+ * go. The presence bucket has no age: its keys are removed when users leave and when a replica's
+ * heartbeat stops (presence.ts), and an age could drop a long-lived connection's entry.
+ */
+export function bucketLimits(config: Config): Record<'presence' | 'replicas' | 'cursors', Partial<KvOptions>> {
+  const replicas = jetStreamReplicas(config);
+  const common = { history: 1, replicas, maxValueSize: 1024 };
+  return {
+    // ~100 bytes per (user, replica): room for ~300k connected users.
+    presence: { ...common, max_bytes: 32 * 1024 * 1024, description: 'ws-fleet: user.server -> where user sockets are' },
+    replicas: { ...common, max_bytes: 1024 * 1024, ttl: 60_000, description: 'ws-fleet: replica heartbeats' },
+    // ~120 bytes per user; a cursor older than the history it points into is of no use.
+    cursors: { ...common, max_bytes: 64 * 1024 * 1024, ttl: config.history.maxAgeSec * 1000, description: 'ws-fleet: user -> last inbox seq delivered' },
+  };
+}
+
+async function openBucket(nc: NatsConnection, kvm: Kvm, name: string, opts: Partial<KvOptions>): Promise<KV> {
   try {
     return await kvm.create(name, opts);
   } catch {
-    // Created meanwhile by another replica with a slightly different config: use what is there.
+    // Exists already (another replica was first, or an older version made it without limits): bound it.
+    await boundExisting(nc, name, opts);
     return kvm.open(name);
   }
 }
 
+/** Brings an existing bucket's stream to our limits (an older version's buckets had none). */
+async function boundExisting(nc: NatsConnection, name: string, opts: Partial<KvOptions>): Promise<void> {
+  const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+  const stream = `KV_${name}`;
+  const { config } = await jsm.streams.info(stream);
+  const wanted: Partial<StreamConfig> = {
+    max_bytes: opts.max_bytes ?? -1,
+    max_msg_size: opts.maxValueSize ?? -1,
+    max_msgs_per_subject: opts.history ?? 1,
+    max_age: (opts.ttl ?? 0) * 1_000_000,
+  };
+  const changed = Object.entries(wanted).filter(([k, v]) => (config as unknown as Record<string, unknown>)[k] !== v);
+  if (changed.length === 0) return;
+  await jsm.streams.update(stream, { ...config, ...wanted });
+}
+
 export async function openBuckets(nc: NatsConnection, config: Config): Promise<{ presence: KV; replicas: KV; cursors: KV }> {
   const kvm = new Kvm(nc);
-  const replicas = jetStreamReplicas(config);
-  const presence = await openBucket(kvm, buckets.presence, { history: 1, replicas, description: 'ws-fleet: user.server -> where user sockets are' });
-  const heartbeats = await openBucket(kvm, buckets.replicas, { history: 1, replicas, ttl: 60_000, description: 'ws-fleet: replica heartbeats' });
-  const cursors = await openBucket(kvm, buckets.cursors, { history: 1, replicas, ttl: config.history.maxAgeSec * 1000, description: 'ws-fleet: user -> last inbox seq delivered' });
+  const limits = bucketLimits(config);
+  const presence = await openBucket(nc, kvm, buckets.presence, limits.presence);
+  const heartbeats = await openBucket(nc, kvm, buckets.replicas, limits.replicas);
+  const cursors = await openBucket(nc, kvm, buckets.cursors, limits.cursors);
   return { presence, replicas: heartbeats, cursors };
 }
