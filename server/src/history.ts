@@ -72,6 +72,7 @@ const MAX_APPEND_ATTEMPTS = 8;
 /** How long an append keeps trying through a JetStream leader election (a NATS node lost). */
 const APPEND_DEADLINE_MS = 8_000;
 const LAST_SEQ_CACHE_MAX = 50_000;
+const LEADER_READ_TIMEOUT_MS = 2_000;
 /** Stored messages read per direct-get batch. */
 export const READ_BATCH_MAX = 256;
 
@@ -152,6 +153,8 @@ export class History {
   private constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
+    /** For reads the stream leader must answer: short, since there is no answer at all while a leader is being elected. */
+    private readonly leader: JetStreamManager,
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {}
@@ -188,7 +191,7 @@ export class History {
         }
       }
     }
-    return new History(jetstream(nc, { timeout: 5_000 }), jsm, log, metrics);
+    return new History(jetstream(nc, { timeout: 5_000 }), jsm, await jetstreamManager(nc, { timeout: LEADER_READ_TIMEOUT_MS }), log, metrics);
   }
 
   /**
@@ -215,7 +218,7 @@ export class History {
     let conflicts = 0;
     for (let backoffMs = 50; ; backoffMs = Math.min(backoffMs * 2, 500)) {
       try {
-        const prev = this.lastSeq.get(subject) ?? (await this.lastSequenceOf(subject));
+        const prev = this.lastSeq.get(subject) ?? (await this.tailHint(subject));
         const body = this.encoder.encode(JSON.stringify({ ...message, prev }));
         const started = performance.now();
         // One attempt per call (retries: 1): a timed-out attempt is retried here, with the same msgID.
@@ -234,7 +237,13 @@ export class History {
           if (limit !== undefined) throw new StreamFullError(subject, limit);
           throw err;
         }
-        if (err instanceof JetStreamApiError && (err.code === WRONG_LAST_SEQUENCE || err.code === WRONG_LAST_SEQUENCE_IN_FLIGHT || err.code === DUPLICATE_IN_FLIGHT)) {
+        if (err instanceof JetStreamApiError && err.code === DUPLICATE_IN_FLIGHT && Date.now() + backoffMs < deadline) {
+          // Our earlier, timed-out attempt is still being stored (a leader election): its outcome decides.
+          this.metrics.historyAppendRetries.inc({ reason: 'in_flight' });
+          await new Promise((r) => setTimeout(r, backoffMs));
+          continue;
+        }
+        if (err instanceof JetStreamApiError && (err.code === WRONG_LAST_SEQUENCE || err.code === WRONG_LAST_SEQUENCE_IN_FLIGHT)) {
           // Another replica appended meanwhile: the refusal names the new tail; try again after it.
           const actual = err.code === WRONG_LAST_SEQUENCE ? lastSequenceFromConflict(err.message) : undefined;
           if (actual !== undefined) this.remember(subject, actual);
@@ -263,7 +272,18 @@ export class History {
    */
   async lastSequenceOf(subject: string): Promise<number> {
     this.metrics.historyTailReads.inc();
-    const m = await this.jsm.streams.getMessage(streamOf(subject), { last_by_subj: subject });
+    const m = await this.leader.streams.getMessage(streamOf(subject), { last_by_subj: subject });
+    return m?.seq ?? 0;
+  }
+
+  /**
+   * The subject's last sequence as any replica of the stream knows it (a direct get): the
+   * predecessor an append tries first. A stale answer costs one refused append, and it answers
+   * during a leader election, when the leader cannot.
+   */
+  private async tailHint(subject: string): Promise<number> {
+    this.metrics.historyTailReads.inc();
+    const m = await this.jsm.direct.getMessage(streamOf(subject), { last_by_subj: subject });
     return m?.seq ?? 0;
   }
 
@@ -293,7 +313,7 @@ export class History {
   /** Whether message `seq` of `subject` is still stored, asked of the stream leader: false means retention removed it. */
   async isRetained(subject: string, seq: number): Promise<boolean> {
     if (seq <= 0) return false;
-    const m = await this.jsm.streams.getMessage(streamOf(subject), { seq });
+    const m = await this.leader.streams.getMessage(streamOf(subject), { seq });
     return m !== null && m.subject === subject;
   }
 

@@ -52,13 +52,16 @@ export function bucketLimits(config: Config): Record<'presence' | 'replicas' | '
 }
 
 async function openBucket(nc: NatsConnection, kvm: Kvm, name: string, opts: Partial<KvOptions>): Promise<KV> {
+  let kv: KV;
   try {
-    return await kvm.create(name, opts);
+    kv = await kvm.create(name, opts);
   } catch {
-    // Exists already (another replica was first, or an older version made it without limits): bound it.
-    await boundExisting(nc, name, opts);
-    return kvm.open(name);
+    // Created meanwhile by another replica with a slightly different config: use what is there.
+    kv = await kvm.open(name);
   }
+  // create() binds to a bucket that exists without changing it: an older version's has no limits.
+  await boundExisting(nc, name, opts);
+  return kv;
 }
 
 /** Brings an existing bucket's stream to our limits (an older version's buckets had none). */

@@ -228,7 +228,8 @@ describe('durability: history, resume, drain, slow consumers', { timeout: 300_00
       if (n === 100) void fleet.nats.killNode(0);
     });
     const acked = [...acks.entries()].filter(([, f]) => f.type === 'ack').map(([n]) => n);
-    assert.equal(acked.length, 400, 'every send is acknowledged: appends wait out the JetStream leader election');
+    const unacked = Array.from({ length: 400 }, (_, n) => n).filter((n) => acks.get(n)?.type !== 'ack').map((n) => ({ n, answer: acks.get(n) ?? 'no answer in 15 s' }));
+    assert.equal(acked.length, 400, `every send is acknowledged: appends wait out the JetStream leader election; not: ${JSON.stringify(unacked.slice(0, 5))}`);
     await waitFor('every acknowledged message received', () => {
       const got = new Set(ns(rcv));
       return acked.every((n) => got.has(n));
