@@ -5,7 +5,7 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
-import { jetstreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { jetstreamManager, jserrors, type StreamConfig } from '@nats-io/jetstream';
 import type { Config } from './config.js';
 import { buckets } from './subjects.js';
 
@@ -68,7 +68,17 @@ async function openBucket(nc: NatsConnection, kvm: Kvm, name: string, opts: Part
 async function boundExisting(nc: NatsConnection, name: string, opts: Partial<KvOptions>): Promise<void> {
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });
   const stream = `KV_${name}`;
-  const { config } = await jsm.streams.info(stream);
+  let config: StreamConfig | undefined;
+  for (let attempt = 0; config === undefined; attempt++) {
+    try {
+      config = (await jsm.streams.info(stream)).config;
+    } catch (err) {
+      // Another replica is creating it right now (with these limits): wait for it, briefly.
+      if (!(err instanceof jserrors.StreamNotFoundError)) throw err;
+      if (attempt >= 10) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
   const wanted: Partial<StreamConfig> = {
     max_bytes: opts.max_bytes ?? -1,
     max_msg_size: opts.maxValueSize ?? -1,
