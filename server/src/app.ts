@@ -3,6 +3,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { Access } from './access.js';
+import { CloseCode, CloseReason } from './close-codes.js';
 import type { Config } from './config.js';
 import { LocalConnections } from './connections.js';
 import { Delivery, type SocketWriter } from './delivery.js';
@@ -11,6 +13,9 @@ import { createHttpHandler } from './http-api.js';
 import type { Logger } from './logger.js';
 import { Messaging } from './messaging.js';
 import { Metrics } from './metrics.js';
+import { createMetricsServer } from './metrics-server.js';
+import { guardSubscriptions } from './nats-guard.js';
+import { UserRateLimits } from './rate-limit.js';
 import { CursorStore } from './cursor-store.js';
 import { History } from './history.js';
 import { connectNats, openBuckets } from './nats-setup.js';
@@ -30,19 +35,26 @@ export class App {
   readonly metrics: Metrics;
   private readonly local = new LocalConnections();
   private readonly http: Server;
+  private readonly metricsHttp: Server;
   private readonly gateway: Gateway;
+  private readonly access: Access;
+  private readonly rates: UserRateLimits;
   private routing: Routing | null = null;
   private natsUp = false;
   private draining = false;
 
   constructor(private readonly config: Config, private readonly log: Logger) {
     this.metrics = new Metrics(config.serverId);
+    this.access = new Access(config.namespaces);
+    this.rates = new UserRateLimits(config.limits.userRatePerSec, config.limits.userRateBurst);
+    this.metricsHttp = createMetricsServer(this.metrics, log);
     this.gateway = new Gateway({
       config,
       log,
       metrics: this.metrics,
       local: this.local,
       routing: () => this.routing,
+      access: this.access,
       notAcceptingReason: () => this.notReadyReason(),
     });
     this.http = createServer(createHttpHandler({
@@ -73,8 +85,12 @@ export class App {
       this.http.once('error', reject);
       this.http.listen(this.config.port, this.config.host, () => { resolve(); });
     });
-    this.log.info({ port: this.config.port }, 'listening');
-    const nc = await connectNats(this.config);
+    await new Promise<void>((resolve, reject) => {
+      this.metricsHttp.once('error', reject);
+      this.metricsHttp.listen(this.config.metrics.port, this.config.metrics.host, () => { resolve(); });
+    });
+    this.log.info({ port: this.config.port, metricsPort: this.config.metrics.port }, 'listening');
+    const nc = guardSubscriptions(await connectNats(this.config), this.log, this.metrics);
     this.natsUp = true;
     this.metrics.natsConnected.set(1);
     this.log.info({ nats: nc.getServer() }, 'connected to NATS');
@@ -91,7 +107,7 @@ export class App {
     await presence.start();
     delivery.start();
     this.watchNats(nc, delivery, presence, ordered);
-    this.routing = { nc, delivery, presence, messaging: new Messaging(delivery, this.config.serverId), ordered, cursors: new CursorStore(kv.cursors, this.log) };
+    this.routing = { nc, delivery, presence, messaging: new Messaging(delivery, this.config.serverId, this.access, this.rates, this.metrics), ordered, cursors: new CursorStore(kv.cursors, this.log) };
     this.gateway.start();
     this.log.info('ready');
   }
@@ -134,7 +150,7 @@ export class App {
     this.log.info({ connections: conns.length, windowMs }, 'draining');
     await Promise.all(conns.map((conn) => new Promise<void>((resolve) => {
       setTimeout(() => {
-        this.gateway.close(conn, 1012, 'service restart: reconnect');
+        this.gateway.close(conn, CloseCode.serviceRestart, CloseReason.restart);
         resolve();
       }, Math.random() * windowMs);
     })));
@@ -148,6 +164,8 @@ export class App {
     }
     this.http.closeAllConnections();
     await new Promise<void>((resolve) => { this.http.close(() => { resolve(); }); });
+    this.metricsHttp.closeAllConnections();
+    await new Promise<void>((resolve) => { this.metricsHttp.close(() => { resolve(); }); });
     this.log.info('drained');
   }
 }

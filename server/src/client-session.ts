@@ -1,14 +1,19 @@
 /**
  * One client's frames: parse, check, dispatch, answer. Never throws to the socket layer:
  * every bad frame becomes an error frame and the connection (and the replica) carry on.
+ * Rooms are checked against their namespace's policy and the connection's grants (access.ts).
  */
+import type { Access, Actor } from './access.js';
+import { AuthError, verifyRoomToken, verifyToken, type AuthOptions, type RoomToken } from './auth.js';
 import type { ClientConnection, LocalConnections } from './connections.js';
 import type { Delivery } from './delivery.js';
 import type { OrderedDelivery } from './ordered-delivery.js';
+import { parseRoom, type RoomName } from './rooms.js';
 import { subjects } from './subjects.js';
 import type { Logger } from './logger.js';
-import type { Messaging, SendOutcome } from './messaging.js';
+import type { Messaging, Sender, SendOutcome } from './messaging.js';
 import type { Metrics } from './metrics.js';
+import { CloseCode, CloseReason } from './close-codes.js';
 import { ErrorCode, parseClientFrame, type ClientFrame, type ClientId, type ServerFrame } from './protocol.js';
 import type { TokenBucket } from './rate-limit.js';
 
@@ -17,13 +22,19 @@ export interface SessionDeps {
   delivery: Delivery;
   ordered: OrderedDelivery;
   messaging: Messaging;
+  access: Access;
+  auth: AuthOptions;
   metrics: Metrics;
   log: Logger;
   /** Sends a control frame (ack, error, pong) to this connection. */
   reply: (conn: ClientConnection, frame: ServerFrame) => void;
   /** Closes the connection with a code and reason. */
   close: (conn: ClientConnection, code: number, reason: string) => void;
+  /** The connection's token was replaced by a valid `refresh`: schedule its new expiry. */
+  refreshed: (conn: ClientConnection) => void;
   rateBurst: number;
+  maxRooms: number;
+  maxJsonDepth: number;
 }
 
 export class ClientSession {
@@ -34,18 +45,18 @@ export class ClientSession {
     const { conn, deps } = this;
     if (conn.state.closing) return;
     if (isBinary) {
-      this.error(undefined, ErrorCode.badFrame, 'binary frames are not supported');
-      deps.close(conn, 1003, 'binary frames are not supported');
+      this.error(undefined, ErrorCode.badFrame, CloseReason.binary);
+      deps.close(conn, CloseCode.unsupportedData, CloseReason.binary);
       return;
     }
     if (!this.bucket.take()) {
       conn.state.strikes += 1;
       if (conn.state.strikes === 1) this.error(undefined, ErrorCode.rateLimited, 'too many frames: slow down');
-      if (conn.state.strikes > deps.rateBurst) deps.close(conn, 1008, 'rate limit exceeded');
+      if (conn.state.strikes > deps.rateBurst) deps.close(conn, CloseCode.policy, CloseReason.rateLimit);
       return;
     }
     conn.state.strikes = 0;
-    const parsed = parseClientFrame(data.toString('utf8'));
+    const parsed = parseClientFrame(data.toString('utf8'), deps.maxJsonDepth);
     if (!parsed.ok) {
       this.error(parsed.id, parsed.code, parsed.message);
       return;
@@ -59,53 +70,141 @@ export class ClientSession {
     }
   }
 
+  private sender(room?: RoomName, roomToken?: RoomToken): Sender {
+    return { kind: 'user', userId: this.conn.userId, actor: this.actor(room, roomToken) };
+  }
+
+  /** What this connection may do in a room: its grants, plus a room token given now or at join. */
+  private actor(room?: RoomName, roomToken?: RoomToken): Extract<Actor, { kind: 'user' }> {
+    const { conn } = this;
+    const roomActs = roomToken?.act ?? (room === undefined ? undefined : conn.roomActs.get(room.room));
+    return { kind: 'user', grants: conn.auth.grants, roomActs, member: room === undefined ? false : conn.rooms.has(room.room) };
+  }
+
   private async dispatch(frame: ClientFrame): Promise<void> {
     const { conn, deps } = this;
-    const sender = { userId: conn.userId, admin: conn.admin };
     switch (frame.type) {
       case 'ping':
         deps.reply(conn, { type: 'pong', id: frame.id });
         return;
       case 'send':
-        this.answer(frame.id, await deps.messaging.sendDirect(sender, frame.to, frame.data, frame.from, frame.id));
+        this.answer(frame.id, await deps.messaging.sendDirect(this.sender(), frame.to, frame.data, { from: frame.from, clientId: frame.id, transport: 'ws' }));
         return;
-      case 'join': {
-        const subject = subjects.roomLog(frame.room);
-        if (!conn.cursors.has(subject)) {
-          // Hold live room messages from here on; settle at the tail (live only) or replay from `after`.
-          deps.ordered.hold(conn, subject);
-          if (deps.local.join(conn, frame.room)) deps.delivery.roomOpened(frame.room);
-          deps.reply(conn, { type: 'ack', id: frame.id, room: frame.room });
-          if (frame.after === undefined) await deps.ordered.startAtTail(conn, subject);
-          else await deps.ordered.start(conn, subject, frame.after, 'resume');
-          return;
-        }
-        deps.reply(conn, { type: 'ack', id: frame.id, room: frame.room });
-        if (frame.after !== undefined) await deps.ordered.start(conn, subject, frame.after, 'resume');
+      case 'join':
+        await this.join(frame);
         return;
-      }
       case 'leave':
         conn.cursors.delete(subjects.roomLog(frame.room));
         if (deps.local.leave(conn, frame.room)) deps.delivery.roomClosed(frame.room);
         deps.reply(conn, { type: 'ack', id: frame.id, room: frame.room });
         return;
-      case 'publish':
-        this.answer(frame.id, await deps.messaging.publishRoom(sender, frame.room, frame.data, frame.from, frame.id), frame.room);
+      case 'publish': {
+        const room = parseRoom(frame.room);
+        if (room === null) return;
+        this.answer(frame.id, await deps.messaging.publishRoom(this.sender(room), frame.room, frame.data, { from: frame.from, clientId: frame.id, transport: 'ws' }), frame.room);
         return;
+      }
       case 'resume': {
-        const subject = frame.room === undefined ? subjects.inbox(conn.userId) : subjects.roomLog(frame.room);
-        if (frame.room !== undefined && !conn.rooms.has(frame.room)) {
-          this.error(frame.id, ErrorCode.notMember, `join room "${frame.room}" before resuming it`);
-          return;
+        if (frame.room !== undefined) {
+          const room = parseRoom(frame.room);
+          if (room === null) return;
+          if (!conn.rooms.has(room.room)) {
+            this.error(frame.id, ErrorCode.notMember, `join room "${frame.room}" before resuming it`);
+            return;
+          }
+          const decision = deps.access.history(this.actor(room), room);
+          if (!decision.ok) {
+            this.forbidden(frame.id, 'history', decision.message);
+            return;
+          }
         }
+        const subject = frame.room === undefined ? subjects.inbox(conn.userId) : subjects.roomLog(frame.room);
         deps.reply(conn, { type: 'ack', id: frame.id, ...(frame.room === undefined ? {} : { room: frame.room }) });
         await deps.ordered.start(conn, subject, frame.after, 'resume');
         return;
       }
       case 'broadcast':
-        this.answer(frame.id, deps.messaging.broadcast(sender, frame.data));
+        this.forbidden(frame.id, 'broadcast', 'broadcast is for the server API only (POST /broadcast with the server key)');
+        return;
+      case 'refresh':
+        this.refresh(frame.token, frame.id);
         return;
     }
+  }
+
+  private async join(frame: Extract<ClientFrame, { type: 'join' }>): Promise<void> {
+    const { conn, deps } = this;
+    const room = parseRoom(frame.room);
+    if (room === null) return;
+    let roomToken: RoomToken | undefined;
+    if (frame.token !== undefined) {
+      try {
+        roomToken = verifyRoomToken(frame.token, deps.auth);
+      } catch (err) {
+        if (!(err instanceof AuthError)) throw err;
+        this.error(frame.id, ErrorCode.invalidToken, `room token: ${err.message}`);
+        return;
+      }
+      if (roomToken.userId !== conn.userId || roomToken.room !== room.room) {
+        this.forbidden(frame.id, 'join', `the room token is for user "${roomToken.userId}" in room "${roomToken.room}"`);
+        return;
+      }
+    }
+    const member = conn.rooms.has(room.room);
+    if (!member && conn.rooms.size >= deps.maxRooms) {
+      this.error(frame.id, ErrorCode.tooManyRooms, `a connection joins at most ${deps.maxRooms} rooms: leave one first`);
+      return;
+    }
+    const actor = this.actor(room, roomToken);
+    if (!member) {
+      const decision = deps.access.join(actor, room);
+      if (!decision.ok) {
+        this.forbidden(frame.id, 'join', decision.message);
+        return;
+      }
+    }
+    // Joining with `after` replays history: refused as a whole (not degraded to live-only) without the right.
+    if (frame.after !== undefined) {
+      const decision = deps.access.history(actor, room);
+      if (!decision.ok) {
+        this.forbidden(frame.id, 'history', decision.message);
+        return;
+      }
+    }
+    if (roomToken !== undefined) conn.roomActs.set(room.room, roomToken.act);
+    const subject = subjects.roomLog(room.room);
+    if (!conn.cursors.has(subject)) {
+      // Hold live room messages from here on; settle at the tail (live only) or replay from `after`.
+      deps.ordered.hold(conn, subject);
+      if (deps.local.join(conn, room.room)) deps.delivery.roomOpened(room.room);
+      deps.reply(conn, { type: 'ack', id: frame.id, room: room.room });
+      if (frame.after === undefined) await deps.ordered.startAtTail(conn, subject);
+      else await deps.ordered.start(conn, subject, frame.after, 'resume');
+      return;
+    }
+    deps.reply(conn, { type: 'ack', id: frame.id, room: room.room });
+    if (frame.after !== undefined) await deps.ordered.start(conn, subject, frame.after, 'resume');
+  }
+
+  /** A new user token for this connection: same user, valid; its exp and grants replace the old ones. */
+  private refresh(token: string, id: ClientId): void {
+    const { conn, deps } = this;
+    let principal;
+    try {
+      principal = verifyToken(token, deps.auth);
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      this.error(id, ErrorCode.invalidToken, `refresh: ${err.message}`);
+      return;
+    }
+    if (principal.userId !== conn.userId) {
+      this.error(id, ErrorCode.invalidToken, `refresh: the token is for user "${principal.userId}", this connection is "${conn.userId}"`);
+      return;
+    }
+    conn.auth.exp = principal.exp;
+    conn.auth.grants = principal.grants;
+    deps.refreshed(conn);
+    deps.reply(conn, { type: 'ack', id, ...(principal.exp === null ? {} : { exp: principal.exp }) });
   }
 
   private answer(id: ClientId, outcome: SendOutcome, room?: string): void {
@@ -122,6 +221,11 @@ export class ClientSession {
     } else {
       this.error(id, outcome.code, outcome.message, outcome.delivered);
     }
+  }
+
+  private forbidden(id: ClientId, action: string, message: string): void {
+    this.deps.metrics.forbidden.inc({ action });
+    this.error(id, ErrorCode.forbidden, message);
   }
 
   private error(id: ClientId, code: ErrorCode, message: string, delivered?: number): void {

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { isValidToken } from './subjects.js';
+import { parseNamespaces, type Namespaces } from './namespaces.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -12,6 +13,9 @@ const envSchema = z.object({
   SERVER_ID: z.string().refine(isValidToken, 'must be 1-64 of letters, digits, "_" or "-" (it becomes a NATS subject token)'),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: int(1, 65535).default(8080),
+  // /metrics only: a port the balancer does not route (the scraper reaches it on the fleet network).
+  METRICS_HOST: z.string().min(1).optional(),
+  METRICS_PORT: int(1, 65535).default(9091),
   NATS_URLS: z
     .string()
     .min(1)
@@ -21,11 +25,26 @@ const envSchema = z.object({
   NATS_PASSWORD: z.string().min(1).optional(),
   AUTH_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)'),
   AUTH_ALLOW_DEV_USER: bool.default(false),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  // setTimeout's limit (24.8 days) bounds it: the expiry timer of a connection must fit.
+  TOKEN_MAX_LIFETIME_SEC: int(60, 24 * 24 * 3600).default(24 * 3600),
+  TOKEN_REFRESH_WINDOW_MS: int(1000, 600_000).default(10_000),
+  // The server API (Authorization: ApiKey …); unset: no server API on this replica.
+  SERVER_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  NAMESPACES: z.string().default('{}'),
   MAX_CONNECTIONS: int(1, 1_000_000).default(50_000),
   MAX_PAYLOAD_BYTES: int(64, 16 * 1024 * 1024).default(64 * 1024),
   RATE_LIMIT_PER_SEC: int(1, 100_000).default(50),
   RATE_LIMIT_BURST: int(1, 100_000).default(100),
   MAX_BUFFERED_BYTES: int(1024, 256 * 1024 * 1024).default(4 * 1024 * 1024),
+  MAX_BUFFERED_BYTES_TOTAL: int(64 * 1024, 16 * 1024 ** 3).default(64 * 1024 * 1024),
+  MAX_ROOMS_PER_CONNECTION: int(1, 100_000).default(128),
+  MAX_CONNECTIONS_PER_USER: int(1, 100_000).default(16),
+  // One bucket per user per replica for sends and publishes, WebSocket and HTTP alike.
+  USER_RATE_LIMIT_PER_SEC: int(1, 100_000).optional(),
+  USER_RATE_LIMIT_BURST: int(1, 100_000).optional(),
+  MAX_JSON_DEPTH: int(1, 1000).default(32),
   PING_INTERVAL_MS: int(100, 600_000).default(20_000),
   HEARTBEAT_INTERVAL_MS: int(100, 60_000).default(2_000),
   REPLICA_DEAD_AFTER_MS: int(500, 120_000).default(6_000),
@@ -46,14 +65,30 @@ export type Config = Readonly<{
   serverId: string;
   host: string;
   port: number;
+  metrics: { host: string; port: number };
   nats: { servers: string[]; user?: string | undefined; pass?: string | undefined };
-  auth: { secret: Uint8Array; allowDevUser: boolean };
+  auth: {
+    secret: Uint8Array;
+    allowDevUser: boolean;
+    issuer?: string | undefined;
+    audience?: string | undefined;
+    maxLifetimeSec: number;
+    refreshWindowMs: number;
+    serverApiKey?: string | undefined;
+  };
+  namespaces: Namespaces;
   limits: {
     maxConnections: number;
     maxPayloadBytes: number;
     ratePerSec: number;
     rateBurst: number;
     maxBufferedBytes: number;
+    maxBufferedBytesTotal: number;
+    maxRoomsPerConnection: number;
+    maxConnectionsPerUser: number;
+    userRatePerSec: number;
+    userRateBurst: number;
+    maxJsonDepth: number;
   };
   timing: {
     pingIntervalMs: number;
@@ -77,7 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     const lines = parsed.error.issues.map((i) => {
       const name = i.path.join('.');
       const raw = env[name];
-      const shown = raw === undefined ? 'missing' : name.includes('SECRET') || name.includes('PASSWORD') ? '(value hidden)' : JSON.stringify(raw);
+      const shown = raw === undefined ? 'missing' : /SECRET|PASSWORD|KEY/.test(name) ? '(value hidden)' : JSON.stringify(raw);
       return `${name}: ${i.message} (got ${shown})`;
     });
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
@@ -86,18 +121,46 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   if ((e.NATS_USER === undefined) !== (e.NATS_PASSWORD === undefined)) {
     throw new ConfigError('invalid configuration:\n  NATS_USER and NATS_PASSWORD must be set together');
   }
+  if (e.METRICS_PORT === e.PORT) {
+    throw new ConfigError(`invalid configuration:\n  METRICS_PORT: must differ from PORT (${e.PORT}): metrics are not served on the public port`);
+  }
+  if (e.SERVER_API_KEY !== undefined && e.SERVER_API_KEY === e.AUTH_SECRET) {
+    throw new ConfigError('invalid configuration:\n  SERVER_API_KEY must differ from AUTH_SECRET');
+  }
+  let namespaces: Namespaces;
+  try {
+    namespaces = parseNamespaces(e.NAMESPACES);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration:\n  NAMESPACES: ${(err as Error).message} (got ${JSON.stringify(e.NAMESPACES.slice(0, 200))})`);
+  }
   return {
     serverId: e.SERVER_ID,
     host: e.HOST,
     port: e.PORT,
+    metrics: { host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },
     nats: { servers: e.NATS_URLS, user: e.NATS_USER, pass: e.NATS_PASSWORD },
-    auth: { secret: new TextEncoder().encode(e.AUTH_SECRET), allowDevUser: e.AUTH_ALLOW_DEV_USER },
+    auth: {
+      secret: new TextEncoder().encode(e.AUTH_SECRET),
+      allowDevUser: e.AUTH_ALLOW_DEV_USER,
+      issuer: e.AUTH_ISSUER,
+      audience: e.AUTH_AUDIENCE,
+      maxLifetimeSec: e.TOKEN_MAX_LIFETIME_SEC,
+      refreshWindowMs: e.TOKEN_REFRESH_WINDOW_MS,
+      serverApiKey: e.SERVER_API_KEY,
+    },
+    namespaces,
     limits: {
       maxConnections: e.MAX_CONNECTIONS,
       maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
       ratePerSec: e.RATE_LIMIT_PER_SEC,
       rateBurst: e.RATE_LIMIT_BURST,
       maxBufferedBytes: e.MAX_BUFFERED_BYTES,
+      maxBufferedBytesTotal: e.MAX_BUFFERED_BYTES_TOTAL,
+      maxRoomsPerConnection: e.MAX_ROOMS_PER_CONNECTION,
+      maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+      userRatePerSec: e.USER_RATE_LIMIT_PER_SEC ?? e.RATE_LIMIT_PER_SEC,
+      userRateBurst: e.USER_RATE_LIMIT_BURST ?? e.RATE_LIMIT_BURST,
+      maxJsonDepth: e.MAX_JSON_DEPTH,
     },
     timing: {
       pingIntervalMs: e.PING_INTERVAL_MS,

@@ -3,14 +3,18 @@
  * what other replicas hold is the presence directory's business.
  */
 import type { WebSocket } from 'ws';
+import type { Action, Grants } from './grants.js';
 import type { Cursor } from './ordered-delivery.js';
 
 export interface ClientConnection {
   readonly id: string;
   readonly userId: string;
-  readonly admin: boolean;
   readonly socket: WebSocket;
+  /** What the connection's token allows; replaced by a `refresh` frame. `exp` null: a dev user, no expiry. */
+  auth: { exp: number | null; grants: Grants };
   readonly rooms: Set<string>;
+  /** room → the actions a room token granted at join (kept while the connection is a member). */
+  readonly roomActs: Map<string, ReadonlySet<Action>>;
   /** Mutable per-connection bookkeeping (pings, rate limiting, closing). */
   readonly state: { missedPongs: number; strikes: number; closing: boolean };
   /** subject (inbox.<user>, roomlog.<room>) → the last seq written to this connection. */
@@ -69,6 +73,7 @@ export class LocalConnections {
   /** Removes a connection from a room; true when the room has no member left on this replica. */
   leave(conn: ClientConnection, room: string): boolean {
     conn.rooms.delete(room);
+    conn.roomActs.delete(room);
     const members = this.byRoom.get(room);
     if (members === undefined) return false;
     members.delete(conn);

@@ -6,15 +6,17 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
+import type { Access } from './access.js';
 import { AuthError, SUBPROTOCOL, authenticate, type Principal } from './auth.js';
 import { ClientSession } from './client-session.js';
+import { CloseCode, CloseReason } from './close-codes.js';
 import type { Config } from './config.js';
 import type { ClientConnection, LocalConnections } from './connections.js';
 import type { CursorStore } from './cursor-store.js';
 import type { Delivery } from './delivery.js';
 import type { OrderedDelivery } from './ordered-delivery.js';
 import { subjects } from './subjects.js';
-import { rejectUpgrade } from './http-util.js';
+import { parseRequestUrl, rejectUpgrade } from './http-util.js';
 import type { Logger } from './logger.js';
 import type { Messaging } from './messaging.js';
 import type { Metrics } from './metrics.js';
@@ -40,14 +42,31 @@ export interface GatewayDeps {
   local: LocalConnections;
   /** Present once the replica is connected to NATS and the KV; null before. */
   routing: () => { delivery: Delivery; presence: PresenceDirectory; messaging: Messaging; ordered: OrderedDelivery; cursors: CursorStore } | null;
+  access: Access;
   /** Why upgrades are refused right now (starting, draining, NATS down), or null when they are accepted. */
   notAcceptingReason: () => string | null;
+}
+
+/** setTimeout's largest delay; a later expiry is re-checked when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** What ws itself checks before calling back (lib/websocket-server.js); checked first here to answer in JSON. */
+const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+interface ExpiryTimers {
+  expiry?: NodeJS.Timeout | undefined;
+  deadline?: NodeJS.Timeout | undefined;
 }
 
 export class Gateway {
   private readonly wss: WebSocketServer;
   private pendingUpgrades = 0;
+  /** user → upgrades admitted but not yet open (counted against MAX_CONNECTIONS_PER_USER). */
+  private readonly pendingByUser = new Map<string, number>();
+  private readonly expiry = new WeakMap<ClientConnection, ExpiryTimers>();
   private pingTimer: NodeJS.Timeout | undefined;
+  private bufferTimer: NodeJS.Timeout | undefined;
+  /** Bytes in all send buffers at the last sample, plus what was written since (an upper bound). */
+  private bufferedTotal = 0;
 
   constructor(private readonly deps: GatewayDeps) {
     this.wss = new WebSocketServer({
@@ -62,10 +81,18 @@ export class Gateway {
   start(): void {
     this.pingTimer = setInterval(() => { this.pingAll(); }, this.deps.config.timing.pingIntervalMs);
     this.pingTimer.unref();
+    this.bufferTimer = setInterval(() => { this.sampleBuffered(); }, 250);
+    this.bufferTimer.unref();
   }
 
   stop(): void {
     if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+    if (this.bufferTimer !== undefined) clearInterval(this.bufferTimer);
+  }
+
+  /** Upgrades in flight (admitted, handshake not finished): always comes back to 0. */
+  get pending(): number {
+    return this.pendingUpgrades;
   }
 
   /** The http server's 'upgrade' listener. */
@@ -81,9 +108,19 @@ export class Gateway {
 
   private admit(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const { config, metrics, local } = this.deps;
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = parseRequestUrl(req.url);
+    if (url === null) {
+      rejectUpgrade(socket, 400, { error: 'bad_request', message: 'request target is not a valid URL' });
+      return;
+    }
     if (url.pathname !== '/ws') {
       rejectUpgrade(socket, 404, { error: 'not_found', message: 'WebSocket endpoint is /ws' });
+      return;
+    }
+    const handshake = handshakeProblem(req);
+    if (handshake !== null) {
+      metrics.upgradesRejected.inc({ reason: 'bad_handshake' });
+      rejectUpgrade(socket, handshake.status, { error: 'bad_handshake', message: handshake.message }, handshake.headers);
       return;
     }
     const refused = this.deps.notAcceptingReason();
@@ -102,47 +139,70 @@ export class Gateway {
       rejectUpgrade(socket, 400, { error: 'bad_resume', message: 'resume must be the last seq received (a non-negative integer)' });
       return;
     }
-    this.pendingUpgrades += 1;
     let principal: Principal;
     try {
       principal = authenticate(req, url, config.auth);
     } catch (err) {
-      this.pendingUpgrades -= 1;
       if (!(err instanceof AuthError)) throw err;
       metrics.upgradesRejected.inc({ reason: err.code });
       rejectUpgrade(socket, 401, { error: err.code, message: err.message }, { 'WWW-Authenticate': 'Bearer' });
       return;
     }
-    if (socket.destroyed) {
-      this.pendingUpgrades -= 1;
+    const user = principal.userId;
+    const userConns = (local.ofUser(user)?.size ?? 0) + (this.pendingByUser.get(user) ?? 0);
+    if (userConns >= config.limits.maxConnectionsPerUser) {
+      metrics.upgradesRejected.inc({ reason: 'too_many_connections' });
+      rejectUpgrade(socket, 429, { error: 'too_many_connections', message: `user ${user} already has ${config.limits.maxConnectionsPerUser} connections on this replica` }, { 'Retry-After': '5' });
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
+    if (socket.destroyed) return;
+    // Counted until the handshake ends, whichever way: ws calls back on success, but on a
+    // handshake it refuses itself it only writes an answer and destroys the socket.
+    this.pendingUpgrades += 1;
+    this.pendingByUser.set(user, (this.pendingByUser.get(user) ?? 0) + 1);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
       this.pendingUpgrades -= 1;
-      this.onConnection(ws, principal, req, resumeParam === null ? null : Number(resumeParam));
-    });
+      const n = (this.pendingByUser.get(user) ?? 1) - 1;
+      if (n <= 0) this.pendingByUser.delete(user);
+      else this.pendingByUser.set(user, n);
+    };
+    socket.once('close', release);
+    try {
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        release();
+        socket.off('close', release);
+        this.onConnection(ws, principal, req, resumeParam === null ? null : Number(resumeParam));
+      });
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
 
   private onConnection(socket: WebSocket, principal: Principal, req: IncomingMessage, resumeAfter: number | null): void {
     const { config, log, metrics, local } = this.deps;
     const routing = this.deps.routing();
     if (routing === null) {
-      socket.close(1013, 'not ready');
+      socket.close(CloseCode.tryAgainLater, CloseReason.notReady);
       return;
     }
     const conn: ClientConnection = {
       id: randomUUID(),
       userId: principal.userId,
-      admin: principal.admin,
       socket,
+      auth: { exp: principal.exp, grants: principal.grants },
       rooms: new Set(),
+      roomActs: new Map(),
       state: { missedPongs: 0, strikes: 0, closing: false },
       cursors: new Map(),
     };
     const inbox = subjects.inbox(conn.userId);
     // Live messages for this user wait behind the replay that settles the inbox cursor.
     routing.ordered.hold(conn, inbox);
-    const peer = forwardedFor(req) ?? req.socket.remoteAddress;
+    const peer = peerAddress(req);
     const connLog = log.child({ conn: conn.id, user: conn.userId });
     if (local.add(conn)) routing.presence.userOnline(conn.userId);
     metrics.connections.inc();
@@ -154,11 +214,16 @@ export class Gateway {
       delivery: routing.delivery,
       ordered: routing.ordered,
       messaging: routing.messaging,
+      access: this.deps.access,
+      auth: config.auth,
       metrics,
       log: connLog,
       reply: (c, frame) => { this.sendControl(c, frame); },
       close: (c, code, reason) => { this.close(c, code, reason); },
+      refreshed: (c) => { this.scheduleExpiry(c); },
       rateBurst: config.limits.rateBurst,
+      maxRooms: config.limits.maxRoomsPerConnection,
+      maxJsonDepth: config.limits.maxJsonDepth,
     });
     socket.on('message', (data: Buffer, isBinary) => { void session.onMessage(data, isBinary); });
     socket.on('pong', () => { conn.state.missedPongs = 0; });
@@ -169,6 +234,7 @@ export class Gateway {
     });
     tcpSockets.set(socket, req.socket);
     socket.on('close', (code) => {
+      this.clearExpiry(conn);
       metrics.connections.dec();
       // What reached the kernel, not what was queued: bytes terminate() threw away were not received.
       const delivered = conn.cursors.get(inbox)?.delivered ?? 0;
@@ -178,7 +244,15 @@ export class Gateway {
       for (const room of emptiedRooms) routing.delivery.roomClosed(room);
       connLog.debug({ code }, 'closed');
     });
-    this.sendControl(conn, { type: 'welcome', server: config.serverId, user: conn.userId, conn: conn.id });
+    this.sendControl(conn, {
+      type: 'welcome',
+      server: config.serverId,
+      user: conn.userId,
+      conn: conn.id,
+      ...(conn.auth.exp === null ? {} : { exp: conn.auth.exp }),
+      limits: { rooms: config.limits.maxRoomsPerConnection },
+    });
+    this.scheduleExpiry(conn);
     void this.settleInbox(conn, inbox, resumeAfter, routing.ordered, routing.cursors);
   }
 
@@ -206,13 +280,23 @@ export class Gateway {
   write(conn: ClientConnection, frame: string | Buffer, onWritten?: (err?: Error | null) => void): boolean {
     const { socket, state } = conn;
     if (state.closing || socket.readyState !== WebSocket.OPEN) return false;
-    if (socket.bufferedAmount > this.deps.config.limits.maxBufferedBytes) {
+    const buffered = socket.bufferedAmount;
+    if (buffered > this.deps.config.limits.maxBufferedBytes) {
       this.deps.metrics.slowConsumerCloses.inc();
-      this.deps.log.info({ conn: conn.id, user: conn.userId, buffered: socket.bufferedAmount }, 'slow consumer: closing');
-      this.close(conn, 1013, 'slow consumer: reconnect and resume');
-      setTimeout(() => { socket.terminate(); }, 1000).unref();
+      this.deps.log.info({ conn: conn.id, user: conn.userId, buffered }, 'slow consumer: closing');
+      this.closeSlow(conn, CloseReason.slowConsumer);
       return false;
     }
+    const size = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
+    // Over the replica's budget, a socket that is already behind goes (one that keeps up does not).
+    if (buffered > 0 && this.bufferedTotal + size > this.deps.config.limits.maxBufferedBytesTotal) {
+      this.deps.metrics.bufferBudgetCloses.inc();
+      this.deps.log.info({ conn: conn.id, user: conn.userId, buffered, total: this.bufferedTotal }, 'replica over its send budget: closing a lagging connection');
+      this.bufferedTotal = Math.max(0, this.bufferedTotal - buffered);
+      this.closeSlow(conn, CloseReason.bufferBudget);
+      return false;
+    }
+    this.bufferedTotal += size;
     if (onWritten === undefined) {
       socket.send(frame, TEXT_FRAME);
     } else {
@@ -220,6 +304,58 @@ export class Gateway {
       socket.send(frame, TEXT_FRAME, (err) => { onWritten(err ?? (tcp === undefined || tcp.destroyed ? DESTROYED : null)); });
     }
     return true;
+  }
+
+  private closeSlow(conn: ClientConnection, reason: string): void {
+    this.close(conn, CloseCode.tryAgainLater, reason);
+    setTimeout(() => { conn.socket.terminate(); }, 1000).unref();
+  }
+
+  /** Sums the send buffers of all sockets (the write path adds to it between samples). */
+  private sampleBuffered(): void {
+    let total = 0;
+    for (const conn of this.deps.local.all()) total += conn.socket.bufferedAmount;
+    this.bufferedTotal = total;
+    this.deps.metrics.bufferedBytes.set(total);
+  }
+
+  /**
+   * At the token's expiry: a `refresh` frame with a deadline; without a valid refresh by then,
+   * close 4001. A refresh (any time) reschedules from the new token's exp.
+   */
+  private scheduleExpiry(conn: ClientConnection): void {
+    this.clearExpiry(conn);
+    const exp = conn.auth.exp;
+    if (exp === null) return;
+    const timers: ExpiryTimers = {};
+    this.expiry.set(conn, timers);
+    const arm = (): void => {
+      const wait = exp * 1000 - Date.now();
+      if (wait > 0) {
+        timers.expiry = setTimeout(arm, Math.min(wait, MAX_TIMER_MS));
+        timers.expiry.unref();
+        return;
+      }
+      const windowMs = this.deps.config.auth.refreshWindowMs;
+      this.sendControl(conn, { type: 'refresh', deadline: Date.now() + windowMs });
+      timers.deadline = setTimeout(() => {
+        if (conn.auth.exp !== exp) return;
+        this.deps.metrics.tokenExpiryCloses.inc();
+        this.deps.log.info({ conn: conn.id, user: conn.userId }, 'token expired and not refreshed: closing');
+        this.close(conn, CloseCode.tokenExpired, CloseReason.tokenExpired);
+        setTimeout(() => { conn.socket.terminate(); }, 1000).unref();
+      }, windowMs);
+      timers.deadline.unref();
+    };
+    arm();
+  }
+
+  private clearExpiry(conn: ClientConnection): void {
+    const timers = this.expiry.get(conn);
+    if (timers === undefined) return;
+    clearTimeout(timers.expiry);
+    clearTimeout(timers.deadline);
+    this.expiry.delete(conn);
   }
 
   close(conn: ClientConnection, code: number, reason: string): void {
@@ -246,8 +382,24 @@ export class Gateway {
   }
 }
 
-function forwardedFor(req: IncomingMessage): string | undefined {
+/**
+ * The client's address: the LAST X-Forwarded-For entry, the one the balancer appended
+ * (`option forwardfor`); earlier entries are whatever the client sent. Else the socket's peer.
+ */
+export function peerAddress(req: IncomingMessage): string | undefined {
   const header = req.headers['x-forwarded-for'];
-  const value = Array.isArray(header) ? header[0] : header;
-  return value?.split(',')[0]?.trim();
+  const value = Array.isArray(header) ? header[header.length - 1] : header;
+  const last = value?.split(',').pop()?.trim();
+  return last === undefined || last === '' ? req.socket.remoteAddress : last;
+}
+
+/** What ws would refuse without calling back, answered by us in JSON instead (status, message). */
+function handshakeProblem(req: IncomingMessage): { status: number; message: string; headers?: Record<string, string> } | null {
+  if (req.method !== 'GET') return { status: 405, message: 'a WebSocket upgrade is a GET' };
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return { status: 400, message: 'Upgrade header must be "websocket"' };
+  const key = req.headers['sec-websocket-key'];
+  if (key === undefined || !WS_KEY.test(key)) return { status: 400, message: 'missing or invalid Sec-WebSocket-Key' };
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8') return { status: 400, message: 'Sec-WebSocket-Version must be 13', headers: { 'Sec-WebSocket-Version': '13' } };
+  return null;
 }

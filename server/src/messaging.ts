@@ -1,57 +1,111 @@
 /**
- * What a user can do, whichever way it arrives (a WebSocket frame or an HTTP request):
- * the same checks and the same delivery path for both.
+ * What a sender can do, whichever way it arrives (a WebSocket frame, an HTTP request with a user
+ * token, or the server API): the same checks (identity, namespace policy and grants, the per-user
+ * rate limit) and the same delivery path for all.
  */
+import type { Access, Actor } from './access.js';
 import type { Delivery } from './delivery.js';
-import type { Principal } from './auth.js';
+import type { Metrics } from './metrics.js';
+import type { UserRateLimits } from './rate-limit.js';
+import { parseRoom } from './rooms.js';
+
+/** Who sends: a user (with what its token and connection allow) or the server API. */
+export type Sender =
+  | { kind: 'user'; userId: string; actor: Extract<Actor, { kind: 'user' }> }
+  | { kind: 'server' };
 
 export type SendOutcome =
-  | { ok: true; delivered: number; stored: boolean; seq?: number; duplicate?: true }
-  | { ok: false; code: 'forbidden' | 'remote_unavailable' | 'not_stored'; message: string; delivered: number };
+  | { ok: true; delivered: number; stored: boolean; seq?: number; duplicate?: boolean }
+  | { ok: false; code: 'forbidden' | 'remote_unavailable' | 'not_stored' | 'rate_limited'; message: string; delivered: number; retryAfterMs?: number };
+
+/** Name used as `from` when the server API sends without naming a sender. */
+export const SERVER_SENDER = 'server';
+
+export interface SendOptions {
+  /** Claimed sender: a user must claim itself; the server API may name anyone. */
+  from?: string | undefined;
+  /** The client's id for this message (WebSocket `id`): makes a retry idempotent (Nats-Msg-Id `<user>:<id>`). */
+  clientId?: string | number | undefined;
+  transport: 'ws' | 'http';
+}
 
 export class Messaging {
-  constructor(private readonly delivery: Delivery, private readonly serverId: string) {}
+  constructor(
+    private readonly delivery: Delivery,
+    private readonly serverId: string,
+    private readonly access: Access,
+    private readonly rates: UserRateLimits,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Identity and rate checks common to every send; the `from` to use, or a refusal. */
+  private admit(sender: Sender, opts: SendOptions): { from: string; msgId?: string } | SendOutcome {
+    if (sender.kind === 'server') return { from: opts.from ?? SERVER_SENDER };
+    if (opts.from !== undefined && opts.from !== sender.userId) {
+      return { ok: false, code: 'forbidden', message: 'cannot send as another user', delivered: 0 };
+    }
+    const waitMs = this.rates.take(sender.userId);
+    if (waitMs > 0) {
+      this.metrics.rateLimited.inc({ transport: opts.transport });
+      return { ok: false, code: 'rate_limited', message: 'too many messages from this user: slow down', delivered: 0, retryAfterMs: waitMs };
+    }
+    return { from: sender.userId, ...(opts.clientId === undefined ? {} : { msgId: `${sender.userId}:${String(opts.clientId)}` }) };
+  }
 
   /**
    * A direct message. Acknowledged (ok) once it is stored in JetStream and every live replica
    * holding the recipient has written it; or, when it could not be stored, once it reached
    * every socket of the recipient live.
    */
-  async sendDirect(sender: Principal, to: string, data: unknown, claimedFrom?: string, clientId?: string | number): Promise<SendOutcome> {
-    if (claimedFrom !== undefined && claimedFrom !== sender.userId) {
-      return { ok: false, code: 'forbidden', message: 'cannot send as another user', delivered: 0 };
-    }
-    const r = await this.delivery.direct({ v: 1, kind: 'direct', to, from: sender.userId, data, ts: Date.now(), origin: this.serverId, ...msgIdOf(sender, clientId) });
-    if (r.refused !== undefined) return { ok: false, code: 'not_stored', message: r.refused, delivered: 0 };
-    if (r.stored !== undefined) return { ok: true, delivered: r.delivered, stored: true, seq: r.stored.seq, ...(r.stored.duplicate === true ? { duplicate: true } : {}) };
+  async sendDirect(sender: Sender, to: string, data: unknown, opts: SendOptions): Promise<SendOutcome> {
+    const admitted = this.admit(sender, opts);
+    if ('ok' in admitted) return admitted;
+    const { from, msgId } = admitted;
+    const r = await this.delivery.direct({ v: 1, kind: 'direct', to, from, data, ts: Date.now(), origin: this.serverId, ...(msgId === undefined ? {} : { msgId }) });
+    if (r.stored !== undefined) return { ok: true, delivered: r.delivered, stored: true, seq: r.stored.seq, ...duplicateOf(r.stored) };
     if (r.unreachable > 0) {
       return { ok: false, code: 'remote_unavailable', message: `not stored, and ${r.unreachable} replica(s) holding the recipient could not be reached`, delivered: r.delivered };
     }
-    if (r.delivered === 0) return { ok: false, code: 'not_stored', message: 'could not store the message and the recipient is not connected here', delivered: 0 };
+    if (r.delivered === 0) return { ok: false, code: 'not_stored', message: refusedOf(r) ?? 'could not store the message and the recipient is not connected here', delivered: 0 };
     return { ok: true, delivered: r.delivered, stored: false };
   }
 
-  async publishRoom(sender: Principal, room: string, data: unknown, claimedFrom?: string, clientId?: string | number): Promise<SendOutcome> {
-    if (claimedFrom !== undefined && claimedFrom !== sender.userId) {
-      return { ok: false, code: 'forbidden', message: 'cannot publish as another user', delivered: 0 };
+  async publishRoom(sender: Sender, room: string, data: unknown, opts: SendOptions): Promise<SendOutcome> {
+    const name = parseRoom(room);
+    if (name === null) return { ok: false, code: 'forbidden', message: 'not a room', delivered: 0 };
+    const decision = this.access.publish(sender.kind === 'server' ? sender : sender.actor, name);
+    if (!decision.ok) {
+      this.metrics.forbidden.inc({ action: 'publish' });
+      return { ok: false, code: 'forbidden', message: decision.message, delivered: 0 };
     }
-    const r = await this.delivery.room({ v: 1, kind: 'room', room, from: sender.userId, data, ts: Date.now(), origin: this.serverId, ...msgIdOf(sender, clientId) });
-    if (r.refused !== undefined) return { ok: false, code: 'not_stored', message: r.refused, delivered: 0 };
+    const admitted = this.admit(sender, opts);
+    if ('ok' in admitted) return admitted;
+    const { from, msgId } = admitted;
+    const r = await this.delivery.room({ v: 1, kind: 'room', room: name.room, from, data, ts: Date.now(), origin: this.serverId, ...(msgId === undefined ? {} : { msgId }) });
+    const refused = refusedOf(r);
+    if (refused !== undefined) return { ok: false, code: 'not_stored', message: refused, delivered: 0 };
     if (!r.published && r.stored === undefined) {
       return { ok: false, code: 'remote_unavailable', message: 'NATS is unreachable: only local members got it', delivered: r.delivered };
     }
-    return { ok: true, delivered: r.delivered, stored: r.stored !== undefined, ...(r.stored === undefined ? {} : { seq: r.stored.seq }), ...(r.stored?.duplicate === true ? { duplicate: true } : {}) };
+    return { ok: true, delivered: r.delivered, stored: r.stored !== undefined, ...(r.stored === undefined ? {} : { seq: r.stored.seq, ...duplicateOf(r.stored) }) };
   }
 
-  broadcast(sender: Principal, data: unknown): SendOutcome {
-    if (!sender.admin) return { ok: false, code: 'forbidden', message: 'broadcast needs an admin token', delivered: 0 };
-    const r = this.delivery.broadcast({ v: 1, kind: 'broadcast', from: sender.userId, data, ts: Date.now(), origin: this.serverId });
+  /** To every connection of the fleet: the server API only (no user token grants it). */
+  broadcast(sender: Sender, data: unknown, from?: string): SendOutcome {
+    if (sender.kind !== 'server') return { ok: false, code: 'forbidden', message: 'broadcast is for the server API only', delivered: 0 };
+    const r = this.delivery.broadcast({ v: 1, kind: 'broadcast', from: from ?? SERVER_SENDER, data, ts: Date.now(), origin: this.serverId });
     if (!r.published) return { ok: false, code: 'remote_unavailable', message: 'NATS is unreachable: only local connections got it', delivered: r.delivered };
     return { ok: true, delivered: r.delivered, stored: false };
   }
 }
 
-/** The append's idempotency key: the sender and the client's id (a retry with the same id is stored once). */
-function msgIdOf(sender: Principal, clientId: string | number | undefined): { msgId?: string } {
-  return clientId === undefined ? {} : { msgId: `${sender.userId}:${String(clientId)}` };
+/** `duplicate: true` when the store says the message was there already (an earlier try of the same id). */
+function duplicateOf(stored: object): { duplicate?: true } {
+  return (stored as { duplicate?: unknown }).duplicate === true ? { duplicate: true } : {};
+}
+
+/** Why the history refused the message (a full stream), when Delivery says so. */
+function refusedOf(r: object): string | undefined {
+  const refused = (r as { refused?: unknown }).refused;
+  return typeof refused === 'string' ? refused : undefined;
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** Every Prometheus metric the server exports, on its own registry (served at GET /metrics). */
+/** Every Prometheus metric the server exports, on its own registry (served at GET /metrics on METRICS_PORT). */
 export class Metrics {
   readonly registry = new Registry();
 
@@ -52,6 +52,12 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly historyTailReads = new Counter({ name: 'wsfleet_history_tail_reads_total', help: "Reads of a subject's last sequence (before an append whose predecessor this replica did not know, and on connect)", registers: [this.registry] });
+  readonly natsCallbackErrors = new Counter({ name: 'wsfleet_nats_callback_errors_total', help: 'Exceptions thrown by NATS subscription callbacks (caught: the reader keeps running), by first subject token', labelNames: ['subject'] as const, registers: [this.registry] });
+  readonly rateLimited = new Counter({ name: 'wsfleet_rate_limited_total', help: 'Sends and publishes refused by the per-user rate limit, by transport (ws, http)', labelNames: ['transport'] as const, registers: [this.registry] });
+  readonly forbidden = new Counter({ name: 'wsfleet_forbidden_total', help: 'Actions refused by namespace policy or grants, by action', labelNames: ['action'] as const, registers: [this.registry] });
+  readonly bufferedBytes = new Gauge({ name: 'wsfleet_buffered_bytes', help: 'Bytes waiting in the send buffers of all sockets on this replica (sampled)', registers: [this.registry] });
+  readonly bufferBudgetCloses = new Counter({ name: 'wsfleet_buffer_budget_closes_total', help: 'Connections closed 1013 because the replica was over MAX_BUFFERED_BYTES_TOTAL', registers: [this.registry] });
+  readonly tokenExpiryCloses = new Counter({ name: 'wsfleet_token_expiry_closes_total', help: 'Connections closed 4001: token expired and not refreshed in time', registers: [this.registry] });
   readonly presenceWrites = new Counter({ name: 'wsfleet_presence_writes_total', help: 'Presence KV writes, by result', labelNames: ['result'] as const, registers: [this.registry] });
 
   constructor(serverId: string) {

@@ -2,22 +2,27 @@
  * The wire protocol: JSON text frames from clients (validated here) and the frames the server sends.
  */
 import { z } from 'zod';
+import { parseJsonLimited } from './json-limits.js';
+import { ROOM_RULE, canonicalRoom, parseRoom } from './rooms.js';
 import { isValidToken } from './subjects.js';
 
 const userId = z.string().refine(isValidToken, 'must be a user id of 1-64 letters, digits, "_" or "-"');
-const room = z.string().refine(isValidToken, 'must be a room name of 1-64 letters, digits, "_" or "-"');
+/** A room name, in its canonical form (`default:x` becomes `x`). */
+const room = z.string().refine((r) => parseRoom(r) !== null, ROOM_RULE).transform(canonicalRoom);
+const jwt = z.string().min(1).max(8192);
 const clientId = z.union([z.string().max(128), z.number()]).optional();
 /** Any JSON value, but present: `undefined` (a missing field) is refused. */
 const data = z.unknown().refine((v) => v !== undefined, 'is required');
 
 const frameSchemas = {
   send: z.object({ type: z.literal('send'), to: userId, data, id: clientId, from: z.string().optional() }),
-  join: z.object({ type: z.literal('join'), room, id: clientId, after: z.number().int().min(0).optional() }),
+  join: z.object({ type: z.literal('join'), room, id: clientId, after: z.number().int().min(0).optional(), token: jwt.optional() }),
   leave: z.object({ type: z.literal('leave'), room, id: clientId }),
   publish: z.object({ type: z.literal('publish'), room, data, id: clientId, from: z.string().optional() }),
   broadcast: z.object({ type: z.literal('broadcast'), data, id: clientId }),
   ping: z.object({ type: z.literal('ping'), id: clientId }),
   resume: z.object({ type: z.literal('resume'), after: z.number().int().min(0), room: room.optional(), id: clientId }),
+  refresh: z.object({ type: z.literal('refresh'), token: jwt, id: clientId }),
 } as const;
 
 export type FrameType = keyof typeof frameSchemas;
@@ -34,27 +39,34 @@ export const ErrorCode = {
   draining: 'draining',
   notMember: 'not_member',
   notStored: 'not_stored',
+  tooManyRooms: 'too_many_rooms',
+  invalidToken: 'invalid_token',
   internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 export type ServerFrame =
-  | { type: 'welcome'; server: string; user: string; conn: string }
+  | { type: 'welcome'; server: string; user: string; conn: string; exp?: number; limits: { rooms: number; replayPage?: number } }
+  | { type: 'refresh'; deadline: number }
   | { type: 'message'; from: string; data: unknown; ts: number; room?: string; broadcast?: true; seq?: number }
-  | { type: 'ack'; id: ClientId; delivered?: number; room?: string; seq?: number; stored?: boolean; duplicate?: true }
+  | { type: 'ack'; id: ClientId; delivered?: number; room?: string; seq?: number; stored?: boolean; exp?: number; duplicate?: true }
   | { type: 'pong'; id?: ClientId }
   | { type: 'error'; code: ErrorCode; message: string; id?: ClientId; delivered?: number };
 
 export type ParseResult = { ok: true; frame: ClientFrame } | { ok: false; code: ErrorCode; message: string; id?: ClientId };
 
+/** Nesting allowed in a frame unless the caller says otherwise (MAX_JSON_DEPTH). */
+export const DEFAULT_MAX_JSON_DEPTH = 32;
+
 /** Parses one text frame. Never throws: bad input becomes an error result naming what is wrong. */
-export function parseClientFrame(text: string): ParseResult {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return { ok: false, code: ErrorCode.badJson, message: 'frame is not valid JSON' };
+export function parseClientFrame(text: string, maxDepth = DEFAULT_MAX_JSON_DEPTH): ParseResult {
+  const json = parseJsonLimited(text, maxDepth);
+  if (!json.ok) {
+    return json.reason === 'too_deep'
+      ? { ok: false, code: ErrorCode.badFrame, message: `frame ${json.message}` }
+      : { ok: false, code: ErrorCode.badJson, message: 'frame is not valid JSON' };
   }
+  const raw = json.value;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { ok: false, code: ErrorCode.badFrame, message: 'frame must be a JSON object' };
   }

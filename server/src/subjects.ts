@@ -12,17 +12,27 @@ export function isValidToken(value: unknown): value is string {
   return typeof value === 'string' && TOKEN.test(value);
 }
 
+/**
+ * The one subject token for a room (rooms.ts validates the name): `<namespace>__<name>`, the
+ * default namespace included (`lobby` → `default__lobby`). A namespace has no "__" and does not
+ * end with "_", so the first "__" is the separator and two rooms never share a token.
+ */
+export function roomToken(room: string): string {
+  const colon = room.indexOf(':');
+  return colon < 0 ? `default__${room}` : `${room.slice(0, colon)}__${room.slice(colon + 1)}`;
+}
+
 export const subjects = {
   /** Targeted delivery to the replica that holds the sockets (request/reply: the reply carries the count). */
   server: (serverId: string) => `server.${serverId}`,
   /** Room fan-out: only replicas with a local member subscribe. */
-  room: (room: string) => `room.${room}`,
+  room: (room: string) => `room.${roomToken(room)}`,
   /** Every replica subscribes: admin broadcast. */
   broadcast: 'broadcast',
   /** JetStream stream WSF_INBOX: one subject per user, the user's message history. */
   inbox: (userId: string) => `inbox.${userId}`,
   /** JetStream stream WSF_ROOMS: one subject per room, the room's message history. */
-  roomLog: (room: string) => `roomlog.${room}`,
+  roomLog: (room: string) => `roomlog.${roomToken(room)}`,
 } as const;
 
 export const buckets = {

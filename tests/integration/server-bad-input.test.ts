@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { startProcessFleet, type ProcessFleet } from '../support/fleet-processes.js';
 import type { Replica } from '../support/replica.js';
-import { TEST_SECRET, mintToken } from '../support/tokens.js';
+import { TEST_SECRET, TEST_SERVER_API_KEY, mintToken } from '../support/tokens.js';
 import { connectClient, upgradeStatus, type TestClient } from '../support/ws-client.js';
 
 let fleet: ProcessFleet;
@@ -69,7 +69,7 @@ describe('bad input and limits', { timeout: 120_000 }, () => {
     }
   });
 
-  it('nobody can send as another user; broadcast needs an admin token', async () => {
+  it('nobody can send as another user; broadcast is the server API\'s only (an admin claim grants nothing)', async () => {
     const c = await client('bad3');
     const forged = await c.request({ type: 'send', to: 'bad3', from: 'someone_else', data: 1 });
     assert.equal(forged.code, 'forbidden');
@@ -79,9 +79,13 @@ describe('bad input and limits', { timeout: 120_000 }, () => {
     assert.equal(bc.code, 'forbidden');
     const admin = await connectClient(`${r1.wsUrl}?token=${await mintToken(TEST_SECRET, 'root', { admin: true })}`);
     open.push(admin);
-    const ok = await admin.request({ type: 'broadcast', data: 'hi all' });
-    assert.equal(ok.type, 'ack');
-    assert.equal((await c.next((f) => f.type === 'message' && f.broadcast === true)).data, 'hi all');
+    assert.equal((await admin.request({ type: 'broadcast', data: 'hi all' })).code, 'forbidden');
+    const asUser = await fetch(`${r1.url}/broadcast`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await mintToken(TEST_SECRET, 'root', { admin: true })}` }, body: JSON.stringify({ data: 'x' }) });
+    assert.equal(asUser.status, 403);
+    const ok = await fetch(`${r1.url}/broadcast`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `ApiKey ${TEST_SERVER_API_KEY}` }, body: JSON.stringify({ data: 'hi all' }) });
+    assert.equal(ok.status, 202);
+    const frame = await c.next((f) => f.type === 'message' && f.broadcast === true);
+    assert.deepEqual([frame.data, frame.from], ['hi all', 'server']);
   });
 
   it('a frame over MAX_PAYLOAD_BYTES closes with 1009', async () => {

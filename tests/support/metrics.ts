@@ -1,6 +1,11 @@
-/** Reads one sample from a replica's /metrics (Prometheus text), summing series that match all labels. */
+import { metricsUrlOf } from './replica.js';
+
+/**
+ * Reads one sample from a replica's /metrics (Prometheus text), summing series that match all labels.
+ * `baseUrl` is the replica's public URL or its metrics URL: metrics are served on METRICS_PORT.
+ */
 export async function readMetric(baseUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const text = await (await fetch(`${metricsUrlOf(baseUrl)}/metrics`)).text();
   let sum = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue;

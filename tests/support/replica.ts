@@ -2,7 +2,15 @@ import { join } from 'node:path';
 import { repoRoot } from './paths.js';
 import { freePort, waitFor } from './ports.js';
 import { startProcess } from './processes.js';
-import { TEST_SECRET } from './tokens.js';
+import { TEST_NAMESPACES, TEST_SECRET, TEST_SERVER_API_KEY } from './tokens.js';
+
+/** Public URL (http://127.0.0.1:<port>) → that replica's metrics URL (its METRICS_PORT). */
+const metricsUrls = new Map<string, string>();
+
+/** Where the replica behind a public URL serves /metrics (the URL itself for one started elsewhere). */
+export function metricsUrlOf(url: string): string {
+  return metricsUrls.get(url) ?? url;
+}
 
 export interface Replica {
   readonly id: string;
@@ -11,6 +19,8 @@ export interface Replica {
   readonly url: string;
   /** ws://127.0.0.1:<port>/ws */
   readonly wsUrl: string;
+  /** http://127.0.0.1:<metrics port>: GET /metrics (not served on the public port). */
+  readonly metricsUrl: string;
   readonly logFile: string;
   readonly exited: Promise<number | null>;
   /** SIGTERM (graceful drain), SIGKILL after graceMs. */
@@ -34,9 +44,13 @@ export interface ReplicaOptions {
 /** Starts a real ws-fleet server process (TypeScript source through tsx) on a loopback port. */
 export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   const port = opts.port ?? (await freePort());
+  const metricsPort = opts.env?.METRICS_PORT ?? String(await freePort());
   const env: Record<string, string> = {
     SERVER_ID: opts.id,
     PORT: String(port),
+    METRICS_PORT: metricsPort,
+    NAMESPACES: JSON.stringify(TEST_NAMESPACES),
+    SERVER_API_KEY: TEST_SERVER_API_KEY,
     HOST: '127.0.0.1',
     NATS_URLS: opts.natsUrls.join(','),
     AUTH_SECRET: TEST_SECRET,
@@ -49,6 +63,8 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   };
   const proc = startProcess(`replica-${opts.id}`, process.execPath, ['--import', 'tsx', join(repoRoot, 'server', 'src', 'main.ts')], env);
   const url = `http://127.0.0.1:${port}`;
+  const metricsUrl = `http://127.0.0.1:${metricsPort}`;
+  metricsUrls.set(url, metricsUrl);
   if (opts.waitReady ?? true) {
     const early = proc.exited.then((code) => { throw new Error(`replica ${opts.id} exited with ${code} before ready; see ${proc.logFile}`); });
     await Promise.race([
@@ -61,6 +77,7 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
     port,
     url,
     wsUrl: `ws://127.0.0.1:${port}/ws`,
+    metricsUrl,
     logFile: proc.logFile,
     exited: proc.exited,
     stop: (graceMs) => proc.stop(graceMs),

@@ -4,7 +4,7 @@ import type { WebSocket } from 'ws';
 import { LocalConnections, type ClientConnection } from '../../server/src/connections.js';
 
 function conn(id: string, userId: string): ClientConnection {
-  return { id, userId, admin: false, socket: Object.create(null) as WebSocket, rooms: new Set(), state: { missedPongs: 0, strikes: 0, closing: false }, cursors: new Map() };
+  return { id, userId, socket: Object.create(null) as WebSocket, auth: { exp: null, grants: { join: [], history: [], publish: [] } }, rooms: new Set(), roomActs: new Map(), state: { missedPongs: 0, strikes: 0, closing: false }, cursors: new Map() };
 }
 
 describe('local connection registry', () => {

@@ -44,4 +44,30 @@ describe('server configuration', () => {
     assert.equal(loadConfig({ ...base, AUTH_ALLOW_DEV_USER: 'true' }).auth.allowDevUser, true);
     assert.throws(() => loadConfig({ ...base, AUTH_ALLOW_DEV_USER: 'maybe' }), /AUTH_ALLOW_DEV_USER/);
   });
+
+  it('parses NAMESPACES and names the bad namespace and field', () => {
+    assert.equal(loadConfig(base).namespaces.size, 0, 'nothing configured: everything denied');
+    const ns = { chat: { join: 'grant', history: 'grant', publish: 'members', keepHistory: true, historyMaxAgeSec: 60, historyMaxMsgs: 100 } };
+    assert.equal(loadConfig({ ...base, NAMESPACES: JSON.stringify(ns) }).namespaces.get('chat')?.join, 'grant');
+    assert.throws(() => loadConfig({ ...base, NAMESPACES: '{nope' }), /NAMESPACES: must be a JSON object/);
+    assert.throws(() => loadConfig({ ...base, NAMESPACES: JSON.stringify({ chat: { ...ns.chat, join: 'anyone' } }) }), /NAMESPACES: chat\.join/);
+    assert.throws(() => loadConfig({ ...base, NAMESPACES: JSON.stringify({ chat: { ...ns.chat, extra: 1 } }) }), /NAMESPACES: chat/);
+    assert.throws(() => loadConfig({ ...base, NAMESPACES: JSON.stringify({ 'a__b': ns.chat }) }), /namespace "a__b"/);
+  });
+
+  it('keeps metrics off the public port and the server key apart from the token secret', () => {
+    assert.equal(loadConfig(base).metrics.port, 9091);
+    assert.throws(() => loadConfig({ ...base, PORT: '9000', METRICS_PORT: '9000' }), /METRICS_PORT/);
+    assert.throws(() => loadConfig({ ...base, SERVER_API_KEY: base.AUTH_SECRET }), /SERVER_API_KEY must differ/);
+    assert.throws(() => loadConfig({ ...base, SERVER_API_KEY: 'short-key' }), (err: unknown) => err instanceof ConfigError && /SERVER_API_KEY/.test(err.message) && !err.message.includes('short-key'));
+  });
+
+  it('has the limits of issue 11 with their defaults', () => {
+    const c = loadConfig(base);
+    assert.deepEqual(
+      [c.limits.maxRoomsPerConnection, c.limits.maxConnectionsPerUser, c.limits.maxJsonDepth, c.auth.refreshWindowMs, c.auth.maxLifetimeSec],
+      [128, 16, 32, 10_000, 86_400],
+    );
+    assert.equal(c.limits.userRatePerSec, c.limits.ratePerSec, 'the per-user rate defaults to the per-connection one');
+  });
 });
