@@ -5,7 +5,7 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
-import { jetstreamManager, jserrors, type StreamConfig } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { Config } from './config.js';
 import { buckets } from './subjects.js';
 
@@ -74,7 +74,7 @@ async function boundExisting(nc: NatsConnection, name: string, opts: Partial<KvO
       config = (await jsm.streams.info(stream)).config;
     } catch (err) {
       // Another replica is creating it right now (with these limits): wait for it, briefly.
-      if (!(err instanceof jserrors.StreamNotFoundError)) throw err;
+      if (!(err instanceof JetStreamApiError) || err.code !== JetStreamApiCodes.StreamNotFound) throw err;
       if (attempt >= 10) return;
       await new Promise((r) => setTimeout(r, 200));
     }
