@@ -12,6 +12,7 @@ import { waitFor } from '../support/ports.js';
 import type { Replica } from '../support/replica.js';
 import { TEST_SECRET, mintToken } from '../support/tokens.js';
 import { connectClient, type Frame, type TestClient } from '../support/ws-client.js';
+import { subjects } from '../../server/src/subjects.js';
 
 const PAGE = 100;
 const PER_USER = 1000;
@@ -119,13 +120,14 @@ describe('durability: retries stored once, full history refuses, replays complet
 
     // Rooms: the same for a publish.
     await rcv.request({ type: 'join', room: 'dup_room' });
+    await again.request({ type: 'join', room: 'dup_room' }); // publishing takes membership (namespace policy)
     const p1 = await sendWithId(again, { type: 'publish', room: 'dup_room', data: 'x' }, 'p-1');
     const p2 = await sendWithId(again, { type: 'publish', room: 'dup_room', data: 'x' }, 'p-1');
     assert.equal(p2.duplicate, true);
     assert.equal(p2.seq, p1.seq);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(messages(rcv, 'dup_room').length, 1);
-    assert.equal(await storedOn('WSF_ROOMS', 'roomlog.dup_room'), 1);
+    assert.equal(await storedOn('WSF_ROOMS', subjects.roomLog('dup_room')), 1);
   });
 
   it('paged replay: more than two pages of history, each message once, in order, then live', async () => {

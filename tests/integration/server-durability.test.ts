@@ -122,6 +122,7 @@ describe('durability: history, resume, drain, slow consumers', { timeout: 300_00
     const member = await client(r2, 'rs_member');
     const poster = await client(r1, 'rs_poster');
     await member.request({ type: 'join', room: 'resumable' });
+    await poster.request({ type: 'join', room: 'resumable' }); // publishing takes membership (namespace policy)
     const acks: Frame[] = [];
     for (let n = 0; n < 5; n++) acks.push(await poster.request({ type: 'publish', room: 'resumable', data: n }));
     const seqs = acks.map((a) => a.seq as number);
