@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import type { Messaging, SendOutcome } from './messaging.js';
 import type { Metrics } from './metrics.js';
 import { isValidToken } from './subjects.js';
+import { createDemoRoutes } from './demo/routes.js';
 
 export interface HttpDeps {
   config: Config;
@@ -29,7 +30,9 @@ const publishBody = z.object({ data: z.unknown().refine((v) => v !== undefined, 
 const ROOM_PATH = /^\/rooms\/([^/]+)\/publish$/;
 
 export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const demo = createDemoRoutes(deps); // GET /, /client.js, /fleet, POST /dev/token (server/src/demo)
   return (req, res) => {
+    if (demo(req, res)) return;
     handle(deps, req, res).catch((err: unknown) => {
       if (err instanceof BodyError) {
         sendJson(res, err.status, { error: err.code, message: err.message });
