@@ -47,9 +47,14 @@ let client: FleetClient | undefined;
 let replayedSinceReconnect = 0;
 let reconnecting = false;
 
+/** Every status line shown, oldest first (read by the browser test; a short line may be replaced within a frame). */
+const statusLog: string[] = [];
+(globalThis as { wsfDemo?: unknown }).wsfDemo = { statusLog, client: () => client };
+
 function setStatus(state: ConnectionState | 'idle', text: string): void {
   ui.status.dataset.state = state;
   ui.status.textContent = text;
+  statusLog.push(text);
 }
 
 function decodeSub(token: string): string | undefined {
