@@ -49,7 +49,8 @@ let reconnecting = false;
 
 /** Every status line shown, oldest first (read by the browser test; a short line may be replaced within a frame). */
 const statusLog: string[] = [];
-(globalThis as { wsfDemo?: unknown }).wsfDemo = { statusLog, client: () => client };
+let acked = 0;
+(globalThis as { wsfDemo?: unknown }).wsfDemo = { statusLog, client: () => client, acked: () => acked };
 
 function setStatus(state: ConnectionState | 'idle', text: string): void {
   ui.status.dataset.state = state;
@@ -170,7 +171,7 @@ function sendFrom(form: HTMLFormElement, input: HTMLInputElement, go: (text: str
     const text = input.value;
     if (text === '') return;
     input.value = '';
-    go(text).catch((err: unknown) => { setStatus(client?.state ?? 'idle', `not sent: ${err instanceof Error ? err.message : String(err)}`); });
+    go(text).then(() => { acked += 1; }, (err: unknown) => { setStatus(client?.state ?? 'idle', `not sent: ${err instanceof Error ? err.message : String(err)}`); });
   });
 }
 sendFrom(ui.dmForm, ui.dmText, (text) => client?.send(ui.dmTo.value.trim(), { text }) ?? Promise.reject(new Error('not signed in')));
