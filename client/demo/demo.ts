@@ -104,6 +104,7 @@ async function start(token: string): Promise<void> {
   c.on('state', (s) => {
     if (s === 'reconnecting') {
       reconnecting = true;
+      unrecovered = false;
       replayedSinceReconnect = 0;
       ui.replica.textContent = '–';
       setStatus(s, 'reconnecting…');
@@ -118,12 +119,19 @@ async function start(token: string): Promise<void> {
     document.title = `${user} on ${w.server} · ws-fleet demo`;
     if (!reconnecting) setStatus('open', `connected to replica ${w.server}`);
   });
+  let unrecovered = false;
   c.on('resumed', (r) => {
     replayedSinceReconnect += r.replayed;
+    unrecovered ||= !r.recovered;
     if (!reconnecting && r.replayed === 0) return;
-    const lost = r.recovered ? '' : ' (some could not be recovered)';
+    if (r.pending > 0) {
+      setStatus('open', `resuming on ${c.server ?? '?'}: ${replayedSinceReconnect} missed so far…`);
+      return;
+    }
+    const lost = unrecovered ? ' (some could not be recovered)' : '';
     setStatus('open', `resumed on ${c.server ?? '?'}, ${replayedSinceReconnect} missed message${replayedSinceReconnect === 1 ? '' : 's'} replayed${lost}`);
     reconnecting = false;
+    unrecovered = false;
   });
   c.on('message', (m) => { render(m.room === undefined ? ui.dmList : ui.roomList, m); });
   c.on('error', (e) => {

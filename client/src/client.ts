@@ -383,7 +383,12 @@ export class FleetClient {
     this.armIdle();
     if (w.exp !== undefined) this.scheduleRefresh(w.exp);
     this.events.emit('welcome', w);
-    for (const [room, wanted] of this.rooms) if (!wanted.joining) void this.rejoin(room, reset);
+    for (const [room, wanted] of this.rooms) {
+      if (wanted.joining) continue;
+      // Counted as replaying from now on, so a report of another subject does not say "caught up" too early.
+      if (reset || this.positions.get(room) !== undefined) this.replays.begin(room, !reset);
+      void this.rejoin(room, reset);
+    }
     this.pending.flush();
     const settle = this.connectSettle;
     this.connectSettle = undefined;
@@ -393,10 +398,7 @@ export class FleetClient {
   private async rejoin(room: string, reset: boolean): Promise<void> {
     try {
       const frame = await this.joinFrame(room);
-      if (reset) {
-        frame.after = 0;
-        this.replays.begin(room, false);
-      }
+      if (reset) frame.after = 0;
       await this.pending.add(frame, this.ackTimeoutMs, true);
     } catch (err) {
       if (err instanceof ClosedError || (err instanceof FleetError && err.code === 'closed')) return;
@@ -430,7 +432,8 @@ export class FleetClient {
       const ack = await this.pending.add({ type: 'refresh', token, id: this.newId() }, this.ackTimeoutMs, true);
       if (ack.exp !== undefined) this.scheduleRefresh(ack.exp);
     } catch (err) {
-      if (err instanceof ClosedError) return;
+      // The connection went away meanwhile: the next one authenticates with a fresh token anyway.
+      if (err instanceof FleetError && err.code === 'closed') return;
       const e = err instanceof FleetError ? err : new AuthError('token refresh failed', {}, { cause: err });
       this.events.emit('error', e);
     }

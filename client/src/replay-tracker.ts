@@ -14,6 +14,8 @@ export interface ReplayReport {
   room?: string;
   replayed: number;
   recovered: boolean;
+  /** Subjects still replaying after this one (0: the client has caught up everywhere). */
+  pending: number;
 }
 
 interface Progress {
@@ -113,6 +115,6 @@ export class ReplayTracker {
     if (this.inProgress.get(subject) !== p) return;
     if (p.timer !== undefined) clearTimeout(p.timer);
     this.inProgress.delete(subject);
-    this.opts.onDone({ ...(subject === INBOX ? {} : { room: subject }), replayed: p.count, recovered: p.recovered });
+    this.opts.onDone({ ...(subject === INBOX ? {} : { room: subject }), replayed: p.count, recovered: p.recovered, pending: this.inProgress.size });
   }
 }

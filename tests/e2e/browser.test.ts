@@ -62,11 +62,20 @@ describe('e2e: the demo page in a real browser', { timeout: 20 * 60_000 }, () =>
     fs.rmSync(path.join(repoRoot, '.ws-fleet', 'cdktf', PREFIX), { recursive: true, force: true });
   });
 
+  /** While true, Bob's tab cannot reach the balancer's /ws (its attempts are closed with 1013 at once). */
+  let bobCutOff = false;
+
   /** A new browser context (its own cookies and storage) with the demo page signed in as `user`. */
   async function tab(user: string): Promise<Page> {
     if (browser === undefined) throw new Error('no browser');
     const ctx = await browser.newContext({ viewport: VIEWPORT });
     contexts.push(ctx);
+    if (user === 'bob') {
+      await ctx.routeWebSocket(/\/ws(\?|$)/, (ws) => {
+        if (bobCutOff) void ws.close({ code: 1013, reason: 'test: cut off' });
+        else ws.connectToServer();
+      });
+    }
     const page = await ctx.newPage();
     page.on('pageerror', (err) => { console.error(`[${user}] page error: ${err.message}`); });
     await page.goto(`${fleet.balancerUrl}/#token=${await mintToken(secret, user)}`);
@@ -135,14 +144,26 @@ describe('e2e: the demo page in a real browser', { timeout: 20 * 60_000 }, () =>
   it("docker kill of bob's replica: reconnecting…, then resumed; every message once, in order", async () => {
     const victim = await replicaOf(bob);
     const before = await texts(bob, 'dm-list');
+    const ackedBefore = await anne.evaluate(() => (globalThis as unknown as { wsfDemo: { acked: () => number } }).wsfDemo.acked());
+    const statusLog = (): Promise<string[]> => bob.evaluate(() => (globalThis as unknown as { wsfDemo: { statusLog: string[] } }).wsfDemo.statusLog);
+    // Bob's tab is kept from reconnecting from the kill until Anne's sends are stored, so all of
+    // them are "meanwhile" (otherwise the tab may be back on another replica before the first send).
+    bobCutOff = true;
     const killed = await run('docker', ['kill', victim], process.env, 30_000);
     assert.equal(killed.code, 0, `docker kill ${victim}: ${killed.stderr}`);
+    await bob.waitForFunction(() => document.getElementById('status')?.dataset.state === 'reconnecting', undefined, { timeout: 15_000 });
     const sent = Array.from({ length: 10 }, (_, i) => `while away ${i}`);
     for (const text of sent) await send(anne, 'bob', text);
+    // Every send acknowledged (stored) before Bob's tab may come back.
+    await anne.waitForFunction((n) => (globalThis as unknown as { wsfDemo: { acked: () => number } }).wsfDemo.acked() >= n, ackedBefore + sent.length, { timeout: 15_000 });
+    bobCutOff = false;
     await bob.waitForFunction(() => /^resumed/.test(document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 30_000 });
-    const log = await bob.evaluate(() => (globalThis as unknown as { wsfDemo: { statusLog: string[] } }).wsfDemo.statusLog);
+    // The room and the inbox may report in either order; the page says "resumed" once both have.
+    const log = await statusLog();
     assert.ok(log.includes('reconnecting…'), `status went through reconnecting…: ${JSON.stringify(log)}`);
-    assert.match(log.at(-1) ?? '', /^resumed on .+, \d+ missed messages? replayed/);
+    const resumed = /^resumed on (.+), (\d+) missed messages? replayed/.exec(log.at(-1) ?? '');
+    assert.ok(resumed !== null, `status lines: ${JSON.stringify(log)}`);
+    assert.equal(Number(resumed[2]), sent.length, `the status counts the messages sent while away: ${JSON.stringify(log)}`);
     const got = await waitForTexts(bob, 'dm-list', sent, 20_000);
     assert.deepEqual(got.slice(before.length).filter((t) => t.startsWith('while away')), sent, 'each message once, in order');
     assert.deepEqual(got.slice(0, before.length), before, 'nothing shown before is shown again');

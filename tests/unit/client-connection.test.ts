@@ -199,7 +199,7 @@ describe('client connection', () => {
     assert.deepEqual(s1.ofType('resume'), [{ type: 'resume', after: 6 }]);
     s1.frame(msg(9));
     s1.frame({ type: 'replayed', last: 9, more: false, recovered: true });
-    assert.deepEqual(h.resumed, [{ replayed: 3, recovered: true }]);
+    assert.deepEqual(h.resumed, [{ replayed: 3, recovered: true, pending: 0 }]);
     assert.equal(h.client.stats.replayed, 3);
     assert.deepEqual(h.messages.map((m) => [m.seq, m.replayed === true]), [[3, false], [4, true], [6, true], [9, true]]);
   });
@@ -211,7 +211,7 @@ describe('client connection', () => {
     const s1 = await reconnect(h, s0, 1, 1006, { limits: {} });
     s1.frame(msg(50));
     s1.frame({ type: 'replayed', last: 50, more: false, recovered: false });
-    assert.deepEqual(h.resumed, [{ replayed: 1, recovered: false }]);
+    assert.deepEqual(h.resumed, [{ replayed: 1, recovered: false, pending: 0 }]);
   });
 
   it('v1 (no replayed frame): the resume is complete when live messages flow', async () => {
@@ -223,7 +223,7 @@ describe('client connection', () => {
     s1.frame(msg(5, { ts: Date.now() - 4_000 }));
     assert.equal(h.resumed.length, 0);
     s1.frame(msg(6, { ts: Date.now() + 1 }));
-    assert.deepEqual(h.resumed, [{ replayed: 2, recovered: true }]);
+    assert.deepEqual(h.resumed, [{ replayed: 2, recovered: true, pending: 0 }]);
   });
 
   it('an epoch change is a reset: positions forgotten, everything re-read from 0, recovered:false', async () => {
@@ -243,7 +243,7 @@ describe('client connection', () => {
     assert.equal(h.messages.at(-1)?.seq, 1, 'seq 1 of the new stream is not taken for a repeat');
     s1.frame({ type: 'replayed', last: 1, more: false, recovered: true });
     s1.frame({ type: 'replayed', room: 'lobby', last: 0, more: false, recovered: true });
-    assert.deepEqual(h.resumed, [{ replayed: 1, recovered: false }, { room: 'lobby', replayed: 0, recovered: false }]);
+    assert.deepEqual(h.resumed, [{ replayed: 1, recovered: false, pending: 1 }, { room: 'lobby', replayed: 0, recovered: false, pending: 0 }]);
   });
 
   it('a lost ack is retried with the same id; a late ack settles it', async () => {

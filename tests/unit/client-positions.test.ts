@@ -49,7 +49,7 @@ describe('client replay tracker', () => {
     assert.equal(done.length, 0);
     t.onMessage('lobby', 0);
     t.onReplayed({ room: 'lobby', last: 31, more: false, recovered: true });
-    assert.deepEqual(done, [{ room: 'lobby', replayed: 4, recovered: true }]);
+    assert.deepEqual(done, [{ room: 'lobby', replayed: 4, recovered: true, pending: 0 }]);
     assert.equal(t.onMessage('lobby', 0), false, 'after the tail, messages are live');
   });
 
@@ -59,7 +59,7 @@ describe('client replay tracker', () => {
     t.begin(INBOX);
     t.onReplayed({ last: 10, more: true, recovered: false });
     t.onReplayed({ last: 20, more: false, recovered: true });
-    assert.deepEqual(done, [{ replayed: 0, recovered: false }]);
+    assert.deepEqual(done, [{ replayed: 0, recovered: false, pending: 0 }]);
   });
 
   it('v1: a live message (ts after the welcome) ends the replay', () => {
@@ -69,7 +69,7 @@ describe('client replay tracker', () => {
     assert.equal(t.onMessage(INBOX, 500), true);
     assert.equal(t.onMessage(INBOX, 900), true);
     assert.equal(t.onMessage(INBOX, 1_001), false);
-    assert.deepEqual(done, [{ replayed: 2, recovered: true }]);
+    assert.deepEqual(done, [{ replayed: 2, recovered: true, pending: 0 }]);
   });
 
   it('v1: a quiet subject ends the replay after settleMs', async () => {
@@ -78,7 +78,7 @@ describe('client replay tracker', () => {
     t.begin('r');
     t.onMessage('r', 1);
     await new Promise((r) => setTimeout(r, 60));
-    assert.deepEqual(done, [{ room: 'r', replayed: 1, recovered: true }]);
+    assert.deepEqual(done, [{ room: 'r', replayed: 1, recovered: true, pending: 0 }]);
     t.stop();
   });
 });
