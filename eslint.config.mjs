@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', 'dist/**', 'cdktf.out/**', '.ws-fleet/**', 'results/**', 'server/.image/**', '**/.gen/**'],
+    ignores: ['node_modules/**', 'dist/**', 'cdktf.out/**', '.ws-fleet/**', 'results/**', 'server/.image/**', 'client/dist/**', '**/.gen/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,

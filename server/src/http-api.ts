@@ -17,6 +17,7 @@ import type { Messaging, Sender, SendOutcome } from './messaging.js';
 import type { Metrics } from './metrics.js';
 import { ROOM_RULE, parseRoom } from './rooms.js';
 import { isValidToken } from './subjects.js';
+import { createDemoRoutes } from './demo/routes.js';
 
 export interface HttpDeps {
   config: Config;
@@ -42,7 +43,9 @@ class HttpRefusal extends Error {
 }
 
 export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const demo = createDemoRoutes(deps); // GET /, /client.js, /fleet, POST /dev/token (server/src/demo)
   return (req, res) => {
+    if (demo(req, res)) return;
     handle(deps, req, res).catch((err: unknown) => {
       if (res.headersSent) return;
       if (err instanceof BodyError) {
