@@ -3,7 +3,7 @@
 #   setup: <step>: already present|installed|built (<seconds>s) [detail]
 # A failing step stops setup with a message naming what is missing and how to fix it.
 #
-# Steps, in order: node docker terraform provider nats haproxy images
+# Steps, in order: node docker terraform provider nats haproxy browser images
 #   scripts/setup.sh                      all steps
 #   scripts/setup.sh --only node,docker   just these (also: SETUP_ONLY=node,docker)
 #   scripts/setup.sh --skip images        all but these (also: SETUP_SKIP=images)
@@ -17,12 +17,12 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$SCRIPT_DIR/lib/env.sh"
 # shellcheck source=lib/versions.sh
 source "$SCRIPT_DIR/lib/versions.sh"
-for lib in common node-deps docker-engine terraform provider-docker go-tools images; do
+for lib in common node-deps docker-engine terraform provider-docker go-tools browser images; do
   # shellcheck disable=SC1090
   source "$SCRIPT_DIR/lib/$lib.sh"
 done
 
-ALL_STEPS=(node docker terraform provider nats haproxy images)
+ALL_STEPS=(node docker terraform provider nats haproxy browser images)
 step_function() {
   case "$1" in
     node) echo setup_node_deps ;;
@@ -31,6 +31,7 @@ step_function() {
     provider) echo setup_provider_docker ;;
     nats) echo setup_nats_server ;;
     haproxy) echo setup_haproxy_host ;;
+    browser) echo setup_browser ;;
     images) echo setup_images ;;
     *) return 1 ;;
   esac

@@ -25,8 +25,6 @@ export interface HttpDeps {
   metrics: Metrics;
   messaging: () => Messaging | null;
   readiness: () => { ready: true } | { ready: false; reason: string };
-  /** Routes mounted before ours (the demo's); true when one handled the request. */
-  extraRoutes?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 const userId = z.string().refine(isValidToken, 'must be a user id of 1-64 letters, digits, "_" or "-"');
@@ -75,7 +73,6 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
     sendJson(res, r.ready ? 200 : 503, { ...r, server: deps.config.serverId });
     return;
   }
-  if (deps.extraRoutes?.(req, res) === true) return;
   const roomMatch = ROOM_PATH.exec(path);
   if (path === '/send' || path === '/broadcast' || roomMatch !== null) {
     if (req.method !== 'POST') throw new HttpRefusal(405, 'method_not_allowed', `${path} takes POST`, { allow: 'POST' });

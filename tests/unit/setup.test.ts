@@ -63,7 +63,7 @@ test('a second setup run does nothing: every step "already present", under 10 s 
 
   const steps = parseStepLines(second.stdout);
   const names = steps.map((s) => s.step);
-  assert.deepEqual(names, ['node', 'docker', 'terraform', 'provider', 'nats', 'haproxy', 'image/node', 'image/haproxy', 'image/nats']);
+  assert.deepEqual(names, ['node', 'docker', 'terraform', 'provider', 'nats', 'haproxy', 'browser', 'image/node', 'image/haproxy', 'image/nats']);
   for (const s of steps) {
     assert.equal(s.status, 'already present', `step ${s.step} was not idempotent: ${s.status}`);
   }

@@ -12,6 +12,8 @@ import { DEV_TOKEN_TTL_SEC } from './demo-config.js';
 
 const body = z.object({ user: z.string().refine(isValidToken, 'must be a user id of 1-64 letters, digits, "_" or "-"') });
 const MAX_BODY_BYTES = 1_024;
+/** `{"user":…}` is one level deep; anything deeper is a client's mistake (400). */
+const MAX_BODY_DEPTH = 4;
 
 export type DevTokenHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -26,7 +28,7 @@ export function devTokenHandler(enabled: boolean, secret: Uint8Array): DevTokenH
       sendJson(res, 405, { error: 'method_not_allowed', message: '/dev/token takes POST' }, { allow: 'POST' });
       return;
     }
-    const parsed = body.safeParse(await readJsonBody(req, MAX_BODY_BYTES));
+    const parsed = body.safeParse(await readJsonBody(req, MAX_BODY_BYTES, MAX_BODY_DEPTH));
     if (!parsed.success) {
       sendJson(res, 400, { error: 'bad_request', message: `field "user" ${parsed.error.issues[0]?.message ?? 'is invalid'}` });
       return;
