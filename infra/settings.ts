@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { imageVersionsFile, settingsFile } from './paths.js';
+import { maxConnectionsFor, memoryMbFor } from './capacity.js';
 
 export const LB_MODES = ['roundrobin', 'leastconn', 'sticky'] as const;
 export type LbMode = (typeof LB_MODES)[number];
@@ -19,6 +20,44 @@ export type LbMode = (typeof LB_MODES)[number];
 export const MAX_REPLICAS = 64;
 
 const port = z.number().int().min(1).max(65535);
+/** The port the replicas serve clients on inside their containers (infra/constructs/ws-pool.ts uses it). */
+export const REPLICA_PORT = 8080;
+
+/**
+ * One namespace of rooms (`<namespace>:<name>`): who may join, read history and publish, and what is
+ * kept. The shape is the server's NAMESPACES contract; a namespace not listed denies everything.
+ */
+export const namespaceSchema = z
+  .strictObject({
+    join: z.enum(['authenticated', 'grant']),
+    history: z.enum(['members', 'grant', 'none']),
+    publish: z.enum(['members', 'grant', 'server']),
+    keepHistory: z.boolean(),
+    historyMaxAgeSec: z.number().int().min(1).max(365 * 24 * 3600),
+    historyMaxMsgs: z.number().int().min(1).max(10_000_000),
+    maxMembers: z.number().int().min(1).max(10_000_000).optional(),
+  })
+  .refine((ns) => ns.keepHistory || ns.history === 'none', { error: 'history must be "none" when keepHistory is false', path: ['history'] });
+
+const NAMESPACE_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
+export const namespacesSchema = z.record(z.string(), namespaceSchema).superRefine((namespaces, ctx) => {
+  for (const name of Object.keys(namespaces)) {
+    if (!NAMESPACE_NAME_RE.test(name)) {
+      ctx.addIssue({ code: 'custom', path: [name], input: name, message: `namespace name ${JSON.stringify(name)}: namespace names are 1-64 of letters, digits, "_" or "-"` });
+    }
+  }
+});
+export type Namespaces = z.infer<typeof namespacesSchema>;
+
+/**
+ * The namespaces a deployment gets unless it says otherwise: `chat`, open to every authenticated user
+ * (join, read its history as a member, publish as a member), so the demo works. Nothing else is public:
+ * `default` (rooms without a namespace) and every other namespace deny everything until configured.
+ */
+export const DEFAULT_NAMESPACES: Namespaces = {
+  chat: { join: 'authenticated', history: 'members', publish: 'members', keepHistory: true, historyMaxAgeSec: 24 * 3600, historyMaxMsgs: 10_000 },
+};
+
 const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._/-]*:[A-Za-z0-9._-]+$/, 'must be an image reference name:tag');
 
 /** Settings a file or the environment may set (the prefix is separate: it selects the file). */
@@ -44,7 +83,16 @@ export const tunableSettingsSchema = z
     lbMemoryMb: z.number().int().min(32).max(16384),
     lbCpus: z.number().min(0.05).max(64),
     drainWindowMs: z.number().int().min(0).max(300_000),
+    /** Connections one replica accepts (MAX_CONNECTIONS); must fit wsMemoryMb (infra/capacity.ts). */
     maxConnections: z.number().int().min(1).max(1_000_000),
+    /** Room namespaces and their permissions (rendered into the replicas' NAMESPACES as JSON). */
+    namespaces: namespacesSchema,
+    /** The longest lifetime (exp - iat) a user token may have; longer ones are refused. */
+    tokenMaxLifetimeSec: z.number().int().min(60).max(30 * 24 * 3600),
+    /** The replicas' Prometheus /metrics port: on the fleet network only, never routed by the balancer. */
+    metricsPort: z.number().int().min(1024).max(65535),
+    /** New connections one source address may open per 10 s through the balancer (429 past it); 0 = no limit. */
+    lbConnRatePerSourcePer10s: z.number().int().min(0).max(10_000_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
     /** 0 = NATS ports not published. Otherwise node n's client port is published at base+n-1 and its monitor port at base+100+n-1. */
     debugNatsPortBase: z.number().int().min(0).max(65000),
@@ -102,7 +150,13 @@ export function defaultSettings(images: ImageVersions): TunableSettings {
     lbMemoryMb: 256,
     lbCpus: 0.5,
     drainWindowMs: 5000,
-    maxConnections: 50_000,
+    // What 256 MiB holds with room to spare (infra/capacity.ts: about 4,900).
+    maxConnections: 3000,
+    namespaces: DEFAULT_NAMESPACES,
+    tokenMaxLifetimeSec: 24 * 3600,
+    metricsPort: 9091,
+    // Every client on the host shares one source address behind Docker's port publishing: be generous.
+    lbConnRatePerSourcePer10s: 1000,
     logLevel: 'info',
     debugNatsPortBase: 0,
   };
@@ -111,8 +165,11 @@ export function defaultSettings(images: ImageVersions): TunableSettings {
 const SETTING_KEYS = Object.keys(tunableSettingsSchema.shape) as SettingKey[];
 const NUMERIC_KEYS: ReadonlySet<SettingKey> = new Set<SettingKey>([
   'replicas', 'natsNodes', 'balancerPort', 'statsPort', 'wsMemoryMb', 'wsCpus', 'natsMemoryMb', 'natsCpus',
-  'lbMemoryMb', 'lbCpus', 'drainWindowMs', 'maxConnections', 'debugNatsPortBase',
+  'lbMemoryMb', 'lbCpus', 'drainWindowMs', 'maxConnections', 'debugNatsPortBase', 'tokenMaxLifetimeSec', 'metricsPort',
+  'lbConnRatePerSourcePer10s',
 ]);
+/** Settings given as JSON in the environment or on the command line. */
+const JSON_KEYS: ReadonlySet<SettingKey> = new Set<SettingKey>(['namespaces']);
 
 /** `balancerPort` → `WSFLEET_BALANCER_PORT`. */
 export function envNameFor(key: SettingKey): string {
@@ -123,8 +180,15 @@ export function isSettingKey(name: string): name is SettingKey {
   return (SETTING_KEYS as string[]).includes(name);
 }
 
-/** Turns a command-line / environment string into the setting's type (numbers for numeric settings). */
-export function parseSettingValue(key: SettingKey, raw: string, source: string): string | number {
+/** Turns a command-line / environment string into the setting's type (numbers for numeric settings, JSON for objects). */
+export function parseSettingValue(key: SettingKey, raw: string, source: string): unknown {
+  if (JSON_KEYS.has(key)) {
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch (err) {
+      throw new SettingsError(`invalid setting ${key} (from ${source}): not valid JSON (${(err as Error).message})`);
+    }
+  }
   if (!NUMERIC_KEYS.has(key)) return raw.trim();
   const n = Number(raw.trim());
   if (raw.trim() === '' || !Number.isFinite(n)) {
@@ -140,6 +204,14 @@ function describeIssue(issue: z.core.$ZodIssue, values: Record<string, unknown>,
   if (typeof key !== 'string') return issue.message;
   if (!isSettingKey(key)) return `unknown setting ${JSON.stringify(key)} (known: ${SETTING_KEYS.join(', ')})`;
   const source = sources[key] ?? 'defaults';
+  if (issue.path.length > 1) {
+    // Inside an object setting (namespaces.chat.join): name the exact field and its value.
+    let value: unknown = values[key];
+    for (const p of issue.path.slice(1)) value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[p] : undefined;
+    const field = issue.path.map(String).join('.');
+    const keys = issue.code === 'unrecognized_keys' ? ` unknown ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : '';
+    return `invalid setting ${field}=${value === undefined ? 'missing' : JSON.stringify(value)} (from ${source}): ${issue.message}${keys}`;
+  }
   return `invalid setting ${key}=${JSON.stringify(values[key])} (from ${source}): ${issue.message}`;
 }
 
@@ -191,6 +263,16 @@ export function resolveSettings(input: ResolveInput): Settings {
     throw new SettingsError(parsed.error.issues.map((i) => describeIssue(i, values, sources)).join('\n'));
   }
   const s = parsed.data;
+  if (s.maxConnections > maxConnectionsFor(s.wsMemoryMb)) {
+    throw new SettingsError(
+      `invalid settings maxConnections=${s.maxConnections} (from ${sources.maxConnections ?? 'defaults'}) with wsMemoryMb=${s.wsMemoryMb} ` +
+        `(from ${sources.wsMemoryMb ?? 'defaults'}): a replica holds about ${maxConnectionsFor(s.wsMemoryMb)} connections in ${s.wsMemoryMb} MiB ` +
+        `(measured cost per connection: infra/capacity.ts); lower maxConnections or raise wsMemoryMb to at least ${memoryMbFor(s.maxConnections)}`,
+    );
+  }
+  if (s.metricsPort === REPLICA_PORT) {
+    throw new SettingsError(`invalid setting metricsPort=${s.metricsPort}: equals the replicas' client port ${REPLICA_PORT}; metrics must be on a port the balancer does not route`);
+  }
   if (s.balancerPort === s.statsPort) {
     throw new SettingsError(`invalid setting statsPort=${s.statsPort}: equals balancerPort; the two published ports must differ`);
   }

@@ -1,7 +1,7 @@
 /**
  * The ws-fleet stack: one network, the NATS JetStream cluster, the ws replicas and the balancer on
- * local Docker. Secrets are sensitive Terraform variables (TF_VAR_auth_secret, TF_VAR_nats_user,
- * TF_VAR_nats_password), so none is ever part of the synthesized configuration.
+ * local Docker. Secrets are sensitive Terraform variables (TF_VAR_auth_secret, TF_VAR_server_api_key,
+ * TF_VAR_nats_user, ...: infra/secrets.ts lists them), so none is ever part of the synthesized configuration.
  */
 import { Construct } from 'constructs';
 import { LocalBackend, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
@@ -52,8 +52,13 @@ export class FleetStack extends TerraformStack {
         description: `${description} (generated into .ws-fleet/secrets/<prefix>.env; pass as TF_VAR_${SECRET_VARIABLES[key].tfVar})`,
       }).stringValue;
     const authSecret = secret('authSecret', 'HS256 key the replicas verify client JWTs with');
+    const serverApiKey = secret('serverApiKey', 'Server API key (Authorization: ApiKey) for publishing and broadcasting as the server');
     const natsUser = secret('natsUser', 'NATS client user');
     const natsPassword = secret('natsPassword', 'NATS client password');
+    const natsRouteUser = secret('natsRouteUser', 'NATS cluster route user');
+    const natsRoutePassword = secret('natsRoutePassword', 'NATS cluster route password');
+    const lbStatsUser = secret('lbStatsUser', 'HAProxy stats page and exporter user');
+    const lbStatsPassword = secret('lbStatsPassword', 'HAProxy stats page and exporter password');
 
     this.network = new FleetNetwork(this, 'network', { prefix: s.prefix });
 
@@ -64,6 +69,8 @@ export class FleetStack extends TerraformStack {
       networkName: this.network.name,
       user: natsUser,
       password: natsPassword,
+      routeUser: natsRouteUser,
+      routePassword: natsRoutePassword,
       memoryMb: s.natsMemoryMb,
       cpus: s.natsCpus,
       bindAddress: s.bindAddress,
@@ -81,6 +88,10 @@ export class FleetStack extends TerraformStack {
       natsUser,
       natsPassword,
       authSecret,
+      serverApiKey,
+      namespaces: s.namespaces,
+      tokenMaxLifetimeSec: s.tokenMaxLifetimeSec,
+      metricsPort: s.metricsPort,
       drainWindowMs: s.drainWindowMs,
       memoryMb: s.wsMemoryMb,
       cpus: s.wsCpus,
@@ -102,6 +113,8 @@ export class FleetStack extends TerraformStack {
       publishedStatsPort: s.statsPort,
       memoryMb: s.lbMemoryMb,
       cpus: s.lbCpus,
+      statsUser: lbStatsUser,
+      statsPassword: lbStatsPassword,
       // Not on the replicas: the balancer finds them through DNS, so scaling never touches it.
       dependsOn: [this.network.network],
     });
@@ -109,7 +122,10 @@ export class FleetStack extends TerraformStack {
     const base = `${s.bindAddress}:${s.balancerPort}`;
     new TerraformOutput(this, 'balancer_url', { value: `http://${base}`, description: 'HTTP endpoints (POST /send, /healthz) through the balancer' });
     new TerraformOutput(this, 'websocket_url', { value: `ws://${base}/ws`, description: 'WebSocket endpoint through the balancer' });
-    new TerraformOutput(this, 'stats_url', { value: `http://${s.bindAddress}:${s.statsPort}${props.balancer.statsPath}`, description: 'HAProxy stats page' });
+    new TerraformOutput(this, 'stats_url', {
+      value: `http://${s.bindAddress}:${s.statsPort}${props.balancer.statsPath}`,
+      description: 'HAProxy stats page (basic auth: LB_STATS_USER / LB_STATS_PASSWORD in the secrets file)',
+    });
     new TerraformOutput(this, 'replica_names', { value: this.pool.names, description: 'ws replica container names' });
     new TerraformOutput(this, 'nats_nodes', { value: this.nats.containers.map((c) => c.name), description: 'NATS container names' });
     new TerraformOutput(this, 'lb_mode', { value: s.lbMode });

@@ -6,6 +6,11 @@
  */
 import { isSettingKey, loadSettings, SettingsError, updateSettingsFile } from '../settings.js';
 
+/** Object settings (namespaces) print as JSON, the others as they are. */
+function formatValue(value: unknown): string {
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+}
+
 function usage(): never {
   console.error('usage: settings.ts set <setting> <value> | get <setting> | show');
   process.exit(2);
@@ -20,13 +25,13 @@ function run(argv: string[]): void {
   if (command === 'get' && key !== undefined) {
     const settings = loadSettings();
     if (key !== 'prefix' && !isSettingKey(key)) throw new SettingsError(`unknown setting ${JSON.stringify(key)}`);
-    console.log(String(settings[key]));
+    console.log(formatValue(settings[key]));
     return;
   }
   if (command === 'set' && key !== undefined && value !== undefined) {
     if (!isSettingKey(key)) throw new SettingsError(`unknown setting ${JSON.stringify(key)}`);
     const settings = updateSettingsFile(key, value);
-    console.log(`${settings.prefix}: ${key}=${String(settings[key])}`);
+    console.log(`${settings.prefix}: ${key}=${formatValue(settings[key])}`);
     return;
   }
   usage();

@@ -3,7 +3,9 @@
  * `loadbalancer/` and uploaded into the container; an upload is part of the container's identity, so a
  * changed config (another lbMode, timeouts) replaces the container and nothing else. Replicas are found
  * through Docker DNS (the config's resolvers section), so scaling never changes the config.
- * Only the frontend and the stats ports are published, bound to the bind address.
+ * Only the frontend and the stats ports are published, bound to the bind address. The stats page and the
+ * exporter need the generated credentials, passed as environment variables. HAProxy runs as its image's
+ * unprivileged user with no capabilities and no-new-privileges.
  */
 import { createHash } from 'node:crypto';
 import { Construct } from 'constructs';
@@ -12,6 +14,8 @@ import { terraformLiteral } from '../render/terraform-literal.js';
 import { Container } from '@cdktf/provider-docker/lib/container/index.js';
 import { Image } from '@cdktf/provider-docker/lib/image/index.js';
 import { balancerContainerName, PREFIX_LABEL } from '../names.js';
+import { STATS_CREDENTIAL_ENV } from '../render/haproxy.js';
+import { hardening } from './hardening.js';
 
 export const HAPROXY_CONFIG_PATH = '/usr/local/etc/haproxy/haproxy.cfg';
 
@@ -33,6 +37,9 @@ export interface BalancerProps {
   readonly publishedStatsPort: number;
   readonly memoryMb: number;
   readonly cpus: number;
+  /** Terraform expressions (sensitive variables) for the stats page's credentials. */
+  readonly statsUser: string;
+  readonly statsPassword: string;
   readonly dependsOn: ITerraformDependable[];
 }
 
@@ -51,6 +58,10 @@ export class Balancer extends Construct {
       // Master-worker in the foreground, as the official image runs it.
       entrypoint: ['haproxy'],
       command: ['-W', '-db', '-f', HAPROXY_CONFIG_PATH],
+      // The config names these ("${LB_STATS_USER}"); HAProxy expands them at start, so no credential is
+      // in the config, the upload or the synthesized stack.
+      env: [`${STATS_CREDENTIAL_ENV.user}=${props.statsUser}`, `${STATS_CREDENTIAL_ENV.password}=${props.statsPassword}`],
+      ...hardening(),
       networksAdvanced: [{ name: props.networkName }],
       ports: [
         { internal: props.frontendPort, external: props.publishedFrontendPort, ip: props.bindAddress, protocol: 'tcp' },

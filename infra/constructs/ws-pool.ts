@@ -13,8 +13,11 @@ import type { ITerraformDependable } from 'cdktf';
 import { Container } from '@cdktf/provider-docker/lib/container/index.js';
 import { Image } from '@cdktf/provider-docker/lib/image/index.js';
 import { PREFIX_LABEL, serverImageRepository, wsContainerName, wsServiceAlias } from '../names.js';
+import { REPLICA_PORT, type Namespaces } from '../settings.js';
+import { terraformLiteral } from '../render/terraform-literal.js';
+import { hardening } from './hardening.js';
 
-export const WS_PORT = 8080;
+export const WS_PORT = REPLICA_PORT;
 
 export interface WsPoolProps {
   readonly prefix: string;
@@ -31,6 +34,10 @@ export interface WsPoolProps {
   readonly natsUser: string;
   readonly natsPassword: string;
   readonly authSecret: string;
+  readonly serverApiKey: string;
+  readonly namespaces: Namespaces;
+  readonly tokenMaxLifetimeSec: number;
+  readonly metricsPort: number;
   readonly drainWindowMs: number;
   readonly memoryMb: number;
   readonly cpus: number;
@@ -88,6 +95,12 @@ export class WsPool extends Construct {
             `NATS_USER=${props.natsUser}`,
             `NATS_PASSWORD=${props.natsPassword}`,
             `AUTH_SECRET=${props.authSecret}`,
+            `SERVER_API_KEY=${props.serverApiKey}`,
+            // Room namespaces and their permissions (server/src/config.ts validates them again at start).
+            `NAMESPACES=${terraformLiteral(JSON.stringify(props.namespaces))}`,
+            `TOKEN_MAX_LIFETIME_SEC=${props.tokenMaxLifetimeSec}`,
+            // Prometheus /metrics: reachable on the fleet network (or with docker exec), never routed by the balancer.
+            `METRICS_PORT=${props.metricsPort}`,
             `DRAIN_WINDOW_MS=${props.drainWindowMs}`,
             `MAX_CONNECTIONS=${props.maxConnections}`,
             `LOG_LEVEL=${props.logLevel}`,
@@ -95,6 +108,7 @@ export class WsPool extends Construct {
           networksAdvanced: [{ name: props.networkName, aliases: [wsServiceAlias(props.prefix)] }],
           user: '1000:1000',
           readOnly: true,
+          ...hardening(),
           tmpfs: { '/tmp': 'rw,noexec,nosuid,size=16m' },
           restart: 'unless-stopped',
           memory: props.memoryMb,

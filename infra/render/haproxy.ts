@@ -15,6 +15,8 @@ export const BALANCER_FRONTEND_PORT = 8080;
 export const BALANCER_STATS_PORT = 8404;
 const STATS_PATH = '/stats';
 const HEALTH_PATH = '/healthz';
+/** The balancer container's environment variables holding the stats credentials (HAProxy expands them). */
+export const STATS_CREDENTIAL_ENV = { user: 'LB_STATS_USER', password: 'LB_STATS_PASSWORD' } as const;
 
 export interface BalancerConfig {
   readonly config: string;
@@ -29,7 +31,14 @@ export function renderBalancerConfig(settings: Settings): BalancerConfig {
   const config = renderHaproxyConfig({
     mode: settings.lbMode,
     frontend: { address: '0.0.0.0', port: BALANCER_FRONTEND_PORT },
-    stats: { address: '0.0.0.0', port: BALANCER_STATS_PORT, path: STATS_PATH, healthPath: HEALTH_PATH },
+    stats: {
+      address: '0.0.0.0',
+      port: BALANCER_STATS_PORT,
+      path: STATS_PATH,
+      healthPath: HEALTH_PATH,
+      auth: { userEnv: STATS_CREDENTIAL_ENV.user, passwordEnv: STATS_CREDENTIAL_ENV.password },
+    },
+    rateLimit: { connectionsPerSourcePer10s: settings.lbConnRatePerSourcePer10s },
     backend: { kind: 'dns', serviceName: wsServiceAlias(settings.prefix), port: WS_PORT, slots: MAX_REPLICAS },
     // The dynamic-cookie key only makes sticky cookie values unguessable; it authenticates nothing
     // (a client may land on any replica anyway), so a per-deployment, non-secret value is enough and

@@ -20,6 +20,7 @@ export const HAPROXY_NAMES = {
   backend: 'ws_replicas',
   stats: 'stats',
   resolvers: 'dns',
+  statsUsers: 'stats_users',
 } as const;
 
 const t = formatDuration;
@@ -88,6 +89,17 @@ function resolversSection(b: DnsBackend): string[] {
   ];
 }
 
+/** The stats page's users: one, whose name and password HAProxy reads from its environment at start. */
+function statsUsersSection(s: LoadBalancerSettings): string[] {
+  const auth = s.stats.auth;
+  if (auth === undefined) return [];
+  return [
+    `userlist ${HAPROXY_NAMES.statsUsers}`,
+    '    # Expanded by HAProxy from its own environment: no credential is ever written into this file.',
+    `    user "\${${auth.userEnv}}" insecure-password "\${${auth.passwordEnv}}"`,
+  ];
+}
+
 function statsSection(s: LoadBalancerSettings): string[] {
   const st = s.stats;
   return [
@@ -95,7 +107,14 @@ function statsSection(s: LoadBalancerSettings): string[] {
     `    bind ${hostPort(st.address, st.port)}`,
     '    no log',
     '    maxconn 200',
+    '    # The health path answers before any rule: the container healthcheck needs no credentials.',
     `    monitor-uri ${st.healthPath}`,
+    ...(st.auth === undefined
+      ? []
+      : [
+          '    # The stats page and the Prometheus exporter need the generated credentials (basic auth).',
+          `    http-request auth realm ws-fleet-stats unless { http_auth(${HAPROXY_NAMES.statsUsers}) }`,
+        ]),
     `    http-request use-service prometheus-exporter if { path ${st.metricsPath} }`,
     '    stats enable',
     `    stats uri ${st.path}`,
@@ -110,12 +129,29 @@ function frontendMaxconn(s: LoadBalancerSettings): string[] {
   return max === 'auto' ? [] : [`    maxconn ${max}`];
 }
 
+/** The JSON body of the balancer's own 429 (the replicas' error shape). */
+const RATE_LIMITED_BODY = '{"error":"rate_limited","message":"too many new connections from this address; retry later"}';
+
+function rateLimitLines(s: LoadBalancerSettings): string[] {
+  const limit = s.rateLimit.connectionsPerSourcePer10s;
+  if (limit === 0) return [];
+  return [
+    `    # At most ${limit} new connections per source address per 10 s; past it, requests on new connections`,
+    '    # get 429 with Retry-After. Tracked per connection, so open sockets are never touched.',
+    `    stick-table type ip size ${s.rateLimit.trackedSources} expire 30s store conn_rate(10s)`,
+    '    tcp-request connection track-sc0 src',
+    `    http-request deny deny_status 429 content-type application/json string '${RATE_LIMITED_BODY}' hdr Retry-After 10 if { sc_conn_rate(0) gt ${limit} }`,
+  ];
+}
+
 function frontendSection(s: LoadBalancerSettings): string[] {
   return [
     `frontend ${HAPROXY_NAMES.frontend}`,
     `    bind ${hostPort(s.frontend.address, s.frontend.port)}`,
     ...frontendMaxconn(s),
-    '    # The replicas log the real peer from X-Forwarded-For. Upgrade/Connection headers pass untouched:',
+    ...rateLimitLines(s),
+    '    # HAProxy appends the peer it sees to X-Forwarded-For; the replicas take the LAST entry (a client',
+    '    # may send its own header, whose entries come first). Upgrade/Connection headers pass untouched:',
     '    # HAProxy switches the stream to a tunnel on the 101 and forwards frames as they are.',
     '    option forwardfor',
     `    log-format '${CONNECTION_LOG_FORMAT}'`,
@@ -195,10 +231,11 @@ function backendSection(s: LoadBalancerSettings): string[] {
     '    # "on-marked-down shutdown-sessions", so draining replicas close their own sockets (1012).',
     `    option httpchk GET ${hc.path}`,
     '    http-check expect status 200',
-    '    # Passive checks too: a connect that fails (a removed container) or an upgrade answered 503 (draining,',
-    '    # or full) takes the replica out at once, so the next retry does not pick it again before the',
-    '    # active checks notice; the checks bring it back (rise) when /readyz answers 200 again.',
-    `    default-server check inter ${t(hc.interval)} fastinter ${t(hc.fastInterval)} downinter ${t(hc.downInterval)} fall ${hc.fall} rise ${hc.rise} observe layer7 error-limit 1 on-error mark-down maxconn ${s.maxConnections.perServer}`,
+    '    # Passive checks at layer 4 only: a connect that fails (a removed container) takes the replica out at',
+    '    # once, so the next retry does not pick it again before the active checks notice. The status code of',
+    '    # an answer to a client never does: a client can provoke any status, and must not be able to take a',
+    '    # replica out. The active check brings it back (rise) when /readyz answers 200 again.',
+    `    default-server check inter ${t(hc.interval)} fastinter ${t(hc.fastInterval)} downinter ${t(hc.downInterval)} fall ${hc.fall} rise ${hc.rise} observe layer4 error-limit 1 on-error mark-down maxconn ${s.maxConnections.perServer}`,
     ...serverLines(s),
   ];
 }
@@ -221,6 +258,7 @@ export function renderHaproxyConfig(input: LoadBalancerSettingsInput): string {
   const s = parseLoadBalancerSettings(input);
   const sections: string[][] = [header(s), globalSection(s), defaultsSection(s)];
   if (s.backend.kind === 'dns') sections.push(resolversSection(s.backend));
+  if (s.stats.auth !== undefined) sections.push(statsUsersSection(s));
   sections.push(statsSection(s), frontendSection(s), backendSection(s));
   return `${sections.map((lines) => lines.join('\n')).join('\n\n')}\n`;
 }

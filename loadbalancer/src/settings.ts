@@ -49,6 +49,8 @@ const serverHost = z
   .string()
   .refine((h) => isIP(h) !== 0 || HOSTNAME_RE.test(h), 'must be an IP address or a DNS name');
 const urlPath = z.string().regex(PATH_RE, 'must be a path starting with "/" made of URL-safe characters');
+/** The name of an environment variable of the HAProxy process (the config refers to it as "${NAME}"). */
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]{0,63}$/, 'must be an environment variable name (A-Z, 0-9, "_")');
 
 const frontendSchema = z.strictObject({
   /** Address HAProxy binds for clients. In a container this is "0.0.0.0"; Docker publishes it on 127.0.0.1. */
@@ -67,6 +69,24 @@ const statsSchema = z.strictObject({
   /** Answers 200 while HAProxy runs (a container healthcheck target). */
   healthPath: urlPath.default('/healthz'),
   refresh: duration(1000, 3_600_000).default(5000),
+  /**
+   * Basic auth for the stats page and the exporter (the health path stays open for the container's
+   * healthcheck). The credentials are never in the config: it names two environment variables of the
+   * HAProxy process, which HAProxy expands at start ("${NAME}" in double quotes). Omitted: no auth
+   * (only for a stats port nobody else can reach, as in tests).
+   */
+  auth: z.strictObject({ userEnv: envName, passwordEnv: envName }).optional(),
+});
+
+const rateLimitSchema = z.strictObject({
+  /**
+   * New connections one source address may open per 10 s on the WebSocket frontend; past it, requests
+   * on new connections are answered 429 with Retry-After (open sockets are not touched). 0 = no limit.
+   * Behind Docker's userland proxy every client on the host shares one source address: size it for that.
+   */
+  connectionsPerSourcePer10s: z.number().int().min(0).max(10_000_000).default(0),
+  /** Source addresses the table tracks at once (the oldest entries go first when it is full). */
+  trackedSources: z.number().int().min(1000).max(10_000_000).default(100_000),
 });
 
 const resolverSchema = z.strictObject({
@@ -205,6 +225,7 @@ export const loadBalancerSettingsSchema = z
     healthCheck: healthCheckSchema.prefault({}),
     maxConnections: maxConnectionsSchema.prefault({}),
     sticky: stickySchema.prefault({}),
+    rateLimit: rateLimitSchema.prefault({}),
     /**
      * How many times a failed connect or an upgrade answered 503 is retried, each time on another
      * replica. Set it to at least the number of replicas that may drain at once (a 5 -> 2 scale-down

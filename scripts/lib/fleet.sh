@@ -29,15 +29,14 @@ fleet_outputs_file() { printf '%s/outputs/%s.json\n' "$WS_FLEET_STATE" "$WSFLEET
 
 fleet_tsx() { (cd "$WS_FLEET_ROOT" && node --import tsx "$@"); }
 
-# Creates the secrets file once and exports the secrets as TF_VAR_* for Terraform (never printed).
+# Creates the secrets file once (adding secrets a newer version introduced) and exports every secret as
+# TF_VAR_<lower-case key> for Terraform (never printed): AUTH_SECRET -> TF_VAR_auth_secret (infra/secrets.ts).
 fleet_export_secrets() {
   local file key value
   file="$(fleet_tsx infra/cli/secrets.ts ensure)" || fleet_die "could not create the deployment's secrets"
   while IFS='=' read -r key value; do
     case "$key" in
-      AUTH_SECRET) export TF_VAR_auth_secret="$value" ;;
-      NATS_USER) export TF_VAR_nats_user="$value" ;;
-      NATS_PASSWORD) export TF_VAR_nats_password="$value" ;;
+      [A-Z]*) export "TF_VAR_${key,,}=$value" ;;
     esac
   done <"$file"
   [ -n "${TF_VAR_auth_secret:-}" ] && [ -n "${TF_VAR_nats_user:-}" ] && [ -n "${TF_VAR_nats_password:-}" ] ||

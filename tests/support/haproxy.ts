@@ -36,14 +36,15 @@ export interface ConfigCheck {
  * Runs `haproxy -c -dW -f <file>`: -dW (zero-warning) turns every warning into a failure, so a config
  * that 2.6 merely warns about (deprecated or ignored directives) fails here too.
  */
-export async function checkHaproxyConfig(config: string): Promise<ConfigCheck> {
+export async function checkHaproxyConfig(config: string, env: Record<string, string> = {}): Promise<ConfigCheck> {
   const bin = haproxyBinary();
   const dir = mkdtempSync(join(tmpdir(), 'wsf-haproxy-check-'));
   const file = join(dir, 'haproxy.cfg');
   writeFileSync(file, config);
   try {
     return await new Promise<ConfigCheck>((resolve) => {
-      execFile(bin, ['-c', '-dW', '-f', file], { timeout: 20_000 }, (err, stdout, stderr) => {
+      // `env`: the variables the config expands ("${NAME}"), as the container's environment would hold them.
+      execFile(bin, ['-c', '-dW', '-f', file], { timeout: 20_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
         resolve({ ok: err === null, output: `${stdout}${stderr}`.trim() });
       });
     });
@@ -72,6 +73,8 @@ export interface StartHaproxyOptions {
   name?: string;
   /** Bounded wait for the frontend to accept (default 10 s). */
   readyTimeoutMs?: number;
+  /** Environment the config expands ("${NAME}"), e.g. the stats credentials. */
+  env?: Record<string, string>;
 }
 
 async function portAccepts(port: number): Promise<boolean> {
@@ -93,7 +96,7 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<HaproxyPr
   const dir = mkdtempSync(join(tmpdir(), 'wsf-haproxy-'));
   const configFile = join(dir, 'haproxy.cfg');
   writeFileSync(configFile, opts.config);
-  const proc = startProcess(opts.name ?? 'haproxy', bin, ['-db', '-f', configFile]);
+  const proc = startProcess(opts.name ?? 'haproxy', bin, ['-db', '-f', configFile], opts.env ?? {});
   const readLog = (): string => (existsSync(proc.logFile) ? readFileSync(proc.logFile, 'utf8') : '');
   const early = proc.exited.then((code) => {
     throw new Error(`haproxy exited with ${code} before its frontend accepted:\n${readLog()}`);
@@ -133,9 +136,20 @@ export interface ServerState {
   readonly address: string;
 }
 
+/** Basic-auth credentials of a stats page that has them. */
+export interface StatsAuth {
+  readonly user: string;
+  readonly password: string;
+}
+
+/** The Authorization header for `auth`, or no header. */
+export function statsAuthHeaders(auth?: StatsAuth): Record<string, string> {
+  return auth === undefined ? {} : { authorization: `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}` };
+}
+
 /** Per-server state of one backend from the stats page's CSV (`<statsUrl>;csv`). */
-export async function fetchServerStates(statsUrl: string, backend: string): Promise<Map<string, ServerState>> {
-  const res = await fetch(`${statsUrl};csv`);
+export async function fetchServerStates(statsUrl: string, backend: string, auth?: StatsAuth): Promise<Map<string, ServerState>> {
+  const res = await fetch(`${statsUrl};csv`, { headers: statsAuthHeaders(auth), signal: AbortSignal.timeout(5000) });
   if (res.status !== 200) throw new Error(`stats CSV answered ${res.status}`);
   const [headerLine = '', ...rows] = (await res.text()).trim().split('\n');
   const cols = headerLine.replace(/^# /, '').split(',');

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { renderNatsConfig } from '../../infra/render/nats-conf.js';
+import { formatRoutesValue, renderNatsConfig } from '../../infra/render/nats-conf.js';
 import { findBinary } from './paths.js';
 import { freePort, waitFor } from './ports.js';
 import { startProcess, type ManagedProcess } from './processes.js';
@@ -12,6 +12,10 @@ export interface NatsCluster {
   readonly monitorUrls: string[];
   readonly user: string;
   readonly password: string;
+  /** Route credentials (a peer without them is refused) and the cluster ports. */
+  readonly routeUser: string;
+  readonly routePassword: string;
+  readonly clusterPorts: number[];
   stopNode(i: number): Promise<void>;
   killNode(i: number): Promise<void>;
   startNode(i: number): Promise<void>;
@@ -31,14 +35,16 @@ async function portOpen(port: number): Promise<boolean> {
   });
 }
 
-/** Starts a real nats-server JetStream cluster on loopback ports, with client auth from env. */
+/** Starts a real nats-server JetStream cluster on loopback ports, with client and route auth from env. */
 export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<NatsCluster> {
   const nodes = opts.nodes ?? 3;
   const name = opts.name ?? `t${process.pid}`;
   const bin = findBinary('nats-server', 'NATS_SERVER_BIN');
   const dir = mkdtempSync(join(tmpdir(), 'wsf-nats-'));
   const user = 'wsfleet';
-  const password = `pw-${process.pid}-${Date.now()}`;
+  const password = `pw${process.pid}x${Date.now()}`;
+  const routeUser = 'route';
+  const routePassword = `rp${process.pid}x${Date.now()}`;
   const clientPorts: number[] = [];
   const clusterPorts: number[] = [];
   const monitorPorts: number[] = [];
@@ -47,7 +53,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
     clusterPorts.push(await freePort());
     monitorPorts.push(await freePort());
   }
-  const routes = nodes > 1 ? clusterPorts.map((p) => `nats://127.0.0.1:${p}`) : [];
+  const routes = clusterPorts.map((p) => `nats://127.0.0.1:${p}`);
   const procs: (ManagedProcess | undefined)[] = [];
   const confFiles: string[] = [];
   for (let i = 0; i < nodes; i++) {
@@ -58,7 +64,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
       clientPort: clientPorts[i] ?? 0,
       clusterPort: clusterPorts[i] ?? 0,
       monitorPort: monitorPorts[i] ?? 0,
-      routes,
+      ...(nodes > 1 ? { cluster: { routesEnv: 'NATS_ROUTES', authEnv: { user: 'NATS_ROUTE_USER', password: 'NATS_ROUTE_PASSWORD' } } } : {}),
       storeDir: join(dir, `n${i + 1}`),
       authEnv: { user: 'NATS_USER', password: 'NATS_PASSWORD' },
       jetstreamMaxMemoryBytes: 64 * 1024 * 1024,
@@ -68,7 +74,14 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
     writeFileSync(file, conf);
     confFiles.push(file);
   }
-  const env = { NATS_USER: user, NATS_PASSWORD: password };
+  const env = {
+    NATS_USER: user,
+    NATS_PASSWORD: password,
+    NATS_ROUTE_USER: routeUser,
+    NATS_ROUTE_PASSWORD: routePassword,
+    // Every node gets every route (its own is ignored by nats-server).
+    NATS_ROUTES: formatRoutesValue(routes, routeUser, routePassword),
+  };
   const startNode = async (i: number): Promise<void> => {
     procs[i] = startProcess(`${name}-nats-${i + 1}`, bin, ['-c', confFiles[i] ?? ''], env);
     const mon = monitorPorts[i] ?? 0;
@@ -88,6 +101,9 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
     monitorUrls: monitorPorts.map((p) => `http://127.0.0.1:${p}`),
     user,
     password,
+    routeUser,
+    routePassword,
+    clusterPorts,
     stopNode: async (i) => { await procs[i]?.stop(); },
     killNode: async (i) => { procs[i]?.signal('SIGKILL'); await procs[i]?.exited; },
     startNode,

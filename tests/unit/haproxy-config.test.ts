@@ -20,7 +20,10 @@ import {
   type LbMode,
   type LoadBalancerSettingsInput,
 } from '../../loadbalancer/src/index.js';
-import { checkHaproxyConfig } from '../support/haproxy.js';
+import { checkHaproxyConfig, fetchServerStates, startHaproxy, statsAuthHeaders } from '../support/haproxy.js';
+import { freePort } from '../support/ports.js';
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { repoRoot } from '../support/paths.js';
 
 const dnsBackend = { kind: 'dns' as const, serviceName: 'ws-fleet-ws', port: 8080, slots: 12 };
@@ -115,7 +118,9 @@ for (const mode of LB_MODES) {
       void it('checks /readyz and never cuts open tunnels when a replica goes down', () => {
         assert.ok(has(be, 'option httpchk GET /readyz'));
         assert.ok(has(be, 'http-check expect status 200'));
-        assert.ok(has(be, 'default-server check inter 1s fastinter 500ms downinter 1s fall 3 rise 2 observe layer7 error-limit 1 on-error mark-down maxconn 30000'));
+        assert.ok(has(be, 'default-server check inter 1s fastinter 500ms downinter 1s fall 3 rise 2 observe layer4 error-limit 1 on-error mark-down maxconn 30000'));
+        // Only the active check and connection failures take a replica out: never an answer's status code.
+        assert.deepEqual(sections.flatMap((s) => s.lines).filter((l) => /observe layer7|on-error (fail-check|sudden-death)/.test(l)), []);
         assert.deepEqual(sections.flatMap((s) => s.lines).filter((l) => l.includes('on-marked-down')), []);
         assert.ok(has(be, 'option redispatch 1'));
         assert.ok(has(be, 'retries 3'));
@@ -169,6 +174,105 @@ for (const mode of LB_MODES) {
     });
   }
 }
+
+void describe('haproxy.cfg hardening, run by the real haproxy', () => {
+  const auth = { userEnv: 'LB_STATS_USER', passwordEnv: 'LB_STATS_PASSWORD' };
+  const creds = { LB_STATS_USER: 'statsAdmin', LB_STATS_PASSWORD: 'pw0123456789abcdef' };
+
+  void it('names the stats credentials only as environment variables; haproxy -c needs them set', async () => {
+    const config = renderHaproxyConfig({ backend: dnsBackend, stats: { auth } });
+    const sections = parseHaproxySections(config);
+    assert.ok(has(findSection(sections, 'userlist', HAPROXY_NAMES.statsUsers), 'user "${LB_STATS_USER}" insecure-password "${LB_STATS_PASSWORD}"'));
+    assert.ok(has(findSection(sections, 'frontend', HAPROXY_NAMES.stats), `http-request auth realm ws-fleet-stats unless { http_auth(${HAPROXY_NAMES.statsUsers}) }`));
+    const withEnv = await checkHaproxyConfig(config, creds);
+    assert.ok(withEnv.ok, withEnv.output);
+    // Without the variables the config is refused: a balancer never starts with an open stats page.
+    const withoutEnv = await checkHaproxyConfig(config, { LB_STATS_USER: '', LB_STATS_PASSWORD: '' });
+    assert.equal(withoutEnv.ok, false);
+  });
+
+  void it('rejects bad environment names and limits, naming the field', () => {
+    assert.match(settingsError(() => renderHaproxyConfig({ backend: dnsBackend, stats: { auth: { userEnv: 'lower', passwordEnv: 'P' } } })).message, /stats\.auth\.userEnv/);
+    assert.match(settingsError(() => renderHaproxyConfig({ backend: dnsBackend, rateLimit: { connectionsPerSourcePer10s: -1 } })).message, /rateLimit\.connectionsPerSourcePer10s/);
+  });
+
+  void it('a replica answering 500 and 503 to clients stays UP; stats need credentials; /healthz does not; past the per-source connection rate: 429', { timeout: 60_000 }, async () => {
+    // A stand-in replica: /readyz 200, every other path 500 (or 503 for /busy), as a buggy or busy replica would.
+    const backend: Server = createServer((req, res) => {
+      const status = req.url === '/readyz' ? 200 : req.url === '/busy' ? 503 : 500;
+      res.writeHead(status, { 'content-type': 'application/json' }).end('{"error":"x"}');
+    });
+    const backendPort = await freePort();
+    await new Promise<void>((r) => backend.listen(backendPort, '127.0.0.1', r));
+    const frontendPort = await freePort();
+    const statsPort = await freePort();
+    const limit = 40;
+    const config = renderHaproxyConfig({
+      frontend: { address: '127.0.0.1', port: frontendPort },
+      stats: { address: '127.0.0.1', port: statsPort, auth },
+      backend: { kind: 'static', servers: [{ name: 'only', host: '127.0.0.1', port: backendPort }] },
+      rateLimit: { connectionsPerSourcePer10s: limit },
+    });
+    const lb = await startHaproxy({ config, frontendPort, name: 'haproxy-hardening', env: creds });
+    const statsUrl = `http://127.0.0.1:${statsPort}/stats`;
+    const basic = { user: creds.LB_STATS_USER, password: creds.LB_STATS_PASSWORD };
+    try {
+      const waitUp = async (): Promise<void> => {
+        for (let i = 0; i < 100; i++) {
+          if ((await fetchServerStates(statsUrl, HAPROXY_NAMES.backend, basic)).get('only')?.status === 'UP') return;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.fail('the replica never came UP');
+      };
+      await waitUp();
+      // Stats and exporter: 401 without or with wrong credentials, 200 with them; the health path is open.
+      assert.equal((await fetch(statsUrl)).status, 401);
+      assert.equal((await fetch(`http://127.0.0.1:${statsPort}/metrics`)).status, 401);
+      assert.equal((await fetch(statsUrl, { headers: statsAuthHeaders({ user: basic.user, password: 'wrong' }) })).status, 401);
+      assert.equal((await fetch(statsUrl, { headers: statsAuthHeaders(basic) })).status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${statsPort}/metrics`, { headers: statsAuthHeaders(basic) })).status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${statsPort}/healthz`)).status, 200);
+
+      // Errors answered to clients, one connection each (below the rate limit): the replica stays UP.
+      const statuses: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const res = await fetch(`http://127.0.0.1:${frontendPort}/${i % 2 === 0 ? 'boom' : 'busy'}`, { headers: { connection: 'close' } });
+        statuses.push(res.status);
+        await res.arrayBuffer();
+      }
+      assert.deepEqual([...new Set(statuses)].sort(), [500, 503]);
+      assert.equal((await fetchServerStates(statsUrl, HAPROXY_NAMES.backend, basic)).get('only')?.status, 'UP', 'client-visible errors never mark a replica down');
+
+      // Past `limit` new connections in 10 s from one address: 429 with Retry-After and a JSON body.
+      let refused: Response | undefined;
+      for (let i = 0; i < limit && refused === undefined; i++) {
+        const res = await fetch(`http://127.0.0.1:${frontendPort}/boom`, { headers: { connection: 'close' } });
+        if (res.status === 429) refused = res;
+        else await res.arrayBuffer();
+      }
+      assert.ok(refused, 'the per-source connection rate limit answered 429');
+      assert.equal(refused.headers.get('retry-after'), '10');
+      assert.deepEqual(await refused.json(), { error: 'rate_limited', message: 'too many new connections from this address; retry later' });
+      assert.equal((await fetchServerStates(statsUrl, HAPROXY_NAMES.backend, basic)).get('only')?.status, 'UP');
+
+      // A connection refused by the replica (it is gone) takes it out at once (observe layer4).
+      await new Promise<void>((r) => backend.close(() => { r(); }));
+      backend.closeAllConnections();
+      const sock = connect(frontendPort, '127.0.0.1');
+      sock.on('error', () => undefined);
+      sock.end('GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      let down = false;
+      for (let i = 0; i < 50 && !down; i++) {
+        down = (await fetchServerStates(statsUrl, HAPROXY_NAMES.backend, basic)).get('only')?.status.startsWith('DOWN') === true;
+        if (!down) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(down, 'a gone replica is marked down');
+    } finally {
+      await lb.stop();
+      backend.close();
+    }
+  });
+});
 
 void describe('haproxy.cfg settings', () => {
   void it('takes bind addresses, ports, timeouts and limits from the settings', async () => {

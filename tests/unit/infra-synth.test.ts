@@ -14,11 +14,13 @@ import { Testing } from 'cdktf';
 import { readImageVersions, resolveSettings, type Settings } from '../../infra/settings.js';
 import { FleetStack } from '../../infra/stack.js';
 import { renderBalancerConfig } from '../../infra/render/haproxy.js';
-import { generateSecrets, formatSecretsFile } from '../../infra/secrets.js';
+import { generateSecrets, formatSecretsFile, SECRET_VARIABLES, terraformVariableEnv } from '../../infra/secrets.js';
 import { secretsFile, settingsFile } from '../../infra/paths.js';
 import { dockerProviderVersion } from '../../infra/provider-version.js';
 import { freePort } from '../support/ports.js';
 import { repoRoot } from '../support/paths.js';
+import { checkHaproxyConfig } from '../support/haproxy.js';
+import { formatRoutesValue } from '../../infra/render/nats-conf.js';
 
 interface Port { internal: number; external?: number; ip?: string; protocol?: string }
 interface ContainerJson {
@@ -39,6 +41,10 @@ interface ContainerJson {
   networks_advanced?: { name: string; aliases?: string[] }[];
   volumes?: { volume_name: string; container_path: string }[];
   wait?: boolean;
+  security_opts?: string[];
+  capabilities?: { drop?: string[]; add?: string[] };
+  entrypoint?: string[];
+  labels?: { label: string; value: string }[];
 }
 interface StackJson {
   resource: {
@@ -103,8 +109,10 @@ describe('infra synth: resources follow the settings', () => {
     assert.equal([...c.keys()].filter((n) => n.startsWith('small-ws-')).length, 5);
     assert.deepEqual([...c.keys()].filter((n) => n.startsWith('small-nats-')), ['small-nats-1']);
     assert.equal(Object.keys(json.resource.docker_volume).length, 1);
-    const conf = c.get('small-nats-1')?.upload?.[0]?.content ?? '';
+    const conf = natsConfig(c.get('small-nats-1'));
+    assert.match(conf, /jetstream \{/);
     assert.doesNotMatch(conf, /cluster \{/);
+    assert.ok(!(c.get('small-nats-1')?.env ?? []).some((e) => e.startsWith('NATS_ROUTES=')));
     for (let n = 1; n <= 5; n++) {
       const env = c.get(`small-ws-${n}`)?.env ?? [];
       assert.ok(env.includes('NATS_URLS=nats://small-nats-1:4222'), `small-ws-${n} NATS_URLS`);
@@ -133,23 +141,92 @@ describe('infra synth: resources follow the settings', () => {
     }
   });
 
-  it('NATS: JetStream store on a named volume, routes to the other nodes, credentials only as env references', () => {
+  it('NATS: JetStream store on a named volume, authenticated routes to the other nodes, credentials only as env references', () => {
     const c = containers(synth());
     for (let n = 1; n <= 3; n++) {
       const nats = c.get(`wsfleet-nats-${n}`);
       assert.ok(nats);
       assert.deepEqual(nats.volumes, [{ volume_name: `\${docker_volume.nats_data-${n}_${volumeHash(n)}.name}`, container_path: '/data' }]);
-      const conf = nats.upload?.[0]?.content ?? '';
+      const conf = natsConfig(nats);
       assert.match(conf, /jetstream \{\n {2}store_dir: "\/data\/jetstream"/);
       assert.match(conf, /user: \$NATS_USER\n {2}password: \$NATS_PASSWORD/);
+      assert.match(conf, /authorization \{\n {4}user: \$NATS_ROUTE_USER\n {4}password: \$NATS_ROUTE_PASSWORD\n {2}\}\n {2}routes: \$NATS_ROUTES/);
+      assert.match(conf, /^http: "127\.0\.0\.1:8222"$/m, 'monitoring only on the container loopback');
       assert.match(conf, new RegExp(`server_name: "wsfleet-nats-${n}"`));
-      for (let other = 1; other <= 3; other++) {
-        const route = `"nats://wsfleet-nats-${other}:6222"`;
-        if (other === n) assert.ok(!conf.includes(route));
-        else assert.ok(conf.includes(route), `node ${n} routes to ${other}`);
-      }
-      assert.deepEqual(nats.env, ['NATS_USER=${var.nats_user}', 'NATS_PASSWORD=${var.nats_password}']);
+      const peers = [1, 2, 3].filter((o) => o !== n).map((o) => `nats://wsfleet-nats-${o}:6222`);
+      assert.deepEqual((nats.env ?? []).slice(1), [
+        'NATS_USER=${var.nats_user}',
+        'NATS_PASSWORD=${var.nats_password}',
+        'NATS_ROUTE_USER=${var.nats_route_user}',
+        'NATS_ROUTE_PASSWORD=${var.nats_route_password}',
+        `NATS_ROUTES=${formatRoutesValue(peers, '${var.nats_route_user}', '${var.nats_route_password}')}`,
+      ]);
     }
+  });
+
+  it('NATS runs as an unprivileged user from a runtime image that owns /data, read-only root, config on a tmpfs', () => {
+    const json = synth();
+    const c = containers(json);
+    const runtime = Object.entries(json.resource.docker_image).find(([k]) => k.startsWith('nats_runtime-image'));
+    assert.ok(runtime, 'the NATS runtime image is built');
+    assert.match(runtime[1].name, /^wsfleet-nats:[0-9a-f]{12}$/);
+    assert.equal(runtime[1].build?.context, path.join(repoRoot, 'images', 'nats-runtime'));
+    assert.equal(runtime[1].keep_locally, false);
+    const dockerfile = fs.readFileSync(path.join(repoRoot, 'images', 'nats-runtime', 'Dockerfile'), 'utf8');
+    assert.match(dockerfile, /^COPY --chown=4222:4222 data\/ \/data\/$/m);
+    assert.match(dockerfile, /^USER 4222:4222$/m);
+    for (let n = 1; n <= 3; n++) {
+      const nats = c.get(`wsfleet-nats-${n}`);
+      assert.ok(nats);
+      assert.equal(nats.image, `\${docker_image.${runtime[0]}.image_id}`);
+      assert.equal(nats.user, '4222:4222');
+      assert.equal(nats.read_only, true);
+      assert.ok(nats.tmpfs?.['/tmp']?.includes('noexec'));
+      assert.deepEqual(nats.entrypoint?.slice(0, 2), ['sh', '-c']);
+      assert.equal(nats.upload, undefined, 'nothing is uploaded into a read-only root');
+    }
+  });
+
+  it('every container: no-new-privileges and no capabilities; replicas non-root with a read-only root', () => {
+    for (const [name, c] of containers(synth())) {
+      assert.deepEqual(c.security_opts, ['no-new-privileges:true'], `${name} security_opts`);
+      assert.deepEqual(c.capabilities, { drop: ['ALL'] }, `${name} capabilities`);
+      if (name.includes('-ws-')) {
+        assert.equal(c.user, '1000:1000');
+        assert.equal(c.read_only, true);
+      }
+    }
+  });
+
+  it('replicas get the namespaces, the server API key, the metrics port and the token lifetime from the settings', () => {
+    const namespaces = { team: { join: 'grant', history: 'grant', publish: 'server', keepHistory: true, historyMaxAgeSec: 60, historyMaxMsgs: 5 } };
+    const c = containers(synth({ WSFLEET_NAMESPACES: JSON.stringify(namespaces), WSFLEET_METRICS_PORT: '9300', WSFLEET_TOKEN_MAX_LIFETIME_SEC: '600' }));
+    const env = c.get('wsfleet-ws-2')?.env ?? [];
+    assert.ok(env.includes(`NAMESPACES=${JSON.stringify(namespaces)}`), JSON.stringify(env));
+    assert.ok(env.includes('SERVER_API_KEY=${var.server_api_key}'));
+    assert.ok(env.includes('METRICS_PORT=9300'));
+    assert.ok(env.includes('TOKEN_MAX_LIFETIME_SEC=600'));
+    const defaults = containers(synth()).get('wsfleet-ws-1')?.env ?? [];
+    const ns = defaults.find((e) => e.startsWith('NAMESPACES='));
+    assert.deepEqual(Object.keys(JSON.parse(ns?.slice('NAMESPACES='.length) ?? '{}') as object), ['chat']);
+    // The metrics port is not the one the balancer routes to.
+    const lbConfig = c.get('wsfleet-lb')?.upload?.[0]?.content ?? '';
+    assert.match(lbConfig, /wsfleet-ws:8080 /);
+    assert.doesNotMatch(lbConfig, /9300/);
+  });
+
+  it('the balancer: stats credentials from sensitive variables, expanded by HAProxy; the rate limit from the setting; haproxy -c accepts it', async () => {
+    const lb = containers(synth({ WSFLEET_LB_CONN_RATE_PER_SOURCE_PER10S: '250' })).get('wsfleet-lb');
+    assert.deepEqual(lb?.env, ['LB_STATS_USER=${var.lb_stats_user}', 'LB_STATS_PASSWORD=${var.lb_stats_password}']);
+    // Terraform turns "$${" back into "${": the container gets HAProxy's own "${LB_STATS_USER}".
+    const upload = lb.upload?.[0];
+    assert.ok(upload !== undefined);
+    const config = upload.content.replaceAll('$${', '${').replaceAll('%%{', '%{');
+    assert.match(config, /user "\$\{LB_STATS_USER\}" insecure-password "\$\{LB_STATS_PASSWORD\}"/);
+    assert.match(config, /sc_conn_rate\(0\) gt 250 \}/);
+    assert.match(config, /observe layer4/);
+    const check = await checkHaproxyConfig(config, { LB_STATS_USER: 'u1234', LB_STATS_PASSWORD: 'p1234567890' });
+    assert.ok(check.ok, check.output);
   });
 
   it('only the balancer publishes ports, bound to 127.0.0.1 by default (NATS only with the debug setting)', () => {
@@ -167,13 +244,8 @@ describe('infra synth: resources follow the settings', () => {
       ],
     );
     const debug = containers(synth({ WSFLEET_DEBUG_NATS_PORT_BASE: '14222', WSFLEET_BIND_ADDRESS: '127.0.0.2' }));
-    assert.deepEqual(
-      debug.get('wsfleet-nats-2')?.ports?.map((p) => [p.ip, p.external, p.internal]),
-      [
-        ['127.0.0.2', 14223, 4222],
-        ['127.0.0.2', 14323, 8222],
-      ],
-    );
+    // Only the client port: monitoring listens on the container's loopback, where nothing can reach it.
+    assert.deepEqual(debug.get('wsfleet-nats-2')?.ports?.map((p) => [p.ip, p.external, p.internal]), [['127.0.0.2', 14223, 4222]]);
     assert.deepEqual(debug.get('wsfleet-lb')?.ports?.map((p) => p.ip), ['127.0.0.2', '127.0.0.2']);
   });
 
@@ -236,14 +308,26 @@ describe('infra synth: changes stay local', () => {
   it('a changed server bundle gets a new image tag and trigger (so it is rebuilt and replicas replaced)', () => {
     const a = synth({}, HASH_A).resource.docker_image;
     const b = synth({}, HASH_B).resource.docker_image;
-    const key = Object.keys(a).find((k) => a[k]?.build !== undefined);
+    const key = Object.keys(a).find((k) => k.startsWith('ws_image'));
     assert.ok(key !== undefined);
     assert.notEqual(a[key]?.name, b[key]?.name);
     assert.notDeepEqual(a[key]?.triggers, b[key]?.triggers);
     assert.equal(a[key]?.keep_locally, false, 'destroy removes the built image');
-    for (const [k, img] of Object.entries(a)) if (k !== key) assert.equal(img.keep_locally, true, `${img.name} is shared, never removed`);
+    for (const [k, img] of Object.entries(a)) {
+      if (k === key) continue;
+      // Images the stack builds carry the prefix and go with it; the official (or stand-in) ones stay.
+      if (img.build !== undefined) assert.deepEqual([img.name.startsWith('wsfleet-'), img.keep_locally, b[k]], [true, false, img], img.name);
+      else assert.equal(img.keep_locally, true, `${img.name} is shared, never removed`);
+    }
   });
 });
+
+/** The nats.conf a NATS container writes to its tmpfs at start (from its NATS_CONFIG_TEXT variable). */
+function natsConfig(c: ContainerJson | undefined): string {
+  const entry = (c?.env ?? []).find((e) => e.startsWith('NATS_CONFIG_TEXT='));
+  assert.ok(entry !== undefined, `${c === undefined ? '?' : c.name} has NATS_CONFIG_TEXT`);
+  return entry.slice('NATS_CONFIG_TEXT='.length).replaceAll('$${', '${').replaceAll('%%{', '%{');
+}
 
 /** The resource-name hash cdktf gives the NATS volumes (stable: derived from the construct path). */
 function volumeHash(n: number): string {
@@ -286,11 +370,11 @@ describe('infra synth: secrets', () => {
       WSFLEET_BALANCER_PORT: String(await freePort()),
       WSFLEET_STATS_PORT: String(await freePort()),
       // As during a deploy: the secrets are in the environment of the synth.
-      TF_VAR_auth_secret: secrets.authSecret,
-      TF_VAR_nats_user: secrets.natsUser,
-      TF_VAR_nats_password: secrets.natsPassword,
+      ...terraformVariableEnv(secrets),
       AUTH_SECRET: secrets.authSecret,
       NATS_PASSWORD: secrets.natsPassword,
+      LB_STATS_PASSWORD: secrets.lbStatsPassword,
+      SERVER_API_KEY: secrets.serverApiKey,
     });
     assert.equal(r.status, 0, r.stderr);
     const files: string[] = [];
@@ -306,12 +390,12 @@ describe('infra synth: secrets', () => {
     assert.ok(files.includes(stackFile), `synth wrote ${stackFile}`);
     for (const f of files) {
       const text = fs.readFileSync(f, 'utf8');
-      for (const [what, value] of [['AUTH_SECRET', secrets.authSecret], ['NATS_USER', secrets.natsUser], ['NATS_PASSWORD', secrets.natsPassword]] as const) {
-        assert.ok(!text.includes(value), `${what} appears in ${f}`);
+      for (const what of Object.keys(SECRET_VARIABLES) as (keyof typeof secrets)[]) {
+        assert.ok(!text.includes(secrets[what]), `${what} appears in ${f}`);
       }
     }
     const json = JSON.parse(fs.readFileSync(stackFile, 'utf8')) as StackJson;
-    for (const v of ['auth_secret', 'nats_user', 'nats_password']) {
+    for (const v of Object.values(SECRET_VARIABLES).map((x) => x.tfVar)) {
       const variable = json.variable[v];
       assert.ok(variable, `variable ${v} declared`);
       assert.equal(variable.sensitive, true, `${v} sensitive`);
