@@ -131,10 +131,12 @@ export async function waitForBalancer(settings: Settings, healthPath: string, ti
 /** After a destroy: waits for the tasks' containers to go, then removes the NATS volumes and server images on every node. */
 export async function cleanupNodes(settings: Settings, opts: { keepData: boolean }): Promise<string[]> {
   const left: string[] = [];
-  const nodes = await endpointNodes(settings).catch((err: unknown) => {
-    log(`cannot reach every node to clean up: ${(err as Error).message}`);
-    return new Map<string, string>([[managerEndpoint(settings), '']]);
-  });
+  const nodes = new Map<string, string>();
+  for (const ep of [managerEndpoint(settings), ...settings.swarmNodes]) {
+    const r = await docker(ep, ['info', '--format', '{{.ID}}'], { allowFailure: true, timeoutMs: 20_000 });
+    if (r.code === 0) nodes.set(ep, '');
+    else left.push(`${ep === '' ? 'the local Docker' : ep}: not reachable, its NATS volume and images (if any) are left`);
+  }
   const services = [wsServiceName(settings.prefix), balancerServiceName(settings.prefix), ...Array.from({ length: 3 }, (_, i) => natsServiceName(settings.prefix, i + 1))];
   for (const ep of nodes.keys()) {
     const name = ep === '' ? 'the local Docker' : ep;

@@ -325,6 +325,14 @@ export class SwarmNodes {
     while (alive(pid) && Date.now() < deadline) await sleep(100);
   }
 
+  /** Starts a crashed node's dockerd again (same data root: it rejoins the swarm) and waits until the manager sees it Ready. */
+  async restart(i: number): Promise<void> {
+    const n = this.node(i);
+    if (n.pid !== undefined) return;
+    await this.startDaemon(n);
+    await this.waitFor(`node ${i} Ready again`, async () => (await this.readyNodes()).includes(n.nodeId), 90_000);
+  }
+
   /** Names of objects starting with `name` on every node that still answers, by kind. */
   async leftovers(name: string): Promise<string[]> {
     const out: string[] = [];
