@@ -17,7 +17,6 @@ import { labelList, swarmLimits } from './limits.js';
 export interface BalancerServiceProps {
   readonly prefix: string;
   readonly image: string;
-  readonly networkName: string;
   readonly config: string;
   readonly frontendPort: number;
   readonly statsPort: number;
@@ -80,7 +79,6 @@ export class BalancerService extends Construct {
           stopGracePeriod: '10s',
           labels: labelList(labels),
         },
-        networksAdvanced: [{ name: props.networkName }],
         placement: { constraints: props.constraints },
         resources: { limits: swarmLimits(props.memoryMb, props.cpus) },
         restartPolicy: { condition: 'any', delay: '2s', window: '30s' },

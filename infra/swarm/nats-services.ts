@@ -23,7 +23,6 @@ export interface NatsServicesProps {
   readonly prefix: string;
   readonly nodes: 1 | 3;
   readonly image: string;
-  readonly networkName: string;
   /** A Swarm placement constraint per node (node.id==…, node.labels.…==…). */
   readonly constraints: string[];
   /** Terraform expressions (sensitive variables). */
@@ -103,7 +102,6 @@ export class NatsServices extends Construct {
               stopGracePeriod: '15s',
               labels: labelList(labels),
             },
-            networksAdvanced: [{ name: props.networkName }],
             placement: { constraints: [props.constraints[i] ?? ''] },
             resources: { limits: swarmLimits(props.memoryMb, props.cpus) },
             restartPolicy: { condition: 'any', delay: '2s', window: '30s' },

@@ -13,7 +13,7 @@ import { SECRET_VARIABLES } from '../secrets.js';
 import { terraformStateFile } from '../paths.js';
 import { dockerProviderVersion } from '../provider-version.js';
 import type { BalancerConfig } from '../render/haproxy.js';
-import { SwarmNetwork } from './network.js';
+import { attachNetwork, SwarmNetwork } from './network.js';
 import { NatsServices } from './nats-services.js';
 import { WsService } from './ws-service.js';
 import { BalancerService } from './balancer-service.js';
@@ -62,7 +62,6 @@ export class SwarmStack extends TerraformStack {
       prefix: s.prefix,
       nodes: s.natsNodes,
       image: this.images.refs.nats,
-      networkName: this.network.name,
       constraints: Array.from({ length: s.natsNodes }, (_, i) => placementConstraint(natsPlacementFor(s, i + 1))),
       user: natsUser,
       password: natsPassword,
@@ -74,7 +73,6 @@ export class SwarmStack extends TerraformStack {
       prefix: s.prefix,
       replicas: s.replicas,
       image: this.images.refs.server,
-      networkName: this.network.name,
       natsUrls: this.nats.clientUrls,
       natsUser,
       natsPassword,
@@ -90,7 +88,6 @@ export class SwarmStack extends TerraformStack {
     this.balancer = new BalancerService(this, 'balancer', {
       prefix: s.prefix,
       image: this.images.refs.haproxy,
-      networkName: this.network.name,
       config: props.balancer.config,
       frontendPort: props.balancer.frontendPort,
       statsPort: props.balancer.statsPort,
@@ -103,6 +100,9 @@ export class SwarmStack extends TerraformStack {
       // Not on the replicas: the balancer finds them through DNS, so scaling never touches it.
       dependsOn: [this.network.network],
     });
+
+    const providerVersion = dockerProviderVersion();
+    for (const service of [...this.nats.services, this.ws.service, this.balancer.service]) attachNetwork(service, this.network.network.id, providerVersion);
 
     new TerraformOutput(this, 'engine', { value: 'swarm' });
     new TerraformOutput(this, 'balancer_port', { value: s.balancerPort, description: 'published in host mode on every node running the balancer' });

@@ -24,7 +24,6 @@ export interface WsServiceProps {
   readonly prefix: string;
   readonly replicas: number;
   readonly image: string;
-  readonly networkName: string;
   readonly natsUrls: string[];
   /** Terraform expressions (sensitive variables). */
   readonly natsUser: string;
@@ -82,7 +81,7 @@ export class WsService extends Construct {
           },
           user: '1000:1000',
           readOnly: true,
-          mounts: [{ type: 'tmpfs', target: '/tmp', tmpfsOptions: { sizeBytes: 16 * 1024 * 1024, mode: 0o1777 } }],
+          mounts: [{ type: 'tmpfs', target: '/tmp', tmpfsOptions: { sizeBytes: 16 * 1024 * 1024 } }],
           healthcheck: {
             test: [
               'CMD',
@@ -99,7 +98,6 @@ export class WsService extends Construct {
           stopGracePeriod: `${stopGrace}s`,
           labels: labelList(labels),
         },
-        networksAdvanced: [{ name: props.networkName }],
         // Spread the replicas over the nodes, so losing one node loses as few sockets as possible.
         placement: { prefs: ['spread=node.id'] },
         resources: { limits: swarmLimits(props.memoryMb, props.cpus) },

@@ -14,6 +14,7 @@ import { readImageVersions, resolveSettings, type Settings } from '../../infra/s
 import { SwarmStack } from '../../infra/swarm/stack.js';
 import { renderBalancerConfig } from '../../infra/render/haproxy.js';
 import { stopTimeoutSeconds } from '../../infra/constructs/ws-pool.js';
+import { dockerProviderVersion } from '../../infra/provider-version.js';
 import { checkHaproxyConfig } from '../support/haproxy.js';
 import { findBinary, repoRoot } from '../support/paths.js';
 
@@ -37,7 +38,7 @@ interface ServiceJson {
     };
     placement?: { constraints?: string[]; prefs?: string[] };
     resources?: { limits?: { memory_bytes: number; nano_cpus: number } };
-    networks_advanced?: { name: string }[];
+    networks_advanced?: { id?: string; name?: string }[];
   };
   update_config?: { parallelism: number; order: string; delay?: string; failure_action?: string };
   rollback_config?: { parallelism: number; order: string };
@@ -111,9 +112,24 @@ describe('swarm synth: what it creates', () => {
     assert.equal(json.resource.docker_image, undefined, 'the deploy command builds and distributes the images');
     for (const [name, s] of services(json)) {
       assert.equal(s.endpoint_spec.mode, 'dnsrr', `${name}: endpoint mode dnsrr (no IPVS)`);
-      assert.deepEqual(s.task_spec.networks_advanced?.map((n) => n.name), ['${docker_network.network_overlay_50072514.name}'], `${name} on the overlay`);
+      // By id: provider 4.x keeps the id in `id` (3.x in `name`); anything else plans a replacement on every apply.
+      const attachment = Number(dockerProviderVersion().split('.')[0]) >= 4 ? { id: '${docker_network.network_overlay_50072514.id}' } : { name: '${docker_network.network_overlay_50072514.id}' };
+      assert.deepEqual(s.task_spec.networks_advanced, [attachment], `${name} on the overlay`);
       assert.ok((s.task_spec.resources?.limits?.memory_bytes ?? 0) > 0 && (s.task_spec.resources?.limits?.nano_cpus ?? 0) > 0, `${name} limits`);
       assert.ok((s.task_spec.container_spec.healthcheck?.test.length ?? 0) > 1, `${name} healthcheck`);
+    }
+  });
+
+  it('services join the network by id, in the form the pinned provider keeps in its state', () => {
+    const saved = process.env['WS_FLEET_DOCKER_PROVIDER_VERSION'];
+    try {
+      process.env['WS_FLEET_DOCKER_PROVIDER_VERSION'] = '3.6.2';
+      assert.deepEqual(service(synth(), 'wsfleet-ws').task_spec.networks_advanced, [{ name: '${docker_network.network_overlay_50072514.id}' }]);
+      process.env['WS_FLEET_DOCKER_PROVIDER_VERSION'] = '4.6.1';
+      assert.deepEqual(service(synth(), 'wsfleet-ws').task_spec.networks_advanced, [{ id: '${docker_network.network_overlay_50072514.id}' }]);
+    } finally {
+      if (saved === undefined) Reflect.deleteProperty(process.env, 'WS_FLEET_DOCKER_PROVIDER_VERSION');
+      else process.env['WS_FLEET_DOCKER_PROVIDER_VERSION'] = saved;
     }
   });
 
