@@ -253,7 +253,7 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 20 * 60_000 }, () 
     if (![...tasks.values()].includes(node3)) {
       await swarm.docker(1, ['service', 'update', '--detach', '--force', `${PREFIX}-ws`]);
       await swarm.waitFor('a ws task on node 3', async () => [...(await wsTasks()).values()].includes(node3), 180_000);
-      await settled(3, 'rebalanced');
+      await settled(3, 'rebalanced', 300_000);
       tasks = await wsTasks();
     }
     const slotsOn3 = [...tasks].filter(([, n]) => n === node3).map(([s]) => `${PREFIX}-ws-${s}`);
