@@ -97,7 +97,9 @@ export const tunableSettingsSchema = z
     /** 0 = NATS ports not published. Otherwise node n's client port is published at base+n-1 and its monitor port at base+100+n-1. */
     debugNatsPortBase: z.number().int().min(0).max(65000),
   })
-  .strict();
+  .strict()
+  // The engine settings (docker | swarm) are their own block at the end of this file.
+  .extend(engineSettingsShape());
 
 export type TunableSettings = z.infer<typeof tunableSettingsSchema>;
 
@@ -159,6 +161,7 @@ export function defaultSettings(images: ImageVersions): TunableSettings {
     lbConnRatePerSourcePer10s: 1000,
     logLevel: 'info',
     debugNatsPortBase: 0,
+    ...engineDefaults(),
   };
 }
 
@@ -286,6 +289,7 @@ export function resolveSettings(input: ResolveInput): Settings {
       }
     }
   }
+  assertEngineSupports(s, sources);
   return { prefix: prefix.data, ...s };
 }
 
@@ -326,4 +330,129 @@ export function updateSettingsFile(key: SettingKey, raw: string, env: NodeJS.Pro
   fs.mkdirSync(fileName.slice(0, fileName.lastIndexOf('/')), { recursive: true });
   fs.writeFileSync(fileName, `${JSON.stringify(next, null, 2)}\n`);
   return settings;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Engine settings: which container engine runs the stack, and what only Docker Swarm needs.
+// Function declarations (hoisted), so the schema and defaults above can include them.
+//   engine             docker (one Docker host, the default) | swarm (a Docker Swarm of one or more nodes)
+//   swarmManager       the manager's Docker endpoint (unix:///path, ssh://[user@]host[:port], tcp://host:port);
+//                      empty = the environment's DOCKER_HOST, else the local socket
+//   swarmNodes         Docker endpoints of every swarm node, comma-separated: where the CLI loads the images
+//                      when there is no registry, and removes the NATS volumes on `down`
+//   natsPlacement      one entry per NATS node: `id:<swarm node id>` or `label:<key>=<value>`
+//                      (default: `label:ws-fleet.nats=<n>`); never by hostname
+//   balancerPlacement  constraints for the nodes that run HAProxy (one per node, ports published in host
+//                      mode there): `role:manager|worker`, `id:<node id>`, `label:<key>=<value>`
+//   registry           optional image registry (host[:port][/path]): the stack pushes the images there and
+//                      the services pin them by digest
+// ---------------------------------------------------------------------------------------------------
+
+export type Engine = TunableSettings['engine'];
+export const ENGINES: readonly Engine[] = ['docker', 'swarm'];
+
+/** Settings only the swarm engine honours (the docker engine refuses them when they differ from the default). */
+export const SWARM_ONLY_SETTINGS = ['swarmManager', 'swarmNodes', 'natsPlacement', 'balancerPlacement', 'registry'] as const;
+
+const SWARM_NODE_ID = /^[a-z0-9]{25}$/;
+const LABEL_PART = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** A placement entry as the settings hold it (`id:…`, `label:k=v`, `role:…`) → a Swarm constraint. */
+export function placementConstraint(entry: string): string {
+  const [kind, ...rest] = entry.split(':');
+  const value = rest.join(':');
+  if (kind === 'id' && SWARM_NODE_ID.test(value)) return `node.id==${value}`;
+  if (kind === 'role' && (value === 'manager' || value === 'worker')) return `node.role==${value}`;
+  if (kind === 'label') {
+    const eq = value.indexOf('=');
+    const key = value.slice(0, eq);
+    const val = value.slice(eq + 1);
+    if (eq > 0 && LABEL_PART.test(key) && LABEL_PART.test(val)) return `node.labels.${key}==${val}`;
+  }
+  throw new Error(
+    `${JSON.stringify(entry)} is not a placement: use id:<25-character swarm node id>, label:<key>=<value> or role:manager|worker ` +
+      '(never a hostname: nodes may share one)',
+  );
+}
+
+function engineSettingsShape() {
+  // Locals, not module constants: this runs while the module initializes (from the schema above).
+  const placementEntry = z.string().superRefine((v, ctx) => {
+    try {
+      placementConstraint(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
+  /** A comma-separated string (environment, `settings.ts set`) or a JSON array (settings file). */
+  const listOf = <T extends z.ZodType>(item: T) =>
+    z.preprocess(
+      (v) => (typeof v === 'string' ? v.split(',').map((e) => e.trim()).filter((e) => e !== '') : v),
+      z.array(item, { error: 'must be a list (comma-separated, or a JSON array in the settings file)' }),
+    );
+  const dockerEndpoint = z
+    .string()
+    .regex(/^(unix:\/\/\/[^\s,]+|ssh:\/\/[A-Za-z0-9._-]+(@[A-Za-z0-9.-]+)?(:\d{1,5})?|tcp:\/\/[A-Za-z0-9.-]+:\d{1,5})$/, {
+      error: 'must be a Docker endpoint: unix:///path, ssh://[user@]host[:port] or tcp://host:port',
+    });
+  return {
+    engine: z.enum(['docker', 'swarm']),
+    swarmManager: z.union([z.literal(''), dockerEndpoint]),
+    swarmNodes: listOf(dockerEndpoint),
+    natsPlacement: listOf(placementEntry),
+    balancerPlacement: listOf(placementEntry).refine((l) => l.length > 0, { error: 'needs at least one constraint' }),
+    registry: z.union([
+      z.literal(''),
+      z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9._-]+)*$/, {
+        error: 'must be a registry host[:port][/path], without a scheme',
+      }),
+    ]),
+  };
+}
+
+function engineDefaults(): { engine: Engine; swarmManager: string; swarmNodes: string[]; natsPlacement: string[]; balancerPlacement: string[]; registry: string } {
+  return { engine: 'docker', swarmManager: '', swarmNodes: [], natsPlacement: [], balancerPlacement: ['role:manager'], registry: '' };
+}
+
+/** NATS node n's placement: the configured entry, else the label `ws-fleet.nats=<n>`. */
+export function natsPlacementFor(settings: Pick<TunableSettings, 'natsPlacement'>, n: number): string {
+  return settings.natsPlacement[n - 1] ?? `label:ws-fleet.nats=${n}`;
+}
+
+/** Refuses, by name, a setting the chosen engine cannot honour. */
+function assertEngineSupports(s: TunableSettings, sources: Partial<Record<SettingKey, string>>): void {
+  const from = (key: SettingKey): string => sources[key] ?? 'defaults';
+  if (s.engine === 'docker') {
+    const defaults = engineDefaults();
+    for (const key of SWARM_ONLY_SETTINGS) {
+      if (JSON.stringify(s[key]) !== JSON.stringify(defaults[key])) {
+        throw new SettingsError(`invalid setting ${key}=${JSON.stringify(s[key])} (from ${from(key)}): only the swarm engine uses it; set engine=swarm or remove it`);
+      }
+    }
+    return;
+  }
+  if (s.bindAddress !== '0.0.0.0') {
+    throw new SettingsError(
+      `invalid setting bindAddress=${JSON.stringify(s.bindAddress)} (from ${from('bindAddress')}) for engine swarm: Swarm publishes host-mode ports on ` +
+        'every address of the balancer\'s nodes and cannot bind one address; set bindAddress=0.0.0.0 to accept that (and firewall the nodes)',
+    );
+  }
+  if (s.debugNatsPortBase !== 0) {
+    throw new SettingsError(
+      `invalid setting debugNatsPortBase=${s.debugNatsPortBase} (from ${from('debugNatsPortBase')}) for engine swarm: NATS ports are not published on swarm; ` +
+        'reach a node with `docker exec` on its node or through an attachable container on the overlay network',
+    );
+  }
+  if (s.natsPlacement.length !== 0 && s.natsPlacement.length !== s.natsNodes) {
+    throw new SettingsError(
+      `invalid setting natsPlacement=${JSON.stringify(s.natsPlacement)} (from ${from('natsPlacement')}): needs exactly one entry per NATS node (natsNodes=${s.natsNodes})`,
+    );
+  }
+  const constraints = s.natsPlacement.map(placementConstraint);
+  const twice = constraints.find((c, i) => constraints.indexOf(c) !== i);
+  if (twice !== undefined) {
+    throw new SettingsError(
+      `invalid setting natsPlacement=${JSON.stringify(s.natsPlacement)} (from ${from('natsPlacement')}): two NATS nodes on ${twice}; each needs its own swarm node to keep a quorum when one fails`,
+    );
+  }
 }

@@ -14,7 +14,7 @@ import { Container } from '@cdktf/provider-docker/lib/container/index.js';
 import { Image } from '@cdktf/provider-docker/lib/image/index.js';
 import { PREFIX_LABEL, serverImageRepository, wsContainerName, wsServiceAlias } from '../names.js';
 import { REPLICA_PORT, type Namespaces } from '../settings.js';
-import { terraformLiteral } from '../render/terraform-literal.js';
+import { serverEnvironmentList } from '../server-env.js';
 import { hardening } from './hardening.js';
 
 export const WS_PORT = REPLICA_PORT;
@@ -87,24 +87,21 @@ export class WsPool extends Construct {
           name,
           hostname: name,
           image: this.image.imageId,
-          env: [
-            `SERVER_ID=${name}`,
-            `PORT=${WS_PORT}`,
-            'HOST=0.0.0.0',
-            `NATS_URLS=${props.natsUrls.join(',')}`,
-            `NATS_USER=${props.natsUser}`,
-            `NATS_PASSWORD=${props.natsPassword}`,
-            `AUTH_SECRET=${props.authSecret}`,
-            `SERVER_API_KEY=${props.serverApiKey}`,
-            // Room namespaces and their permissions (server/src/config.ts validates them again at start).
-            `NAMESPACES=${terraformLiteral(JSON.stringify(props.namespaces))}`,
-            `TOKEN_MAX_LIFETIME_SEC=${props.tokenMaxLifetimeSec}`,
-            // Prometheus /metrics: reachable on the fleet network (or with docker exec), never routed by the balancer.
-            `METRICS_PORT=${props.metricsPort}`,
-            `DRAIN_WINDOW_MS=${props.drainWindowMs}`,
-            `MAX_CONNECTIONS=${props.maxConnections}`,
-            `LOG_LEVEL=${props.logLevel}`,
-          ],
+          env: serverEnvironmentList({
+            serverId: name,
+            port: WS_PORT,
+            natsUrls: props.natsUrls,
+            natsUser: props.natsUser,
+            natsPassword: props.natsPassword,
+            authSecret: props.authSecret,
+            serverApiKey: props.serverApiKey,
+            namespaces: props.namespaces,
+            tokenMaxLifetimeSec: props.tokenMaxLifetimeSec,
+            metricsPort: props.metricsPort,
+            drainWindowMs: props.drainWindowMs,
+            maxConnections: props.maxConnections,
+            logLevel: props.logLevel,
+          }),
           networksAdvanced: [{ name: props.networkName, aliases: [wsServiceAlias(props.prefix)] }],
           user: '1000:1000',
           readOnly: true,
