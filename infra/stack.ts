@@ -15,13 +15,14 @@ import { WsPool } from './constructs/ws-pool.js';
 import { Balancer } from './constructs/balancer.js';
 import type { BalancerConfig } from './render/haproxy.js';
 import { dockerProviderVersion } from './provider-version.js';
+import type { ServerContext } from './server-context.js';
 
 export { dockerProviderVersion };
 
 export interface FleetStackProps {
   readonly settings: Settings;
-  /** The server image's build context and the hash of its files. */
-  readonly server: { readonly contextDir: string; readonly contextHash: string };
+  /** The server build (context and hash of its files), and replicas pinned to earlier builds. */
+  readonly server: ServerContext;
   /** The rendered haproxy.cfg and the ports it listens on. */
   readonly balancer: BalancerConfig;
   /** Terraform state file; defaults to .ws-fleet/state/<prefix>.tfstate. */
@@ -81,8 +82,8 @@ export class FleetStack extends TerraformStack {
       prefix: s.prefix,
       replicas: s.replicas,
       networkName: this.network.name,
-      contextDir: props.server.contextDir,
-      contextHash: props.server.contextHash,
+      build: { contextDir: props.server.contextDir, contextHash: props.server.contextHash },
+      ...(props.server.pinned === undefined ? {} : { pinned: props.server.pinned }),
       nodeImage: s.nodeImage,
       natsUrls: this.nats.clientUrls,
       natsUser,

@@ -1,6 +1,8 @@
 /**
- * WsPool: the WebSocket server image, built by the provider from `server/.image` (prepared by
- * `npm run build:server`), and `replicas` containers `<prefix>-ws-<n>`.
+ * WsPool: the WebSocket server image, built by the provider from a snapshot of `server/.image`
+ * (prepared by `npm run build:server`; infra/server-context.ts), and `replicas` containers `<prefix>-ws-<n>`.
+ * Each replica names its build in a label; during a rolling deploy (infra/rolling) some replicas are
+ * pinned to the previous build, whose image stays until the last of them is replaced.
  *
  * Each replica is its own resource keyed by its index, so scaling 5 → 2 destroys exactly 3, 4 and 5;
  * `destroy_grace_seconds` makes that destroy a `docker stop` (SIGTERM, then the stop timeout), which
@@ -16,6 +18,10 @@ import { PREFIX_LABEL, serverImageRepository, wsContainerName, wsServiceAlias } 
 import { REPLICA_PORT, type Namespaces } from '../settings.js';
 import { serverEnvironmentList } from '../server-env.js';
 import { hardening } from './hardening.js';
+import type { ServerBuild } from '../server-context.js';
+
+/** Label naming the build (context hash) a replica runs; infra/rolling reads it. */
+export const SERVER_BUILD_LABEL = 'io.ws-fleet.server-build';
 
 export const WS_PORT = REPLICA_PORT;
 
@@ -23,10 +29,10 @@ export interface WsPoolProps {
   readonly prefix: string;
   readonly replicas: number;
   readonly networkName: string;
-  /** Build context: server/.image (bundle + Dockerfile). */
-  readonly contextDir: string;
-  /** Hash of the build context's files: a changed server gets a new image tag and replaced replicas. */
-  readonly contextHash: string;
+  /** The server build every replica runs: its context (bundle + Dockerfile) and the hash of its files. */
+  readonly build: ServerBuild;
+  /** Replicas (1-based) kept on an earlier build for this apply: a rolling deploy in progress. */
+  readonly pinned?: ReadonlyMap<number, ServerBuild>;
   /** Base image for the Dockerfile's NODE_IMAGE build argument. */
   readonly nodeImage: string;
   readonly natsUrls: string[];
@@ -53,25 +59,36 @@ export function stopTimeoutSeconds(drainWindowMs: number): number {
 }
 
 export class WsPool extends Construct {
-  readonly image: Image;
+  /** One image per build in use, keyed by build hash (two only while a rolling deploy is under way). */
+  readonly images = new Map<string, Image>();
   readonly containers: Container[] = [];
   readonly names: string[];
 
   constructor(scope: Construct, id: string, props: WsPoolProps) {
     super(scope, id);
     const labels = [{ label: PREFIX_LABEL, value: props.prefix }];
-    this.image = new Image(this, 'image', {
-      name: `${serverImageRepository(props.prefix)}:${props.contextHash.slice(0, 12)}`,
-      buildAttribute: {
-        context: props.contextDir,
-        dockerfile: 'Dockerfile',
-        buildArgs: { NODE_IMAGE: props.nodeImage },
-        label: { [PREFIX_LABEL]: props.prefix },
-      },
-      triggers: { context_sha256: props.contextHash },
-      keepLocally: false,
-      forceRemove: true,
-    });
+    // Keyed by hash, not by role: the image of an earlier build keeps its resource (and its containers)
+    // while the next build's image is created beside it; it is destroyed once no replica uses it.
+    const imageFor = (build: ServerBuild): Image => {
+      const existing = this.images.get(build.contextHash);
+      if (existing !== undefined) return existing;
+      const tag = build.contextHash.slice(0, 12);
+      const image = new Image(this, `image-${tag}`, {
+        name: `${serverImageRepository(props.prefix)}:${tag}`,
+        buildAttribute: {
+          context: build.contextDir,
+          dockerfile: 'Dockerfile',
+          buildArgs: { NODE_IMAGE: props.nodeImage },
+          label: { [PREFIX_LABEL]: props.prefix },
+        },
+        triggers: { context_sha256: build.contextHash },
+        keepLocally: false,
+        forceRemove: true,
+      });
+      this.images.set(build.contextHash, image);
+      return image;
+    };
+    imageFor(props.build);
 
     const stopTimeout = stopTimeoutSeconds(props.drainWindowMs);
     const healthcheck = [
@@ -82,11 +99,12 @@ export class WsPool extends Construct {
     ];
     this.names = Array.from({ length: props.replicas }, (_, i) => wsContainerName(props.prefix, i + 1));
     this.names.forEach((name, i) => {
+      const build = props.pinned?.get(i + 1) ?? props.build;
       this.containers.push(
         new Container(this, `replica-${i + 1}`, {
           name,
           hostname: name,
-          image: this.image.imageId,
+          image: imageFor(build).imageId,
           env: serverEnvironmentList({
             serverId: name,
             port: WS_PORT,
@@ -122,7 +140,7 @@ export class WsPool extends Construct {
           // Without this the provider force-removes (SIGKILL): with it, destroy is `docker stop -t <grace>`.
           destroyGraceSeconds: stopTimeout,
           logOpts: { 'max-size': '10m', 'max-file': '3' },
-          labels: [...labels, { label: 'io.ws-fleet.component', value: 'ws' }],
+          labels: [...labels, { label: 'io.ws-fleet.component', value: 'ws' }, { label: SERVER_BUILD_LABEL, value: build.contextHash }],
           dependsOn: props.dependsOn,
         }),
       );

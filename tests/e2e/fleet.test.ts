@@ -18,6 +18,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { Fleet, type PlannedChange } from '../support/fleet.js';
@@ -172,6 +173,7 @@ describe('e2e: ws-fleet on Docker', { timeout: 45 * 60_000 }, () => {
       fs.rmSync(f, { force: true });
     }
     fs.rmSync(path.join(repoRoot, '.ws-fleet', 'cdktf', PREFIX), { recursive: true, force: true });
+    fs.rmSync(path.join(repoRoot, '.ws-fleet', 'server-builds', PREFIX), { recursive: true, force: true });
     console.log(`e2e timings (s): ${JSON.stringify(timings)}`);
   });
 
@@ -510,6 +512,87 @@ describe('e2e: ws-fleet on Docker', { timeout: 45 * 60_000 }, () => {
       await again.close();
     }
     await closeAll();
+  });
+
+  it('rolling deploy: a changed server build replaces the replicas one at a time under traffic; 0 lost, one replica\'s sockets reconnect at a time', { timeout: 15 * 60_000 }, async () => {
+    await fleet.scale(3);
+    await waitFor('3 replicas UP', async () => (await fleet.upServers()) === 3, 30_000, 100);
+    // The changed build: the same bundle with one more line, in a context of its own.
+    const context = fs.mkdtempSync(path.join(os.tmpdir(), 'wsf-rolling-'));
+    fs.cpSync(path.join(repoRoot, 'server', '.image'), context, { recursive: true });
+    fs.appendFileSync(path.join(context, 'server.mjs'), `\n// rolled build ${Date.now()}\n`);
+    const receivers = await Promise.all(Array.from({ length: 12 }, (_, i) => client(`roll-rcv-${i}`, { autoReconnect: true })));
+    const senders = await Promise.all(Array.from({ length: 2 }, (_, i) => client(`roll-snd-${i}`, { autoReconnect: true })));
+    const everyone = [...receivers, ...senders];
+    assert.equal(new Set(everyone.map((c) => c.server)).size, 3, 'clients on every replica');
+
+    // Disconnects, with the replica each client was on, sampled every 20 ms.
+    const disconnects: { at: number; server: string }[] = [];
+    const control = { stop: false };
+    const watching = (async () => {
+      const wasOpen = everyone.map((c) => ({ open: c.isOpen, server: c.server ?? '' }));
+      while (!control.stop) {
+        everyone.forEach((c, i) => {
+          const prev = wasOpen[i];
+          if (prev === undefined) return;
+          if (prev.open && !c.isOpen) disconnects.push({ at: Date.now(), server: prev.server });
+          wasOpen[i] = { open: c.isOpen, server: c.isOpen ? (c.server ?? '') : prev.server };
+        });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const acked = new Map<string, TestClient>();
+    let sent = 0;
+    const sendLoop = async (sender: TestClient, s: number): Promise<void> => {
+      for (let n = 0; !control.stop && n < 5000; n++) {
+        const target = receivers[n % receivers.length];
+        assert.ok(target);
+        const id = `roll-${s}-${n}`;
+        if (!sender.isOpen) await sender.waitConnected(30_000);
+        sent += 1;
+        if (acknowledged(await sender.send(`roll-rcv-${n % receivers.length}`, id))) acked.set(id, target);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const loops = senders.map((c, i) => sendLoop(c, i));
+
+    const r = await fleet.rolling({ WSFLEET_SERVER_CONTEXT: context });
+    timings['rolling deploy'] = r.seconds;
+    await new Promise((res) => setTimeout(res, 2000));
+    control.stop = true;
+    await Promise.all([...loops, watching]);
+    const report = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { targetBuild: string; steps: { replica: number; applySeconds: number; routedSeconds: number }[] };
+    console.log(`e2e rolling: ${JSON.stringify(report.steps)}; ${acked.size}/${sent} acked; disconnects ${JSON.stringify(disconnects.map((d) => d.server))}`);
+    assert.deepEqual(report.steps.map((s) => s.replica), [1, 2, 3], 'one step per replica, in order');
+
+    // Every replica runs the new build; only the new build's image is left.
+    for (let n = 1; n <= 3; n++) {
+      assert.equal(await dockerInspect<string>(`${PREFIX}-ws-${n}`, '(index .Config.Labels "io.ws-fleet.server-build")'), report.targetBuild, `ws-${n} build`);
+    }
+    const { stdout: images } = await execFileAsync('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}', `${PREFIX}-server`]);
+    assert.deepEqual(images.trim().split('\n'), [`${PREFIX}-server:${report.targetBuild.slice(0, 12)}`]);
+
+    // At most one replica's sockets reconnecting at a time: the disconnect windows of different replicas never overlap.
+    const windows = new Map<string, { from: number; to: number }>();
+    for (const d of disconnects) {
+      const w = windows.get(d.server);
+      windows.set(d.server, w === undefined ? { from: d.at, to: d.at } : { from: Math.min(w.from, d.at), to: Math.max(w.to, d.at) });
+    }
+    assert.equal(windows.size, 3, `sockets of every replica reconnected once: ${JSON.stringify([...windows])}`);
+    const ordered = [...windows].sort((a, b) => a[1].from - b[1].from);
+    for (let i = 1; i < ordered.length; i++) {
+      const prev = ordered[i - 1];
+      const cur = ordered[i];
+      assert.ok(prev !== undefined && cur !== undefined && prev[1].to < cur[1].from, `${prev?.[0] ?? ''} and ${cur?.[0] ?? ''} reconnected at the same time: ${JSON.stringify(ordered)}`);
+    }
+    for (const c of everyone) await c.waitConnected(30_000);
+    assert.ok(acked.size > 50, `enough acknowledged traffic (${acked.size} of ${sent})`);
+    await waitFor('every acknowledged message reaches its recipient', () => [...acked].every(([id, t]) => t.received.has(id)), 20_000, 100).catch((err: unknown) => {
+      const missing = [...acked].filter(([id, t]) => !t.received.has(id)).map(([id]) => id);
+      throw new Error(`${missing.length} acknowledged messages lost (e.g. ${missing.slice(0, 10).join(', ')}): ${String(err)}`);
+    });
+    await closeAll();
+    fs.rmSync(context, { recursive: true, force: true });
   });
 
   it('destroy removes every container, network, volume and image with the prefix', async () => {

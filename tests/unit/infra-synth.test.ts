@@ -17,6 +17,8 @@ import { renderBalancerConfig } from '../../infra/render/haproxy.js';
 import { generateSecrets, formatSecretsFile, SECRET_VARIABLES, terraformVariableEnv } from '../../infra/secrets.js';
 import { secretsFile, settingsFile } from '../../infra/paths.js';
 import { dockerProviderVersion } from '../../infra/provider-version.js';
+import { buildSnapshotsDir, parseBuildPins, type ServerContext } from '../../infra/server-context.js';
+import { rollingDeploy } from '../../infra/rolling/rolling-deploy.js';
 import { freePort } from '../support/ports.js';
 import { repoRoot } from '../support/paths.js';
 import { checkHaproxyConfig } from '../support/haproxy.js';
@@ -80,6 +82,12 @@ function synth(env: NodeJS.ProcessEnv = {}, contextHash = HASH_A): StackJson {
   return JSON.parse(Testing.synth(makeStack(env, contextHash))) as StackJson;
 }
 
+function synthWith(env: NodeJS.ProcessEnv, server: ServerContext): StackJson {
+  const settings = settingsFor(env);
+  const stack = new FleetStack(Testing.app(), settings.prefix, { settings, server, balancer: renderBalancerConfig(settings), stateFile: '/tmp/wsfleet-test.tfstate' });
+  return JSON.parse(Testing.synth(stack)) as StackJson;
+}
+
 /** Containers by Docker name. */
 function containers(json: StackJson): Map<string, ContainerJson> {
   return new Map(Object.values(json.resource.docker_container).map((c) => [c.name, c]));
@@ -134,7 +142,7 @@ describe('infra synth: resources follow the settings', () => {
       assert.ok(ws.tmpfs?.['/tmp'] !== undefined);
       assert.equal(ws.memory, 300);
       assert.equal(ws.cpus, '0.75');
-      assert.match(ws.image, /^\$\{docker_image\.ws_image_[0-9A-F]+\.image_id\}$/);
+      assert.match(ws.image, /^\$\{docker_image\.ws_image-aaaaaaaaaaaa_[0-9A-F]+\.image_id\}$/);
       assert.ok((ws.stop_timeout ?? 0) > 8, `stop_timeout ${ws.stop_timeout} must exceed the 8 s drain window`);
       // Destroy (scale-down) must be a graceful docker stop, not a forced removal.
       assert.equal(ws.destroy_grace_seconds, ws.stop_timeout);
@@ -308,17 +316,33 @@ describe('infra synth: changes stay local', () => {
   it('a changed server bundle gets a new image tag and trigger (so it is rebuilt and replicas replaced)', () => {
     const a = synth({}, HASH_A).resource.docker_image;
     const b = synth({}, HASH_B).resource.docker_image;
-    const key = Object.keys(a).find((k) => k.startsWith('ws_image'));
-    assert.ok(key !== undefined);
-    assert.notEqual(a[key]?.name, b[key]?.name);
-    assert.notDeepEqual(a[key]?.triggers, b[key]?.triggers);
-    assert.equal(a[key]?.keep_locally, false, 'destroy removes the built image');
+    const keyA = Object.keys(a).find((k) => k.startsWith('ws_image-aaaaaaaaaaaa'));
+    const keyB = Object.keys(b).find((k) => k.startsWith('ws_image-bbbbbbbbbbbb'));
+    assert.ok(keyA !== undefined && keyB !== undefined, 'one image resource per build, keyed by its hash');
+    assert.ok(!(keyA in b), 'the old build\'s image is destroyed once no replica uses it');
+    assert.equal(a[keyA]?.name, 'wsfleet-server:aaaaaaaaaaaa');
+    assert.equal(b[keyB]?.name, 'wsfleet-server:bbbbbbbbbbbb');
+    assert.notDeepEqual(a[keyA].triggers, b[keyB].triggers);
+    assert.equal(a[keyA].keep_locally, false, 'destroy removes the built image');
     for (const [k, img] of Object.entries(a)) {
-      if (k === key) continue;
+      if (k === keyA) continue;
       // Images the stack builds carry the prefix and go with it; the official (or stand-in) ones stay.
       if (img.build !== undefined) assert.deepEqual([img.name.startsWith('wsfleet-'), img.keep_locally, b[k]], [true, false, img], img.name);
       else assert.equal(img.keep_locally, true, `${img.name} is shared, never removed`);
     }
+    const c = containers(synth({}, HASH_B));
+    assert.ok(c.get('wsfleet-ws-1')?.labels?.some((l) => l.label === 'io.ws-fleet.server-build' && l.value === HASH_B));
+  });
+
+  it('rolling: pinned replicas keep the earlier build and its image; exactly the unpinned ones change', () => {
+    const old = containersByKey(synth({}, HASH_A));
+    const pins = new Map([[2, { contextDir: '/tmp/old', contextHash: HASH_A }], [3, { contextDir: '/tmp/old', contextHash: HASH_A }]]);
+    const json = synthWith({}, { contextDir: '/tmp/wsfleet-test-context', contextHash: HASH_B, pinned: pins });
+    const step1 = json.resource.docker_container;
+    const changed = Object.keys(old).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(step1[k])).map((k) => old[k]?.name);
+    assert.deepEqual(changed, ['wsfleet-ws-1'], 'one replica per step');
+    const images = Object.values(json.resource.docker_image).map((i) => i.name).filter((n) => n.startsWith('wsfleet-server:')).sort();
+    assert.deepEqual(images, ['wsfleet-server:aaaaaaaaaaaa', 'wsfleet-server:bbbbbbbbbbbb'], 'both builds while replicas use both');
   });
 });
 
@@ -347,6 +371,8 @@ describe('infra synth: secrets', () => {
     fs.rmSync(contextDir, { recursive: true, force: true });
     fs.rmSync(secretsFile(prefix), { force: true });
     fs.rmSync(settingsFile(prefix), { force: true });
+    fs.rmSync(buildSnapshotsDir(prefix), { recursive: true, force: true });
+    for (const f of [`${prefix}.tfstate`, `${prefix}.tfstate.backup`]) fs.rmSync(path.join(repoRoot, '.ws-fleet', 'state', f), { force: true });
     blocker.close();
   });
 
@@ -468,5 +494,44 @@ describe('infra synth: terraform validate', () => {
     } finally {
       fs.rmSync(outdir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('rolling deploy: the order of steps', () => {
+  it('replaces the replicas on another build one at a time, pinning the rest, and waits for each to be routed', async () => {
+    const OLD = 'c'.repeat(64);
+    const NEW = 'd'.repeat(64);
+    const builds = new Map<number, string>([[1, OLD], [2, NEW], [3, OLD]]);
+    const events: string[] = [];
+    const report = await rollingDeploy({
+      replicas: 3,
+      targetBuild: NEW,
+      currentBuild: (n) => Promise.resolve(builds.get(n)),
+      apply: (env) => {
+        const pins = parseBuildPins(env['WSFLEET_SERVER_BUILD_PINS']);
+        events.push(`apply pins=${[...pins.keys()].join(',')}`);
+        // What Terraform does with these pins: every unpinned replica runs the target build.
+        for (const n of [1, 2, 3]) if (!pins.has(n)) builds.set(n, NEW);
+        return Promise.resolve();
+      },
+      waitRouted: (n) => {
+        events.push(`routed ${n}`);
+        return Promise.resolve();
+      },
+    });
+    assert.deepEqual(events, ['apply pins=3', 'routed 1', 'apply pins=', 'routed 3']);
+    assert.deepEqual(report.steps.map((s) => s.replica), [1, 3]);
+    assert.equal(report.nothingToRoll, false);
+  });
+
+  it('with nothing to roll, makes one plain apply; a step whose replica is not on the new build fails', async () => {
+    const same = await rollingDeploy({ replicas: 2, targetBuild: HASH_A, currentBuild: () => Promise.resolve(HASH_A), apply: () => Promise.resolve(), waitRouted: () => Promise.resolve() });
+    assert.equal(same.nothingToRoll, true);
+    await assert.rejects(
+      rollingDeploy({ replicas: 1, targetBuild: HASH_B, currentBuild: () => Promise.resolve(HASH_A), apply: () => Promise.resolve(), waitRouted: () => Promise.resolve() }),
+      /replica 1 runs build a{64} after its step/,
+    );
+    assert.throws(() => parseBuildPins('{"x":"1"}'), /not a replica number/);
+    assert.throws(() => parseBuildPins('{"2":"abc"}'), /not a build hash/);
   });
 });
