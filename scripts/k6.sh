@@ -176,10 +176,10 @@ sample_one_container() {
   local name="$1" rss
   # Inside the container: the replicas' ports are not published (only the balancer is). bash's
   # /dev/tcp costs nothing; images without bash fall back to a node one-liner.
-  rss="$(timeout 15 docker exec "$name" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/${PORT:-8080}" && printf "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3 && cat <&3' 2>/dev/null | tr -d '\r' | metrics_rss || true)"
+  rss="$(timeout 15 docker exec "$name" bash -c "$(cat "$ROOT/load/metrics-probe.sh")" 2>/dev/null | tr -d '\r' | metrics_rss || true)"
   if [ -z "$rss" ]; then
     rss="$(timeout 20 docker exec "$name" node -e '
-      fetch(`http://127.0.0.1:${process.env.PORT || 8080}/metrics`).then((r) => r.text()).then((t) => {
+      fetch(`http://127.0.0.1:${process.env.METRICS_PORT || 9091}/metrics`).catch(() => fetch(`http://127.0.0.1:${process.env.PORT || 8080}/metrics`)).then((r) => r.text()).then((t) => {
         const m = /^process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/m.exec(t);
         if (m) console.log(Math.round(Number(m[1])));
       }).catch(() => process.exit(1));' 2>/dev/null || true)"
