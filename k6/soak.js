@@ -9,23 +9,9 @@ import { loadConfig } from './lib/config.js';
 import { buildOptions, runGroup, setupRun } from './lib/run.js';
 import { summaryOutputs } from './lib/summary.js';
 
-const cfg = loadConfig(__ENV, {
-  script: 'soak',
-  users: '2000',
-  usersPerVu: '20',
-  rate: '500',
-  duration: '30m',
-  ramp: '60s',
-  grace: '15s',
-  roomSize: '10',
-  roomShare: '0.1',
-  payloadBytes: '64',
-  p99Ms: '500',
-  reconnectMaxMs: '10000',
-  connectTimeout: '10s',
-});
+const cfg = loadConfig(__ENV, 'soak');
 
-export const options = buildOptions(cfg, {});
+export const options = buildOptions(cfg);
 
 export function setup() {
   return setupRun(cfg);

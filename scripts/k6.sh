@@ -25,8 +25,10 @@
 # (.ws-fleet/outputs/<prefix>.json, else its settings), AUTH_SECRET from .ws-fleet/secrets/<prefix>.env.
 # Overrides: WSF_BALANCER_URL, WSF_AUTH_SECRET; WSF_FLEET_FILE=<json> for the dev process fleet
 # (k6/dev/process-fleet.mjs). WSF_SCALE_CMD replaces "bash scripts/scale.sh" (it gets the count as $1).
+# k6: the `k6` on the caller's PATH (or K6_BIN). This project never builds or downloads k6; without
+# one the script stops with exit 3 and says how to install it.
 # Exit: k6's exit code (99 = a threshold crossed), else 1 when the memory check failed or a scale event
-# failed or did not finish at least 10 s before the end of traffic.
+# failed or did not finish at least 10 s before the end of traffic; 3 when there is no k6.
 set -Eeuo pipefail
 # The whole script is one block: bash parses it before running, so editing the file during a long run
 # cannot change what the running wrapper does.
@@ -34,6 +36,9 @@ set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# k6 is looked up on the caller's PATH before env.sh puts the project's own bin dirs first: the k6 used
+# is always one the user installed.
+K6_BIN="${K6_BIN:-$(command -v k6 || true)}"
 # shellcheck source=lib/env.sh
 source scripts/lib/env.sh
 
@@ -98,11 +103,21 @@ done
 [[ "$memory_max_growth" =~ ^0?\.[0-9]+$|^[0-9]+(\.[0-9]+)?$ ]] || die "WSF_MEMORY_MAX_GROWTH '$memory_max_growth' is not a fraction"
 
 # ---- k6 ----------------------------------------------------------------------------------------
-K6_BIN="${K6_BIN:-}"
-if [ -z "$K6_BIN" ]; then K6_BIN="$(command -v k6 || true)"; fi
-[ -n "$K6_BIN" ] && [ -x "$K6_BIN" ] || die "k6 not found (.ws-fleet/bin/k6 or PATH): run 'npm run setup' (it builds k6 from source)"
+k6_missing() {
+  cat >&2 <<'MSG'
+k6: error: no k6 on PATH. This project does not build or download k6; install k6 v1.x yourself:
+  - Debian/Ubuntu: k6's apt repository (https://grafana.com/docs/k6/latest/set-up/install-k6/)
+  - macOS: brew install k6      - Windows: winget install k6 --source winget (or choco install k6)
+  - or a release binary from https://github.com/grafana/k6/releases, put on PATH
+  then run this again (or set K6_BIN=/path/to/k6). Without k6, the project's own runner covers the
+  same scenarios: npm run load -- smoke|soak|scale|chaos (docs/load.md).
+MSG
+  exit 3
+}
+if [ -z "$K6_BIN" ]; then k6_missing; fi
+[ -x "$K6_BIN" ] || die "K6_BIN=$K6_BIN is not an executable file"
 k6_version="$("$K6_BIN" version 2>/dev/null | grep -Eo 'v[0-9]+\.[0-9]+\.[0-9]+' | head -n1 || true)"
-[[ "$k6_version" == v1.* ]] || die "$K6_BIN is k6 '$k6_version'; these scripts need k6 v1.x (npm run setup builds it)"
+[[ "$k6_version" == v1.* ]] || die "$K6_BIN is k6 '$k6_version'; these scripts need k6 v1.x"
 
 # ---- target ------------------------------------------------------------------------------------
 prefix="${WSFLEET_PREFIX:-wsfleet}"
@@ -161,10 +176,10 @@ sample_one_container() {
   local name="$1" rss
   # Inside the container: the replicas' ports are not published (only the balancer is). bash's
   # /dev/tcp costs nothing; images without bash fall back to a node one-liner.
-  rss="$(timeout 15 docker exec "$name" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/${PORT:-8080}" && printf "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3 && cat <&3' 2>/dev/null | tr -d '\r' | metrics_rss || true)"
+  rss="$(timeout 15 docker exec "$name" bash -c "$(cat "$ROOT/load/metrics-probe.sh")" 2>/dev/null | tr -d '\r' | metrics_rss || true)"
   if [ -z "$rss" ]; then
     rss="$(timeout 20 docker exec "$name" node -e '
-      fetch(`http://127.0.0.1:${process.env.PORT || 8080}/metrics`).then((r) => r.text()).then((t) => {
+      fetch(`http://127.0.0.1:${process.env.METRICS_PORT || 9091}/metrics`).catch(() => fetch(`http://127.0.0.1:${process.env.PORT || 8080}/metrics`)).then((r) => r.text()).then((t) => {
         const m = /^process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/m.exec(t);
         if (m) console.log(Math.round(Number(m[1])));
       }).catch(() => process.exit(1));' 2>/dev/null || true)"

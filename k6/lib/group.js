@@ -1,4 +1,3 @@
-/* global setTimeout, clearTimeout, setInterval, clearInterval */
 /**
  * One VU drives a group of users. Every message stays inside its group (direct messages to a random
  * other user of the group, room messages to a room of the group), so the VU sees both ends of every
@@ -17,6 +16,7 @@
  *    joined before it was sent (resume fills the gaps); without seq, a member that was not joined for
  *    the whole delivery window is excused (messages_missed_offline) instead of counted lost.
  */
+import { setInterval, clearInterval, setTimeout, clearTimeout } from 'k6/timers';
 import { WebSocket } from 'k6/websockets';
 import { mintToken } from './jwt.js';
 import { metrics } from './metrics.js';
@@ -54,7 +54,7 @@ export class Group {
         gi,
         id: `k6-${this.runId}-${gi}`,
         room: `k6-${this.runId}-g${this.index}-r${Math.floor(idx / cfg.roomSize)}`,
-        ws: null,
+        ws: /** @type {WebSocket | null} */ (null),
         gen: 0,
         state: 'idle',
         opened: false,
@@ -148,12 +148,13 @@ export class Group {
       this.onOpen(u, gen);
     };
     ws.onerror = (ev) => {
-      lastError = ev.error === undefined ? 'error' : String(ev.error);
+      lastError = ev === undefined || ev.error === undefined ? 'error' : String(ev.error);
     };
     ws.onmessage = (ev) => {
-      if (u.gen !== gen) return;
+      if (u.gen !== gen || ev === undefined) return;
       let frame;
       try {
+        if (typeof ev.data !== 'string') throw new Error('binary frame');
         frame = JSON.parse(ev.data);
       } catch {
         this.logError(`${u.id}: frame is not JSON`);
@@ -161,12 +162,15 @@ export class Group {
       }
       this.onFrame(u, frame, ev.timestamp === undefined ? Date.now() : ev.timestamp);
     };
-    ws.onclose = (ev) => {
+    // k6 passes the close event (with its code), though @types/k6 declares onclose without one.
+    /** @param {{ code?: number }} [ev] */
+    const onclose = (ev) => {
       if (u.gen !== gen) return;
       clearTimeout(timeout);
       this.timers.delete(timeout);
-      this.onClose(u, ev.code, lastError);
+      this.onClose(u, ev === undefined ? undefined : ev.code, lastError);
     };
+    ws.onclose = onclose;
   }
 
   attemptFailed(u, why) {

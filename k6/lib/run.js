@@ -3,6 +3,7 @@
  * thresholds, setup (run id, timeline, a reachability check of the balancer) and the VU body.
  */
 import http from 'k6/http';
+import { k6Thresholds, thresholdsFor } from '../../load/scenarios.js';
 import { maxDurationMs, publicParams } from './config.js';
 import { Group } from './group.js';
 import { makeSchedule, scheduleLogLine } from './schedule.js';
@@ -22,21 +23,10 @@ const BREAKDOWNS = [
   'ws_closes_unexpected{code:1006}',
 ];
 
-/** Thresholds every script has; `extra` adds or replaces per metric. */
-export function buildOptions(cfg, extra) {
-  const thresholds = {
-    // Every acknowledged delivery arrives.
-    messages_lost: ['count==0'],
-    // Something was exchanged at all (an empty run must not pass).
-    messages_acked: ['count>0'],
-    messages_received: ['count>0'],
-    ws_connect_failed: ['rate<0.001'],
-    e2e_latency: [`p(99)<${cfg.p99Ms}`],
-    // A dropped socket is back within the bound, and none is left down at the end.
-    ws_reconnect_time: [`max<${cfg.reconnectMaxMs}`],
-    ws_reconnect_incomplete: ['count==0'],
-  };
-  for (const k of Object.keys(extra)) thresholds[k] = extra[k];
+/** The scenario's thresholds (load/scenarios.js, shared with the project's runner) as k6 options. */
+export function buildOptions(cfg) {
+  /** @type {Record<string, string[]>} */
+  const thresholds = k6Thresholds(thresholdsFor(cfg.params));
   // Breakdowns: k6 only reports a tagged sub-metric that has a threshold, so these carry one that
   // always holds (BREAKDOWN); the summary shows them under their metric, not as thresholds.
   for (const sub of BREAKDOWNS) if (thresholds[sub] === undefined) thresholds[sub] = [BREAKDOWN];

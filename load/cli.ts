@@ -1,0 +1,139 @@
+/**
+ * npm run load -- <smoke|soak|scale|chaos> [options]
+ *
+ * Options (each also settable as its WSF_* variable, the names the k6 scripts read):
+ *   --users N  --users-per-group N  --rate MSG_PER_S  --duration D  --ramp D  --grace D
+ *   --room-size N  --room-share F  --payload-bytes N  --p99-ms MS  --ack-p99-ms MS  --replay-p99-ms MS
+ *   --reconnect-max-ms MS  --connect-timeout D
+ *   --scale-plan "60s=5,180s=2"     soak/scale: scale steps from the start of traffic
+ *   --chaos-plan "15s=crash-replica:1,…"  chaos: the events (load/chaos.ts; default: every fault)
+ *   --initial-replicas N  --no-restore  --no-memory-check  --memory-check  --memory-warmup D
+ *   --jitter | --no-jitter          the client-side jitter profile (default: on for chaos only)
+ *   --workers N                     load worker processes (default: min(2, cores))
+ *   --room-namespace NS             rooms are NS:<name> (a namespace configured with publish "members")
+ *   --label TEXT  --results-dir DIR
+ * Target: WSFLEET_PREFIX (default wsfleet), or WSF_BALANCER_URL and WSF_AUTH_SECRET; 127.0.0.1 only.
+ * Exit: 0 all thresholds hold; 99 a threshold crossed; 1 a plan step failed or the run broke; 2 bad usage.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { DEFAULT_CHAOS_PLAN, DEFAULT_JITTER, parseChaosPlan } from './chaos.js';
+import { FleetOps } from './fleet.js';
+import { run } from './run.js';
+import { ConfigError, isScenario, loadParams, parseDurationMs } from './scenarios.js';
+import { discoverTarget, repoRoot } from './target.js';
+
+const USAGE = 'usage: npm run load -- <smoke|soak|scale|chaos> [options] (see docs/load.md)';
+
+/** Command line options that set a WSF_* parameter. */
+const VALUE_OPTIONS: Record<string, string> = {
+  '--users': 'WSF_USERS',
+  '--users-per-group': 'WSF_USERS_PER_VU',
+  '--users-per-vu': 'WSF_USERS_PER_VU',
+  '--rate': 'WSF_RATE',
+  '--duration': 'WSF_DURATION',
+  '--ramp': 'WSF_RAMP',
+  '--grace': 'WSF_GRACE',
+  '--room-size': 'WSF_ROOM_SIZE',
+  '--room-share': 'WSF_ROOM_SHARE',
+  '--payload-bytes': 'WSF_PAYLOAD_BYTES',
+  '--p99-ms': 'WSF_P99_MS',
+  '--ack-p99-ms': 'WSF_ACK_P99_MS',
+  '--replay-p99-ms': 'WSF_REPLAY_P99_MS',
+  '--reconnect-max-ms': 'WSF_RECONNECT_MAX_MS',
+  '--connect-timeout': 'WSF_CONNECT_TIMEOUT',
+  '--scale-plan': 'WSF_SCALE_PLAN',
+  '--chaos-plan': 'WSF_CHAOS_PLAN',
+  '--initial-replicas': 'WSF_INITIAL_REPLICAS',
+  '--memory-warmup': 'WSF_MEMORY_WARMUP',
+  '--workers': 'WSF_WORKERS',
+  '--room-namespace': 'WSF_ROOM_NAMESPACE',
+  '--label': 'WSF_RUN_LABEL',
+  '--results-dir': 'WSF_RESULTS_DIR',
+};
+const FLAG_OPTIONS: Record<string, [string, string]> = {
+  '--no-restore': ['WSF_RESTORE', 'false'],
+  '--no-memory-check': ['WSF_MEMORY_CHECK', 'false'],
+  '--memory-check': ['WSF_MEMORY_CHECK', 'true'],
+  '--jitter': ['WSF_JITTER', 'true'],
+  '--no-jitter': ['WSF_JITTER', 'false'],
+};
+
+export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): { scenario: string; env: Record<string, string | undefined> } {
+  const [scenario, ...rest] = argv;
+  if (scenario === undefined || !isScenario(scenario)) throw new ConfigError(USAGE);
+  const out: Record<string, string | undefined> = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('WSF_')));
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i] ?? '';
+    const flag = FLAG_OPTIONS[a];
+    if (flag !== undefined) {
+      out[flag[0]] = flag[1];
+      continue;
+    }
+    const name = VALUE_OPTIONS[a];
+    if (name === undefined) throw new ConfigError(`unknown option ${JSON.stringify(a)}; ${USAGE}`);
+    const v = rest[i + 1];
+    if (v === undefined) throw new ConfigError(`option ${a} needs a value`);
+    out[name] = v;
+    i += 1;
+  }
+  return { scenario, env: out };
+}
+
+function boolEnv(name: string, v: string | undefined, fallback: boolean): boolean {
+  if (v === undefined || v === '') return fallback;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new ConfigError(`${name}=${JSON.stringify(v)}: must be true or false`);
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+async function main(): Promise<number> {
+  const { scenario, env } = parseArgs(process.argv.slice(2), process.env);
+  const params = loadParams(scenario, env);
+  const chaosPlan = env.WSF_CHAOS_PLAN ?? DEFAULT_CHAOS_PLAN;
+  if (params.scenario === 'chaos') parseChaosPlan(chaosPlan);
+  else if (env.WSF_CHAOS_PLAN !== undefined) throw new ConfigError('--chaos-plan is for the chaos scenario (soak and scale take --scale-plan)');
+  const workersRaw = env.WSF_WORKERS ?? String(Math.max(1, Math.min(2, os.cpus().length)));
+  const workers = Number(workersRaw);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new ConfigError(`WSF_WORKERS=${JSON.stringify(workersRaw)}: must be a whole number from 1 to 16`);
+  const ns = env.WSF_ROOM_NAMESPACE ?? '';
+  if (ns !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(ns)) throw new ConfigError(`WSF_ROOM_NAMESPACE=${JSON.stringify(ns)}: 1-64 of [A-Za-z0-9_-]`);
+  const jitterOn = boolEnv('WSF_JITTER', env.WSF_JITTER, params.scenario === 'chaos');
+  const rolling = env.WSF_ROLLING_CMD;
+  const target = await discoverTarget(process.env);
+  const scaleCmd = (env.WSF_SCALE_CMD ?? 'bash scripts/scale.sh').split(' ').filter((s) => s !== '');
+  const label = env.WSF_RUN_LABEL ?? '';
+  const resultsDir = env.WSF_RESULTS_DIR ?? path.join(repoRoot, 'results', 'load', `${params.scenario}-${stamp()}`);
+  const outcome = await run({
+    params, target, ops: new FleetOps(target.prefix, scaleCmd), workers,
+    plan: params.scenario === 'chaos' ? chaosPlan : params.scalePlan,
+    jitter: jitterOn ? DEFAULT_JITTER : undefined,
+    restore: boolEnv('WSF_RESTORE', env.WSF_RESTORE, true),
+    memoryWarmupMs: env.WSF_MEMORY_WARMUP === undefined ? undefined : parseDurationMs('WSF_MEMORY_WARMUP', env.WSF_MEMORY_WARMUP),
+    memoryEveryMs: 10_000,
+    rollingCmd: rolling === undefined || rolling === '' ? undefined : rolling.split(' ').filter((s) => s !== ''),
+    roomPrefix: ns === '' ? '' : `${ns}:`,
+    resultsDir, label,
+    log: (t) => { process.stderr.write(`load: ${t}\n`); },
+  });
+  process.stderr.write(`load: results: ${path.relative(repoRoot, outcome.dir)} (summary.txt, summary.json, report.html, events.json, series.json)\n`);
+  if (!outcome.thresholdsOk) return 99;
+  return outcome.ok ? 0 : 1;
+}
+
+main().then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`load: error: ${err.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`load: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

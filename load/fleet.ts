@@ -1,0 +1,179 @@
+/**
+ * What the runner does to and reads from the deployed fleet, all through the docker CLI and the
+ * project's own scale command, only on containers of the run's prefix: replica and NATS container
+ * names, replica memory (from /metrics inside each container), SIGKILL of a replica's process (the
+ * restart policy brings it back), `docker kill`/`start` of a NATS node, `docker network disconnect`/
+ * `connect`, and scale. Every command has a time limit.
+ */
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from './target.js';
+
+export interface CommandOutcome {
+  code: number | null;
+  output: string;
+  ms: number;
+}
+
+/** Runs a command with a time limit; never rejects. */
+export function runCommand(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<CommandOutcome> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let output = '';
+    const keep = (d: Buffer): void => {
+      output = (output + d.toString()).slice(-20_000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const timer = setTimeout(() => {
+      output += `\n[timed out after ${timeoutMs} ms: killed]`;
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+      }
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output, ms: Date.now() - started });
+    });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: -1, output: `${output}\n${err.message}`, ms: Date.now() - started });
+    });
+  });
+}
+
+function docker(args: string[], timeoutMs = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('docker', args, { timeout: timeoutMs, maxBuffer: 8 << 20 }, (err, stdout, stderr) => {
+      if (err !== null) reject(new Error(`docker ${args.join(' ')}: ${stderr.trim() || err.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+const PROBE = fs.readFileSync(path.join(import.meta.dirname, 'metrics-probe.sh'), 'utf8');
+const RSS_RE = /^process_resident_memory_bytes(?:\{[^}]*\})? (\S+)\r?$/m;
+
+export class FleetOps {
+  constructor(readonly prefix: string, private readonly scaleCmd: string[]) {}
+
+  private async names(kind: 'ws' | 'nats'): Promise<string[]> {
+    const out = await docker(['ps', '--format', '{{.Names}}', '--filter', `name=^${this.prefix}-${kind}-`]);
+    const re = new RegExp(`^${this.prefix}-${kind}-(\\d+)$`);
+    return out
+      .split('\n')
+      .filter((n) => re.test(n))
+      .sort((a, b) => Number(re.exec(a)?.[1]) - Number(re.exec(b)?.[1]));
+  }
+
+  replicas(): Promise<string[]> {
+    return this.names('ws');
+  }
+
+  natsNodes(): Promise<string[]> {
+    return this.names('nats');
+  }
+
+  natsName(n: number): string {
+    return `${this.prefix}-nats-${n}`;
+  }
+
+  replicaName(n: number): string {
+    return `${this.prefix}-ws-${n}`;
+  }
+
+  networkName(): string {
+    return `${this.prefix}-net`;
+  }
+
+  /** Resident memory of one replica in bytes, or undefined when it does not answer. */
+  async replicaRss(name: string): Promise<number | undefined> {
+    let text = '';
+    try {
+      text = await docker(['exec', name, 'bash', '-c', PROBE], 15_000);
+    } catch {
+      try {
+        text = await docker(['exec', name, 'node', '-e',
+          'const p=[process.env.METRICS_PORT||9091,process.env.PORT||8080];(async()=>{for(const x of p){try{const r=await fetch(`http://127.0.0.1:${x}/metrics`);const t=await r.text();if(t.includes("process_resident_memory_bytes")){process.stdout.write(t);return}}catch{}}process.exit(1)})()'], 20_000);
+      } catch {
+        return undefined;
+      }
+    }
+    const m = RSS_RE.exec(text);
+    return m?.[1] === undefined ? undefined : Math.round(Number(m[1]));
+  }
+
+  /** Every running replica's resident memory, read in parallel. */
+  async memory(): Promise<Record<string, number>> {
+    const names = await this.replicas().catch(() => []);
+    const values = await Promise.all(names.map((n) => this.replicaRss(n)));
+    const out: Record<string, number> = {};
+    names.forEach((n, i) => {
+      const v = values[i];
+      if (v !== undefined) out[n] = v;
+    });
+    return out;
+  }
+
+  async restartCount(name: string): Promise<number> {
+    return Number((await docker(['inspect', '-f', '{{.RestartCount}}', name])).trim());
+  }
+
+  async running(name: string): Promise<boolean> {
+    try {
+      return (await docker(['inspect', '-f', '{{.State.Running}}', name])).trim() === 'true';
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * SIGKILL of the server process from the host (a crash, as far as Docker knows, so the restart
+   * policy applies; `docker kill` would count as a deliberate stop). Resolves once it runs again.
+   */
+  async crashReplica(name: string, timeoutMs: number): Promise<string> {
+    const before = await this.restartCount(name);
+    const pid = Number((await docker(['inspect', '-f', '{{.State.Pid}}', name])).trim());
+    if (!Number.isInteger(pid) || pid <= 1) throw new Error(`${name} has no host pid (${pid})`);
+    process.kill(pid, 'SIGKILL');
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      await sleep(500);
+      if ((await this.restartCount(name).catch(() => before)) > before && (await this.running(name))) return `restarted by its restart policy (restart count ${before} → ${before + 1})`;
+    }
+    throw new Error(`${name} did not come back within ${timeoutMs} ms`);
+  }
+
+  async dockerKill(name: string): Promise<void> {
+    await docker(['kill', name]);
+  }
+
+  async dockerStart(name: string): Promise<void> {
+    await docker(['start', name], 60_000);
+  }
+
+  async disconnect(name: string): Promise<void> {
+    await docker(['network', 'disconnect', this.networkName(), name]);
+  }
+
+  async connect(name: string): Promise<void> {
+    await docker(['network', 'connect', this.networkName(), name]);
+  }
+
+  /** The project's scale command (default `bash scripts/scale.sh N`), with the caller's environment. */
+  scale(replicas: number, timeoutMs: number): Promise<CommandOutcome> {
+    const [cmd, ...args] = this.scaleCmd;
+    if (cmd === undefined) return Promise.resolve({ code: -1, output: 'no scale command', ms: 0 });
+    return runCommand(cmd, [...args, String(replicas)], timeoutMs);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}

@@ -1,0 +1,441 @@
+/**
+ * One group of simulated users, as in the k6 scripts (k6/lib/group.js): every message stays inside
+ * its group (direct messages to a random other member, room messages to a room of the group), so the
+ * group sees both ends of every message and counts losses and duplicates without shared state.
+ * Each user is one client (load/client.ts) through the balancer.
+ *
+ * Message data: { r: run id, m: "<sender global index>.<counter>", t: send time, p?: padding }.
+ * Counted as the k6 scripts count (docs/k6.md "Users, groups and messages"), plus ack_latency (send →
+ * ack), acks_not_stored (an ack with stored:false), replay_time (welcome → replay done) and the
+ * jitter profile's deliberate drops (jitter_drops; their down time is not a reconnect time).
+ */
+import { createLoadClient, type Ack, type ClientState, type LoadClient } from './client.js';
+import { connectAt, type Params } from './scenarios.js';
+import type { Counters, JitterProfile, Trends } from './stats.js';
+
+/** Without room seq: a member must have stayed joined from the send until this long after the ack. */
+const ROOM_DELIVERY_WINDOW_MS = 2000;
+const SETTLE_POLL_MS = 250;
+
+interface User {
+  idx: number;
+  gi: number;
+  id: string;
+  room: string;
+  client: LoadClient | undefined;
+  /** Unsubscribes of the current client's listeners. */
+  offs: (() => void)[];
+  open: boolean;
+  everOpen: boolean;
+  /** Since when a server-side close has kept the user down (undefined: up or deliberately dropped). */
+  downSince: number | undefined;
+  /** A jitter drop is in progress (the replacement client opens after the down time). */
+  jittered: boolean;
+  welcomedAt: number | undefined;
+  counter: number;
+  inboxSeq: number | undefined;
+  roomSeq: number | undefined;
+  firstJoinedAt: number | undefined;
+  joined: boolean;
+  gaps: [number, number | undefined][];
+  /** A connect attempt is under way (for attempts = connects + failures). */
+  attempting: boolean;
+  /** The current client has joined the room once (it rejoins by itself on its reconnects). */
+  clientJoined: boolean;
+}
+
+interface MessageRecord {
+  kind: 'direct' | 'room';
+  from: number;
+  to: number;
+  room: string;
+  sentAt: number;
+  ackAt: number | undefined;
+  state: 'pending' | 'acked' | 'undelivered';
+  recv: Set<number>;
+  settled: boolean;
+}
+
+export interface GroupContext {
+  runId: string;
+  wsUrl: string;
+  token: (user: string) => string;
+  params: Params;
+  schedule: { t0: number; trafficStart: number; trafficEnd: number; graceEnd: number };
+  jitter: JitterProfile | undefined;
+  roomPrefix: string;
+  counters: Counters;
+  trends: Trends;
+  /** Welcomes per replica id. */
+  servers: Map<string, number>;
+  log: (text: string) => void;
+}
+
+export class Group {
+  private readonly users: User[] = [];
+  private readonly byRoom = new Map<string, User[]>();
+  private readonly msgs = new Map<string, MessageRecord>();
+  private roomSeqSeen = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private finished = false;
+  private readonly padding: string | undefined;
+  readonly rate: number;
+  private credit = 0;
+
+  constructor(private readonly ctx: GroupContext, readonly index: number) {
+    const p = ctx.params;
+    const first = index * p.groupSize;
+    const last = Math.min(p.users, first + p.groupSize);
+    for (let gi = first; gi < last; gi++) {
+      const idx = gi - first;
+      const u: User = {
+        idx, gi, id: `load-${ctx.runId}-${gi}`, room: `${ctx.roomPrefix}load-${ctx.runId}-g${index}-r${Math.floor(idx / p.roomSize)}`,
+        client: undefined, offs: [], open: false, everOpen: false, downSince: undefined, jittered: false, welcomedAt: undefined,
+        counter: 0, inboxSeq: undefined, roomSeq: undefined, firstJoinedAt: undefined, joined: false, gaps: [], attempting: false, clientJoined: false,
+      };
+      this.users.push(u);
+      const list = this.byRoom.get(u.room) ?? [];
+      list.push(u);
+      this.byRoom.set(u.room, list);
+    }
+    this.rate = (p.rate * this.users.length) / p.users;
+    this.padding = p.payloadBytes > 0 ? 'x'.repeat(p.payloadBytes) : undefined;
+  }
+
+  private isFinished(): boolean {
+    return this.finished;
+  }
+
+  get openSockets(): number {
+    return this.users.filter((u) => u.open).length;
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const h = setTimeout(() => {
+      this.timers.delete(h);
+      fn();
+    }, Math.max(0, ms));
+    this.timers.add(h);
+  }
+
+  /** Schedules the connects; the runner drives `tick` for traffic and calls `settle` at the end. */
+  start(): void {
+    for (const u of this.users) this.later(connectAt(this.ctx.schedule, this.ctx.params, u.gi) - Date.now(), () => void this.connect(u));
+    if (this.ctx.jitter !== undefined) {
+      for (const u of this.users) this.scheduleJitter(u, this.ctx.schedule.trafficStart - Date.now() + this.jitterGap());
+    }
+  }
+
+  // ---- connections ------------------------------------------------------------------------------
+
+  private async connect(u: User): Promise<void> {
+    if (this.finished) return;
+    const c = this.ctx;
+    const client = createLoadClient({
+      url: c.wsUrl,
+      token: () => c.token(u.id),
+      ackTimeoutMs: Math.max(10_000, c.params.ackP99Ms * 3),
+      ...(u.inboxSeq !== undefined || u.roomSeq !== undefined
+        ? { resumeFrom: { ...(u.inboxSeq === undefined ? {} : { inbox: u.inboxSeq }), ...(u.roomSeq === undefined ? {} : { rooms: { [u.room]: u.roomSeq } }) } }
+        : {}),
+    });
+    u.client = client;
+    u.clientJoined = false;
+    u.offs = [
+      client.on('state', (s) => { this.onState(u, client, s); }),
+      client.on('welcome', (w) => { this.onWelcome(u, client, w.server); }),
+      client.on('resumed', () => {
+        if (u.welcomedAt !== undefined && u.client === client) {
+          c.trends.replay_time.add(Date.now() - u.welcomedAt);
+          u.welcomedAt = undefined;
+        }
+      }),
+      client.on('message', (m) => { this.onMessage(u, m.data, m.seq, m.room); }),
+      client.on('error', () => { c.counters.server_errors += 1; }),
+    ];
+    try {
+      await client.connect();
+    } catch (err) {
+      if (u.client !== client || this.isFinished()) return;
+      // The first connect was refused for good (401) or closed: count it and try again later.
+      this.ctx.log(`${u.id}: connect failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.dropClient(u);
+      if (u.attempting) {
+        u.attempting = false;
+        c.counters.ws_connect_failures += 1;
+      }
+      this.later(1000, () => void this.connect(u));
+    }
+  }
+
+  private onState(u: User, client: LoadClient, s: ClientState): void {
+    if (u.client !== client) return;
+    const c = this.ctx.counters;
+    if (s === 'connecting') {
+      if (u.attempting) c.ws_connect_failures += 1; // the previous attempt never reached the welcome
+      u.attempting = true;
+      c.ws_connect_attempts += 1;
+    } else if (s === 'reconnecting' && u.open) {
+      // The server (or the network) closed an open socket.
+      u.open = false;
+      c.ws_closes_unexpected += 1;
+      u.downSince ??= Date.now();
+      this.leftRoom(u);
+    }
+  }
+
+  private onWelcome(u: User, client: LoadClient, server: string | undefined): void {
+    if (u.client !== client) return;
+    const c = this.ctx;
+    u.attempting = false;
+    u.open = true;
+    c.counters.ws_connects += 1;
+    if (server !== undefined) c.servers.set(server, (c.servers.get(server) ?? 0) + 1);
+    if (u.downSince !== undefined) {
+      c.counters.ws_reconnects += 1;
+      c.trends.ws_reconnect_time.add(Date.now() - u.downSince);
+      u.downSince = undefined;
+    }
+    const resuming = u.everOpen;
+    u.everOpen = true;
+    u.welcomedAt = resuming ? Date.now() : undefined;
+    if (!u.clientJoined) {
+      client.join(u.room).then(
+        () => {
+          u.clientJoined = true;
+          this.onJoined(u, client);
+        },
+        (err: unknown) => { this.ctx.log(`${u.id}: join failed: ${describeError(err)}`); },
+      );
+    } else {
+      // The client rejoins by itself on a reconnect; the room counts as joined again at the welcome.
+      this.onJoined(u, client);
+    }
+  }
+
+  private onJoined(u: User, client: LoadClient): void {
+    if (u.client !== client) return;
+    const now = Date.now();
+    u.joined = true;
+    if (u.firstJoinedAt === undefined) {
+      u.firstJoinedAt = now;
+    } else {
+      const open = u.gaps[u.gaps.length - 1];
+      if (open !== undefined && open[1] === undefined) open[1] = now;
+    }
+  }
+
+  private leftRoom(u: User): void {
+    if (u.joined && u.firstJoinedAt !== undefined) u.gaps.push([Date.now(), undefined]);
+    u.joined = false;
+  }
+
+  private dropClient(u: User): void {
+    const client = u.client;
+    for (const off of u.offs) off();
+    u.offs = [];
+    u.client = undefined;
+    u.open = false;
+    if (client !== undefined) void client.close();
+  }
+
+  private jitterGap(): number {
+    const j = this.ctx.jitter;
+    if (j === undefined) return Infinity;
+    return j.everyMs + (Math.random() * 2 - 1) * j.spreadMs;
+  }
+
+  /** The jitter profile: the socket is dropped (the client closed abruptly) and reopened after the down time. */
+  private scheduleJitter(u: User, inMs: number): void {
+    const j = this.ctx.jitter;
+    if (j === undefined) return;
+    const stopAt = this.ctx.schedule.trafficEnd - j.stopBeforeEndMs;
+    if (Date.now() + inMs >= stopAt) return;
+    this.later(inMs, () => {
+      if (this.finished || Date.now() >= stopAt) return;
+      if (u.open && !u.jittered) {
+        this.ctx.counters.jitter_drops += 1;
+        u.jittered = true;
+        this.leftRoom(u);
+        this.dropClient(u);
+        const down = j.downMs + (Math.random() * 2 - 1) * j.downSpreadMs;
+        this.later(down, () => {
+          u.jittered = false;
+          void this.connect(u);
+        });
+      }
+      this.scheduleJitter(u, this.jitterGap());
+    });
+  }
+
+  // ---- traffic ----------------------------------------------------------------------------------
+
+  /** Called by the worker every tick during traffic: sends this group's share of the rate. */
+  tick(now: number, elapsedMs: number): void {
+    if (this.finished) return;
+    this.credit += (this.rate * elapsedMs) / 1000;
+    let n = Math.min(Math.floor(this.credit), Math.ceil(this.rate) + 1);
+    this.credit -= Math.floor(this.credit);
+    while (n > 0) {
+      n -= 1;
+      this.sendOne(now);
+    }
+  }
+
+  private sendOne(now: number): void {
+    const open = this.users.filter((x) => x.open && x.joined);
+    if (open.length === 0 || this.users.length < 2) return;
+    const u = open[Math.floor(Math.random() * open.length)];
+    const client = u?.client;
+    if (u === undefined || client === undefined) return;
+    u.counter += 1;
+    const id = `${u.gi}.${u.counter}`;
+    const data = this.padding === undefined ? { r: this.ctx.runId, m: id, t: now } : { r: this.ctx.runId, m: id, t: now, p: this.padding };
+    const c = this.ctx;
+    let rec: MessageRecord;
+    let ack: Promise<Ack>;
+    if (Math.random() < c.params.roomShare) {
+      rec = { kind: 'room', from: u.idx, to: -1, room: u.room, sentAt: now, ackAt: undefined, state: 'pending', recv: new Set(), settled: false };
+      ack = client.publish(u.room, data);
+    } else {
+      let other = Math.floor(Math.random() * (this.users.length - 1));
+      if (other >= u.idx) other += 1;
+      const to = this.users[other];
+      if (to === undefined) return;
+      rec = { kind: 'direct', from: u.idx, to: other, room: '', sentAt: now, ackAt: undefined, state: 'pending', recv: new Set(), settled: false };
+      ack = client.send(to.id, data);
+    }
+    this.msgs.set(id, rec);
+    c.counters.messages_sent += 1;
+    ack.then(
+      (a) => {
+        if (rec.state !== 'pending') return;
+        rec.ackAt = Date.now();
+        c.trends.ack_latency.add(rec.ackAt - rec.sentAt);
+        if (a.stored === false) c.counters.acks_not_stored += 1;
+        if (rec.kind === 'room' || (typeof a.delivered === 'number' && a.delivered >= 1) || a.stored === true) {
+          rec.state = 'acked';
+          c.counters.messages_acked += 1;
+        } else {
+          rec.state = 'undelivered';
+          c.counters.messages_undelivered += 1;
+        }
+      },
+      () => {
+        if (rec.state !== 'pending') return;
+        rec.state = 'undelivered';
+        c.counters.messages_undelivered += 1;
+      },
+    );
+  }
+
+  private onMessage(u: User, data: unknown, seq: number | undefined, room: string | undefined): void {
+    if (this.finished || data === null || typeof data !== 'object') return;
+    const d = data as { r?: unknown; m?: unknown; t?: unknown };
+    if (d.r !== this.ctx.runId || typeof d.m !== 'string') return;
+    if (seq !== undefined) {
+      if (room !== undefined) {
+        this.roomSeqSeen = true;
+        if (u.roomSeq === undefined || seq > u.roomSeq) u.roomSeq = seq;
+      } else if (u.inboxSeq === undefined || seq > u.inboxSeq) {
+        u.inboxSeq = seq;
+      }
+    }
+    const rec = this.msgs.get(d.m);
+    if (rec === undefined) return;
+    if (rec.recv.has(u.idx)) {
+      this.ctx.counters.messages_duplicated += 1;
+      return;
+    }
+    rec.recv.add(u.idx);
+    this.ctx.counters.messages_received += 1;
+    if (typeof d.t === 'number') this.ctx.trends.e2e_latency.add(Date.now() - d.t);
+  }
+
+  // ---- end of run -------------------------------------------------------------------------------
+
+  private expected(rec: MessageRecord): { expected: User[]; excused: User[] } {
+    if (rec.kind === 'direct') {
+      const to = this.users[rec.to];
+      return { expected: to === undefined ? [] : [to], excused: [] };
+    }
+    const expected: User[] = [];
+    const excused: User[] = [];
+    const until = (rec.ackAt ?? rec.sentAt) + ROOM_DELIVERY_WINDOW_MS;
+    for (const m of this.byRoom.get(rec.room) ?? []) {
+      if (m.firstJoinedAt === undefined || m.firstJoinedAt > rec.sentAt) continue;
+      if (this.roomSeqSeen || !wasAway(m, rec.sentAt, until)) expected.push(m);
+      else excused.push(m);
+    }
+    return { expected, excused };
+  }
+
+  /** True while some send waits for its ack or some acknowledged message misses a recipient. */
+  unsettled(): boolean {
+    for (const rec of this.msgs.values()) {
+      if (rec.settled) continue;
+      if (rec.state === 'pending') return true;
+      if (rec.state === 'acked' && this.expected(rec).expected.some((m) => !rec.recv.has(m.idx))) return true;
+      rec.settled = true;
+    }
+    return false;
+  }
+
+  /** Waits (bounded by graceEnd) for in-flight messages, then counts and closes. */
+  settle(): Promise<void> {
+    return new Promise((resolve) => {
+      const poll = (): void => {
+        if (Date.now() >= this.ctx.schedule.graceEnd || !this.unsettled()) {
+          void this.finish().then(resolve);
+          return;
+        }
+        this.later(SETTLE_POLL_MS, poll);
+      };
+      poll();
+    });
+  }
+
+  private async finish(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    const c = this.ctx;
+    const now = Date.now();
+    for (const u of this.users) {
+      if (u.downSince !== undefined || (!u.open && !u.jittered)) {
+        c.counters.ws_reconnect_incomplete += 1;
+        if (u.downSince !== undefined) c.trends.ws_reconnect_time.add(now - u.downSince);
+      }
+    }
+    for (const rec of this.msgs.values()) {
+      if (rec.state === 'pending') {
+        rec.state = 'undelivered';
+        c.counters.messages_undelivered += 1;
+      }
+      if (rec.state !== 'acked') continue;
+      const { expected, excused } = this.expected(rec);
+      for (const m of expected) if (!rec.recv.has(m.idx)) c.counters.messages_lost += 1;
+      for (const m of excused) if (!rec.recv.has(m.idx)) c.counters.messages_missed_offline += 1;
+    }
+    for (const h of this.timers) clearTimeout(h);
+    this.timers.clear();
+    await Promise.all(
+      this.users.map((u) => {
+        const cl = u.client;
+        for (const off of u.offs) off();
+        u.offs = [];
+        u.client = undefined;
+        return cl === undefined ? Promise.resolve() : cl.close();
+      }),
+    );
+  }
+}
+
+function wasAway(m: User, from: number, to: number): boolean {
+  for (const [gapFrom, gapTo] of m.gaps) if (gapFrom <= to && (gapTo === undefined || gapTo >= from)) return true;
+  return false;
+}
+
+function describeError(err: unknown): string {
+  if (err !== null && typeof err === 'object' && 'code' in err) return `${String((err).code)}: ${err instanceof Error ? err.message : ''}`;
+  return String(err);
+}
