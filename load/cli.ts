@@ -22,6 +22,10 @@ import { FleetOps } from './fleet.js';
 import { run } from './run.js';
 import { ConfigError, isScenario, loadParams, parseDurationMs } from './scenarios.js';
 import { discoverTarget, repoRoot } from './target.js';
+import { DEFAULT_NAMESPACES } from '../infra/settings.js';
+
+/** Rooms go into the namespace a default deployment opens to its members (infra/settings.ts). */
+const DEFAULT_ROOM_NAMESPACE = Object.entries(DEFAULT_NAMESPACES).find(([, ns]) => ns.join === 'authenticated' && ns.publish === 'members')?.[0] ?? '';
 
 const USAGE = 'usage: npm run load -- <smoke|soak|scale|chaos> [options] (see docs/load.md)';
 
@@ -100,7 +104,7 @@ async function main(): Promise<number> {
   const workersRaw = env.WSF_WORKERS ?? String(Math.max(1, Math.min(2, os.cpus().length)));
   const workers = Number(workersRaw);
   if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new ConfigError(`WSF_WORKERS=${JSON.stringify(workersRaw)}: must be a whole number from 1 to 16`);
-  const ns = env.WSF_ROOM_NAMESPACE ?? '';
+  const ns = env.WSF_ROOM_NAMESPACE ?? DEFAULT_ROOM_NAMESPACE;
   if (ns !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(ns)) throw new ConfigError(`WSF_ROOM_NAMESPACE=${JSON.stringify(ns)}: 1-64 of [A-Za-z0-9_-]`);
   const jitterOn = boolEnv('WSF_JITTER', env.WSF_JITTER, params.scenario === 'chaos');
   const rolling = env.WSF_ROLLING_CMD;

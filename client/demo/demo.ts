@@ -6,7 +6,7 @@
  */
 import { FleetClient, type ConnectionState, type FleetError, type FleetMessage } from '../src/index.js';
 
-const ROOM = 'lobby';
+const ROOM = 'chat:lobby';
 const FLEET_POLL_MS = 2_000;
 /** A replica not heard from for this long is shown as stale (it may be gone). */
 const STALE_MS = 10_000;

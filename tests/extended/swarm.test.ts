@@ -16,7 +16,7 @@ import { run } from '../support/fleet.js';
 import { mintToken } from '../support/tokens.js';
 import { repoRoot } from '../support/paths.js';
 import { connectClient } from '../support/ws-client.js';
-import { acknowledged, TestClient } from './ws-client.js';
+import { acknowledged, TestClient } from '../e2e/ws-client.js';
 
 const PREFIX = 'wsf-swarm-e2e';
 const BALANCER_PORT = 18080;

@@ -1,0 +1,98 @@
+/**
+ * The project's load runner against the stack the end-to-end tests deploy (the Fleet helper, same
+ * sizing as fleet.test.ts, prefix wsf-load, OS-chosen ports), all through `npm run load` exactly as a
+ * user runs it: smoke; a 3-minute soak with a scale-down 3 → 2; a short chaos run (replica SIGKILL,
+ * NATS node kill and restart, NATS partition, scale 3 → 5 → 2, the jitter profile). Each run's
+ * thresholds (load/scenarios.js) are asserted from its summary.json.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Fleet, run, type CommandResult } from '../support/fleet.js';
+import { freePort } from '../support/ports.js';
+import { repoRoot } from '../support/paths.js';
+
+const PREFIX = 'wsf-chaos';
+const FLEET_ENV = { WSFLEET_LB_CONN_RATE_PER_SOURCE_PER10S: '0', WSFLEET_DRAIN_WINDOW_MS: '3000', WSFLEET_WS_MEMORY_MB: '192', WSFLEET_NATS_MEMORY_MB: '192' };
+
+interface Summary {
+  ok: boolean;
+  thresholdsOk: boolean;
+  failedThresholds: string[];
+  problems: string[];
+  thresholds: { label: string; ok: boolean; actual: number | null }[];
+  events: { label: string; ok: boolean }[];
+  params: { users: number; rate: number; durationMs: number };
+  metrics: Record<string, { values: Record<string, number> } | undefined>;
+}
+
+function value(s: Summary, metric: string, key: string): number {
+  return s.metrics[metric]?.values[key] ?? 0;
+}
+
+function resultsDir(r: CommandResult): string {
+  const m = /load: results: (\S+)/.exec(r.stderr);
+  if (m?.[1] === undefined) throw new Error(`npm run load named no results dir (exit ${String(r.code)}):\n${r.stderr.slice(-4000)}`);
+  return path.resolve(repoRoot, m[1]);
+}
+
+function readSummary(dir: string): Summary {
+  return JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Summary;
+}
+
+function describeRun(r: CommandResult, dir: string): string {
+  const file = path.join(dir, 'summary.txt');
+  return `npm run load exited ${String(r.code)} after ${r.seconds}s\n${fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : r.stdout.slice(-4000)}\n${r.stderr.slice(-3000)}`;
+}
+
+function assertReport(dir: string): void {
+  const html = fs.readFileSync(path.join(dir, 'report.html'), 'utf8');
+  assert.ok((html.match(/<svg /g) ?? []).length >= 4, 'report.html has the four charts');
+  assert.deepEqual(html.match(/<(script|link|img)[^>]+(src|href)="https?:\/\/[^"]+"/g) ?? [], [], 'report.html loads nothing from the network');
+}
+
+void describe('e2e: the load runner against the e2e fleet', { timeout: 16 * 60_000 }, () => {
+  let fleet: Fleet;
+  let env: NodeJS.ProcessEnv = {};
+  const load = (args: string[], timeoutMs: number): Promise<CommandResult> => run('npm', ['run', '--silent', 'load', '--', ...args], env, timeoutMs);
+
+  before(async () => {
+    const balancerPort = await freePort();
+    const statsPort = await freePort();
+    fleet = new Fleet({ prefix: PREFIX, balancerPort, statsPort, env: FLEET_ENV });
+    // The runner calls scripts/scale.sh, which must see the same deployment settings as the Fleet.
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(WSFLEET_|WSF_|TF_VAR_)/.test(k)));
+    env = { ...clean, WSFLEET_PREFIX: PREFIX, WSFLEET_BALANCER_PORT: String(balancerPort), WSFLEET_STATS_PORT: String(statsPort), WSFLEET_BIND_ADDRESS: '127.0.0.1', ...FLEET_ENV };
+    const stale = await fleet.leftovers();
+    if ([stale.containers, stale.networks, stale.volumes, stale.images].some((l) => l.length > 0)) await fleet.forceCleanup();
+    fleet.writeSettings({ replicas: 3, lbMode: 'roundrobin', natsNodes: 3 });
+    await fleet.up();
+  });
+
+  after(async () => {
+    try {
+      await fleet.down();
+    } catch (err) {
+      console.error(`load e2e: down failed, removing by prefix: ${String(err)}`);
+    }
+    await fleet.forceCleanup();
+    for (const f of [fleet.settingsFile, fleet.secretsFile, path.join(repoRoot, '.ws-fleet', 'outputs', `${PREFIX}.json`)]) fs.rmSync(f, { force: true });
+    fs.rmSync(path.join(repoRoot, '.ws-fleet', 'cdktf', PREFIX), { recursive: true, force: true });
+  });
+
+  void it('chaos: replica SIGKILL, NATS kill, NATS partition, scale 3 → 5 → 2, jitter: nothing lost or doubled', async () => {
+    // Short CI plan (the default plan needs 270 s of traffic): ~5 min in all.
+    const r = await load(['chaos', '--duration', '200s', '--users', '200', '--rate', '60', '--ramp', '10s', '--no-restore', '--label', 'ci',
+      '--chaos-plan', '10s=crash-replica:1,30s=kill-nats:2:10s,55s=partition-nats:3:20s,85s=scale:5,125s=scale:2'], 9 * 60_000);
+    const dir = resultsDir(r);
+    const s = readSummary(dir);
+    assert.deepEqual(s.events.map((e) => e.ok), [true, true, true, true, true], describeRun(r, dir));
+    for (const label of ['messages_lost count==0', 'messages_duplicated count==0', 'ws_reconnect_incomplete count==0']) {
+      assert.ok(s.thresholds.find((t) => t.label === label)?.ok, `${label}: ${describeRun(r, dir)}`);
+    }
+    assert.ok(value(s, 'jitter_drops', 'count') > 0, 'the jitter profile dropped no socket');
+    assert.equal(r.code, 0, describeRun(r, dir));
+    assertReport(dir);
+  });
+});
