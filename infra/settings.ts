@@ -213,6 +213,10 @@ function describeIssue(issue: z.core.$ZodIssue, values: Record<string, unknown>,
     for (const p of issue.path.slice(1)) value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[p] : undefined;
     const field = issue.path.map(String).join('.');
     const keys = issue.code === 'unrecognized_keys' ? ` unknown ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : '';
+    // A list given as one comma-separated string (from the environment) has no element to point at: show it whole.
+    if (value === undefined && typeof values[key] === 'string') {
+      return `invalid setting ${key}=${JSON.stringify(values[key])} (entry ${issue.path.slice(1).map(String).join('.')}, from ${source}): ${issue.message}${keys}`;
+    }
     return `invalid setting ${field}=${value === undefined ? 'missing' : JSON.stringify(value)} (from ${source}): ${issue.message}${keys}`;
   }
   return `invalid setting ${key}=${JSON.stringify(values[key])} (from ${source}): ${issue.message}`;

@@ -348,7 +348,8 @@ describe('swarm synth: the real binaries accept what it carries', () => {
     for (const mode of ['roundrobin', 'leastconn', 'sticky']) {
       const json = synth({ WSFLEET_LB_MODE: mode });
       const cfg = decode(Object.values(json.resource.docker_config).find((c) => c.name.startsWith('wsfleet-lb-cfg-'))?.data ?? '');
-      const check = await checkHaproxyConfig(cfg);
+      // The stats credentials are environment variables HAProxy expands (the service sets them).
+      const check = await checkHaproxyConfig(cfg, { LB_STATS_USER: 'stats', LB_STATS_PASSWORD: 'stats-password' });
       assert.ok(check.ok, `${mode}: ${check.output}`);
     }
   });
@@ -361,7 +362,7 @@ describe('swarm synth: the real binaries accept what it carries', () => {
         // The store dir in the config is /data (the volume); -t only parses.
         fs.writeFileSync(file, decode(c.data));
         const r = spawnSync(findBinary('nats-server', 'NATS_SERVER_BIN'), ['-t', '-c', file], {
-          env: { ...process.env, NATS_USER: 'u', NATS_PASSWORD: 'p' },
+          env: { ...process.env, NATS_USER: 'u', NATS_PASSWORD: 'p', NATS_ROUTE_USER: 'ru', NATS_ROUTE_PASSWORD: 'rp', NATS_ROUTES: '["nats://ru:rp@peer:6222"]' },
           encoding: 'utf8',
           timeout: 10_000,
         });
