@@ -91,6 +91,7 @@ describe('client library against real replicas', { timeout: 120_000 }, () => {
     // The receiver prefers the victim; once it is dead, the next live replica.
     const receiver = await probe('c-recv', () => [victim, ...live().filter((r) => r !== victim)].filter((r) => !dead.has(r.id)));
     await receiver.client.join('c-room');
+    await sender.client.join('c-room'); // publishing takes membership (namespace policy)
     assert.equal(receiver.client.server, victim.id);
     const total = 120;
     const sends: Promise<unknown>[] = [];
