@@ -190,8 +190,11 @@ async function main(argv: string[]): Promise<void> {
       return setAndApply('lbMode', args, 'usage: npm run lb -- <roundrobin|leastconn|sticky>', (s) => `balancer of ${s.prefix} now in ${s.lbMode} mode`);
     case 'plan-json':
       return planJson();
+    case 'apply':
+      // The current settings and server build, applied as they are (the rolling deploy's step).
+      return apply(context());
     default:
-      throw new CommandError('usage: fleet.ts up | down [--keep-data] | scale <replicas> | lb <mode> | plan-json');
+      throw new CommandError('usage: fleet.ts up | down [--keep-data] | scale <replicas> | lb <mode> | plan-json | apply');
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * `node --import tsx infra/rolling/cli.ts`: rolls the current server build (server/.image, or
- * WSFLEET_SERVER_CONTEXT) over the deployment WSFLEET_PREFIX one replica at a time, applying through
- * scripts/lib/fleet.sh's fleet_apply. Build the bundle first (`npm run build:server`). Prints the steps
+ * WSFLEET_SERVER_CONTEXT) over the deployment WSFLEET_PREFIX one replica at a time, each step applied
+ * by the deploy command (`infra/cli/fleet.ts apply`). Build the bundle first (`npm run build:server`). Prints the steps
  * as one JSON line on stdout; progress on stderr. The TypeScript deploy command calls rollingDeploy()
  * with its own apply instead.
  */
@@ -15,7 +15,7 @@ import { dockerRollingDeps, rollingDeploy } from './rolling-deploy.js';
 
 function fleetApply(extraEnv: Record<string, string>): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', 'set -euo pipefail; source scripts/lib/env.sh; source scripts/lib/fleet.sh; fleet_apply'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'infra/cli/fleet.ts', 'apply'], {
       cwd: projectRoot,
       env: { ...process.env, ...extraEnv },
       stdio: ['ignore', 'inherit', 'inherit'],

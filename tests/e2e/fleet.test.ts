@@ -72,7 +72,8 @@ async function frameReply(url: string, token: string, frame: string, timeoutMs =
           ws.send(frame);
           return;
         }
-        if (welcomed) {
+        // The connect's own replay marker (protocol v2: the stored-cursor replay) is not an answer to the frame.
+        if (welcomed && f['type'] !== 'replayed') {
           clearTimeout(timer);
           resolve({ reply: f, closeCode: undefined });
         }
