@@ -557,11 +557,17 @@ describe('e2e: ws-fleet on Docker', { timeout: 45 * 60_000 }, () => {
     };
     const loops = senders.map((c, i) => sendLoop(c, i));
 
-    const r = await fleet.rolling({ WSFLEET_SERVER_CONTEXT: context });
-    timings['rolling deploy'] = r.seconds;
-    await new Promise((res) => setTimeout(res, 2000));
-    control.stop = true;
-    await Promise.all([...loops, watching]);
+    let r: Awaited<ReturnType<Fleet['rolling']>>;
+    try {
+      r = await fleet.rolling({ WSFLEET_SERVER_CONTEXT: context });
+      timings['rolling deploy'] = r.seconds;
+      await new Promise((res) => setTimeout(res, 2000));
+    } finally {
+      // Stop the traffic and the watcher whatever happened, or a failed roll keeps the file from exiting.
+      control.stop = true;
+      await Promise.allSettled([...loops, watching]);
+    }
+    await Promise.all([...loops, watching]); // settled: rethrows a failed send loop's error
     const report = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { targetBuild: string; steps: { replica: number; applySeconds: number; routedSeconds: number }[] };
     console.log(`e2e rolling: ${JSON.stringify(report.steps)}; ${acked.size}/${sent} acked; disconnects ${JSON.stringify(disconnects.map((d) => d.server))}`);
     assert.deepEqual(report.steps.map((s) => s.replica), [1, 2, 3], 'one step per replica, in order');
