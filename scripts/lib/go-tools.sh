@@ -1,5 +1,5 @@
 # Step nats (and haproxy on the host): nats-server built from its Go module source into .ws-fleet/bin.
-# k6 is never built here (go.k6.io/k6 is AGPL): the k6 scripts use a k6 the user installed on PATH.
+# k6 is never built here (its Go module is AGPL-licensed): the k6 scripts use a k6 the user installed on PATH.
 # shellcheck shell=bash
 
 # go_install_pinned NAME MODULE@VERSION: `go install` into .ws-fleet/bin, niced, logged.
