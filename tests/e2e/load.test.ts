@@ -13,45 +13,9 @@ import { Fleet, run, type CommandResult } from '../support/fleet.js';
 import { freePort } from '../support/ports.js';
 import { repoRoot } from '../support/paths.js';
 
+import { FLEET_ENV, assertReport, describeRun, readSummary, resultsDir, value } from '../support/load-run.js';
+
 const PREFIX = 'wsf-load';
-const FLEET_ENV = { WSFLEET_LB_CONN_RATE_PER_SOURCE_PER10S: '0', WSFLEET_DRAIN_WINDOW_MS: '3000', WSFLEET_WS_MEMORY_MB: '192', WSFLEET_NATS_MEMORY_MB: '192' };
-
-interface Summary {
-  ok: boolean;
-  thresholdsOk: boolean;
-  failedThresholds: string[];
-  problems: string[];
-  thresholds: { label: string; ok: boolean; actual: number | null }[];
-  events: { label: string; ok: boolean }[];
-  params: { users: number; rate: number; durationMs: number };
-  metrics: Record<string, { values: Record<string, number> } | undefined>;
-}
-
-function value(s: Summary, metric: string, key: string): number {
-  return s.metrics[metric]?.values[key] ?? 0;
-}
-
-function resultsDir(r: CommandResult): string {
-  const m = /load: results: (\S+)/.exec(r.stderr);
-  if (m?.[1] === undefined) throw new Error(`npm run load named no results dir (exit ${String(r.code)}):\n${r.stderr.slice(-4000)}`);
-  return path.resolve(repoRoot, m[1]);
-}
-
-function readSummary(dir: string): Summary {
-  return JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Summary;
-}
-
-function describeRun(r: CommandResult, dir: string): string {
-  const file = path.join(dir, 'summary.txt');
-  return `npm run load exited ${String(r.code)} after ${r.seconds}s\n${fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : r.stdout.slice(-4000)}\n${r.stderr.slice(-3000)}`;
-}
-
-function assertReport(dir: string): void {
-  const html = fs.readFileSync(path.join(dir, 'report.html'), 'utf8');
-  assert.ok((html.match(/<svg /g) ?? []).length >= 4, 'report.html has the four charts');
-  assert.deepEqual(html.match(/<(script|link|img)[^>]+(src|href)="https?:\/\/[^"]+"/g) ?? [], [], 'report.html loads nothing from the network');
-}
-
 void describe('e2e: the load runner against the e2e fleet', { timeout: 16 * 60_000 }, () => {
   let fleet: Fleet;
   let env: NodeJS.ProcessEnv = {};
