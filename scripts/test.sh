@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ws-fleet test command (`npm test`): setup, lint, typecheck, then the test tiers on Node's test runner.
 #   TEST_TIERS=unit,integration npm test     run only these tiers (default: unit,integration,e2e)
-#   TEST_TIERS=extended npm test             the multi-node swarm and chaos runs (tests/extended): not in the
-#                                            default tiers while they do not hold on a 2-core box (README)
+#   TEST_TIERS=extended npm test             tests/extended: runs kept out of the default tiers (none needs it
+#                                            today: the 3-node swarm run is tests/e2e/swarm.test.ts)
 # A tier runs only when it has files (tests/<tier>/*.test.ts). Fails fast with a non-zero exit.
 # Integration and e2e run one file at a time (--test-concurrency=1): real processes on a 2-core machine.
 set -Eeuo pipefail
