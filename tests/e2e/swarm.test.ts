@@ -82,6 +82,24 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 15 * 60_000 }, () 
     return out;
   }
 
+  /** On a failed wait: what the swarm says about the services' tasks, for the log. */
+  async function dumpTasks(): Promise<void> {
+    for (const svc of ['ws', 'nats-1', 'nats-2', 'nats-3', 'lb']) {
+      const ps = await swarm.docker(1, ['service', 'ps', '--no-trunc', '--format', '{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}', `${PREFIX}-${svc}`]).catch((err: unknown) => String(err));
+      console.log(`--- ${PREFIX}-${svc} tasks:\n${ps.split('\n').slice(0, 12).join('\n')}`);
+    }
+  }
+
+  /** swarm.waitFor that dumps the tasks when it times out. */
+  async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 500): Promise<void> {
+    try {
+      await swarm.waitFor(what, check, timeoutMs, intervalMs);
+    } catch (err) {
+      await dumpTasks();
+      throw err;
+    }
+  }
+
   async function upServers(): Promise<number> {
     const states = await backendStates(statsUrl, { user: secret().lbStatsUser, password: secret().lbStatsPassword }).catch(() => []);
     return states.filter((s) => s.status === 'UP').length;
@@ -89,7 +107,7 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 15 * 60_000 }, () 
 
   async function settled(replicas: number, what: string, timeoutMs = 180_000): Promise<void> {
     const t = Date.now();
-    await swarm.waitFor(`${what}: ${replicas} ws tasks running and UP in HAProxy`, async () => (await wsTasks()).size === replicas && (await upServers()) === replicas, timeoutMs, 500);
+    await waitFor(`${what}: ${replicas} ws tasks running and UP in HAProxy`, async () => (await wsTasks()).size === replicas && (await upServers()) === replicas, timeoutMs, 500);
     timings[`settled: ${what}`] = (Date.now() - t) / 1000;
   }
 
@@ -321,20 +339,24 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 15 * 60_000 }, () 
     await cli(['scale', '3']);
     await settled(3, 'back to 3');
     const node2 = swarm.node(2).nodeId;
-    await underTraffic('drain', async () => {
-      await swarm.docker(1, ['node', 'update', '--availability', 'drain', node2]);
-      await swarm.waitFor('no ws task on the drained node', async () => {
-        const tasks = await wsTasks();
-        return tasks.size === 3 && ![...tasks.values()].includes(node2);
-      }, 120_000, 500);
-      await settled(3, 'after the drain');
-    });
-    assert.equal(await serviceReplicas(`${PREFIX}-nats-2`), '0/1', 'NATS 2 cannot run elsewhere (pinned); the cluster ran on the other two');
-    await swarm.docker(1, ['node', 'update', '--availability', 'active', node2]);
-    await swarm.waitFor('NATS 2 back on its node', async () => (await serviceReplicas(`${PREFIX}-nats-2`)) === '1/1', 120_000, 500);
+    try {
+      await underTraffic('drain', async () => {
+        await swarm.docker(1, ['node', 'update', '--availability', 'drain', node2]);
+        await waitFor('no ws task on the drained node', async () => {
+          const tasks = await wsTasks();
+          return tasks.size === 3 && ![...tasks.values()].includes(node2);
+        }, 120_000, 500);
+        await settled(3, 'after the drain');
+      });
+      assert.equal(await serviceReplicas(`${PREFIX}-nats-2`), '0/1', 'NATS 2 cannot run elsewhere (pinned); the cluster ran on the other two');
+    } finally {
+      // Whatever happened: the next steps need node 2 (and NATS 2) back.
+      await swarm.docker(1, ['node', 'update', '--availability', 'active', node2]);
+    }
+    await waitFor('NATS 2 back on its node', async () => (await serviceReplicas(`${PREFIX}-nats-2`)) === '1/1', 120_000, 500);
     // Before the next node may go, NATS 2 must hold current copies of the streams (else one node is left with them).
     const t = Date.now();
-    await swarm.waitFor('NATS 2 current (full /healthz ok)', () => natsCurrent(2), 60_000, 500);
+    await waitFor('NATS 2 current (full /healthz ok)', () => natsCurrent(2), 60_000, 500);
     timings['nats-2 current after reactivation'] = (Date.now() - t) / 1000;
   });
 
@@ -392,7 +414,7 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 15 * 60_000 }, () 
         timings['presence purged after kill'] = purgedAfter / 1000;
         timings['presence purge seen by the test after kill'] = (Date.now() - killedAt) / 1000;
         console.log(`crash: ${doomed.length} presence keys of ${deadServers.join(', ')}, removed ${JSON.stringify(removed.map((r) => r - killedAt))} ms after the kill (waited ${Date.now() - t} ms)`);
-        await swarm.waitFor('the swarm rescheduled the crashed node\'s ws tasks', async () => {
+        await waitFor('the swarm rescheduled the crashed node\'s ws tasks', async () => {
           const now = await wsTasks();
           return now.size === 3 && ![...now.values()].includes(node3);
         }, 180_000, 500);
