@@ -9,12 +9,13 @@
  * Stored messages carry seq/prev, and reach each connection through its cursor (ordered-delivery).
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import type { ClientConnection, LocalConnections } from './connections.js';
+import type { ClientConnection, ConnectionWriter, LiveItem, LocalConnections } from './connections.js';
 import { decodeEnvelope, decodeReply, encode, type Envelope } from './envelope.js';
 import { StreamFullError, type History, type Sequenced } from './history.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { LiveItem, OrderedDelivery } from './ordered-delivery.js';
+import { isNoResponders } from './nats-errors.js';
+import type { OrderedDelivery } from './ordered-delivery.js';
 import type { PresenceDirectory } from './presence.js';
 import type { ServerFrame } from './protocol.js';
 import { subjects } from './subjects.js';
@@ -34,30 +35,50 @@ export interface DeliveryResult {
   refused?: string;
 }
 
-/**
- * Writes a text frame to one socket unless it is closing or its send buffer is over the cap. A frame
- * going to many sockets is passed as UTF-8 bytes encoded once, not re-encoded per socket.
- * `onWritten` is ws's send callback: called once the bytes were handed to the kernel (no error),
- * or with an error when they were not (the socket was terminated first).
- */
-export type SocketWriter = (conn: ClientConnection, frame: string | Buffer, onWritten?: (err?: Error | null) => void) => boolean;
+export interface DeliveryDeps {
+  nc: NatsConnection;
+  /** Stores before delivering; remembers seqs seen live (the next append's predecessor hint). */
+  history: Pick<History, 'append' | 'observe'>;
+  /** Sequenced messages reach each connection through its cursor. */
+  ordered: Pick<OrderedDelivery, 'offer'>;
+  local: LocalConnections;
+  /** Which other live replicas hold a user's sockets. */
+  presence: Pick<PresenceDirectory, 'remoteServersFor'>;
+  /** Unsequenced messages (broadcasts, ones that could not be stored) are written straight out. */
+  writer: ConnectionWriter;
+  serverId: string;
+  /** REMOTE_TIMEOUT_MS: how long a targeted delivery to another replica may take. */
+  remoteTimeoutMs: number;
+  metrics: Metrics;
+  log: Logger;
+}
 
 export class Delivery {
   private readonly roomSubs = new Map<string, Subscription>();
   private natsUp = true;
+  private readonly nc: NatsConnection;
+  private readonly history: DeliveryDeps['history'];
+  private readonly ordered: DeliveryDeps['ordered'];
+  private readonly local: LocalConnections;
+  private readonly presence: DeliveryDeps['presence'];
+  private readonly writer: ConnectionWriter;
+  private readonly serverId: string;
+  private readonly remoteTimeoutMs: number;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
 
-  constructor(
-    private readonly nc: NatsConnection,
-    private readonly history: History,
-    private readonly ordered: OrderedDelivery,
-    private readonly local: LocalConnections,
-    private readonly presence: PresenceDirectory,
-    private readonly serverId: string,
-    private readonly write: SocketWriter,
-    private readonly remoteTimeoutMs: number,
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
-  ) {}
+  constructor(deps: DeliveryDeps) {
+    this.nc = deps.nc;
+    this.history = deps.history;
+    this.ordered = deps.ordered;
+    this.local = deps.local;
+    this.presence = deps.presence;
+    this.writer = deps.writer;
+    this.serverId = deps.serverId;
+    this.remoteTimeoutMs = deps.remoteTimeoutMs;
+    this.metrics = deps.metrics;
+    this.log = deps.log;
+  }
 
   start(): void {
     this.nc.subscribe(subjects.server(this.serverId), { callback: (err, msg) => {
@@ -203,7 +224,7 @@ export class Delivery {
   private writeToAll(env: Broadcast, path: 'local' | 'remote'): number {
     const bytes = Buffer.from(JSON.stringify({ type: 'message', broadcast: true, from: env.from, data: env.data, ts: env.ts } satisfies ServerFrame));
     let n = 0;
-    for (const conn of this.local.all()) if (this.write(conn, bytes)) n += 1;
+    for (const conn of this.local.all()) if (this.writer.write(conn, bytes)) n += 1;
     this.observe(n, env.ts, path);
     return n;
   }
@@ -216,7 +237,7 @@ export class Delivery {
       for (const conn of conns) if (this.ordered.offer(conn, subject, item)) n += 1;
     } else {
       const bytes = Buffer.from(JSON.stringify(frame));
-      for (const conn of conns) if (this.write(conn, bytes)) n += 1;
+      for (const conn of conns) if (this.writer.write(conn, bytes)) n += 1;
     }
     this.observe(n, env.ts, path);
     return n;
@@ -227,11 +248,4 @@ export class Delivery {
     this.metrics.messages.inc({ type: 'message', direction: 'out' }, n);
     this.metrics.deliveryLatency.observe({ path }, Math.max(0, Date.now() - ts) / 1000);
   }
-}
-
-function isNoResponders(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const e = err as Error & { isNoResponders?: () => boolean };
-  if (typeof e.isNoResponders === 'function') return e.isNoResponders();
-  return /no responders/i.test(e.message);
 }

@@ -29,14 +29,30 @@ export interface SendOptions {
   transport: 'ws' | 'http';
 }
 
+export interface MessagingDeps {
+  delivery: Delivery;
+  /** This replica (the envelopes' origin). */
+  serverId: string;
+  access: Access;
+  /** The per-user rate limit, shared by every transport. */
+  rates: UserRateLimits;
+  metrics: Metrics;
+}
+
 export class Messaging {
-  constructor(
-    private readonly delivery: Delivery,
-    private readonly serverId: string,
-    private readonly access: Access,
-    private readonly rates: UserRateLimits,
-    private readonly metrics: Metrics,
-  ) {}
+  private readonly delivery: Delivery;
+  private readonly serverId: string;
+  private readonly access: Access;
+  private readonly rates: UserRateLimits;
+  private readonly metrics: Metrics;
+
+  constructor(deps: MessagingDeps) {
+    this.delivery = deps.delivery;
+    this.serverId = deps.serverId;
+    this.access = deps.access;
+    this.rates = deps.rates;
+    this.metrics = deps.metrics;
+  }
 
   /** Identity and rate checks common to every send; the `from` to use, or a refusal. */
   private admit(sender: Sender, opts: SendOptions): { from: string; msgId?: string } | SendOutcome {

@@ -18,12 +18,11 @@
  * ended and whether there is more. With more to come, live messages of that subject are not
  * written (a later page reads them from history) until the client asks for the next page.
  */
-import type { ClientConnection } from './connections.js';
-import type { SocketWriter } from './delivery.js';
+import { CloseCode, CloseReason } from './close-codes.js';
+import type { ClientConnection, ConnectionWriter, Cursor, LiveItem } from './connections.js';
 import { READ_BATCH_MAX, type HistoryEntry } from './history.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { ServerFrame } from './protocol.js';
 import { subjects } from './subjects.js';
 
 /** What ordered delivery needs from the history (History implements it; tests pass a fake). */
@@ -34,34 +33,6 @@ export interface HistoryReader {
   page(subject: string, after: number, limit: number): Promise<HistoryEntry[]>;
   /** Whether message `seq` of `subject` is still stored (asked of the leader): false means retention removed it. */
   isRetained(subject: string, seq: number): Promise<boolean>;
-}
-
-export interface LiveItem {
-  seq: number;
-  prev: number;
-  frame: Extract<ServerFrame, { type: 'message' }>;
-  /** The frame with its seq as UTF-8 JSON, made by the first write: every member of a room gets the same bytes. */
-  bytes?: Buffer;
-}
-
-export interface Cursor {
-  /** The last seq written to the socket: what follows it is written next, what is at or below it is a repeat. */
-  last: number;
-  /**
-   * The last seq whose bytes the socket handed to the kernel (ws's send callback, without error):
-   * what the client received as far as the server can know. Bytes `terminate()` threw away do not count.
-   */
-  delivered: number;
-  /** True while a replay is queued or running, or a page waits for the client: live messages wait in `buffer`. */
-  replaying: boolean;
-  buffer: LiveItem[];
-  /** A page ended with more to come: live messages are dropped (a later page reads them) until the client asks. */
-  paused: boolean;
-  /** Holes at or below this seq were checked with the stream leader: retention removed what was there. */
-  trimmedTo: number;
-  /** Replays for one cursor run one after the other. */
-  work: Promise<void>;
-  runs: number;
 }
 
 export type ResumeTrigger = 'resume' | 'cursor' | 'gap' | 'reconnect' | 'tail';
@@ -78,13 +49,17 @@ export interface ReplayedFrame {
   recovered: boolean;
 }
 
-export interface OrderedDeliveryOptions {
+export interface OrderedDeliveryDeps {
+  /** Where replays read from (History; tests pass a fake). */
+  history: HistoryReader;
+  /** Writes frames, and closes a connection whose history cannot be read (1013: reconnect and resume). */
+  writer: ConnectionWriter;
+  metrics: Metrics;
+  log: Logger;
   /** Messages per client-asked replay page (REPLAY_PAGE_SIZE). */
   pageSize?: number;
   /** A replay waits while the socket holds more than this many unsent bytes (so it never trips the slow-consumer cap). */
   highWaterBytes?: number;
-  /** Closes a connection whose history cannot be read (1013: reconnect and resume). */
-  close?: (conn: ClientConnection, code: number, reason: string) => void;
   /** Waits before reading again when a read stopped short of a tail the leader still holds. */
   lagRetryMs?: readonly number[];
   /** Waits before running a failed replay again; after the last, the connection is closed with 1013. */
@@ -96,7 +71,6 @@ const DEFAULT_PAGE_SIZE = 500;
 const BUFFER_MAX = 10_000;
 /** How long a replay waits for the socket to drain below the high-water mark before giving up. */
 const DRAIN_WAIT_MAX_MS = 30_000;
-const TRY_AGAIN_LATER = 1013;
 
 /** A history read stayed behind a tail the leader still holds: the cursor must not move past it. */
 class HistoryBehindError extends Error {
@@ -109,27 +83,24 @@ class HistoryBehindError extends Error {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class OrderedDelivery {
+  private readonly history: HistoryReader;
+  private readonly writer: ConnectionWriter;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
   private readonly pageSize: number;
   private readonly highWaterBytes: number;
   private readonly lagRetryMs: readonly number[];
   private readonly failureRetryMs: readonly number[];
-  private readonly closeConn: (conn: ClientConnection, code: number, reason: string) => void;
 
-  constructor(
-    private readonly history: HistoryReader,
-    private readonly write: SocketWriter,
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
-    options: OrderedDeliveryOptions = {},
-  ) {
-    this.pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
-    this.highWaterBytes = options.highWaterBytes ?? 1024 * 1024;
-    this.lagRetryMs = options.lagRetryMs ?? [5, 10, 20, 40, 80, 160, 320, 640];
-    this.failureRetryMs = options.failureRetryMs ?? [250, 500, 1000, 2000, 4000, 4000];
-    this.closeConn = options.close ?? ((conn, code, reason) => {
-      conn.state.closing = true;
-      conn.socket.close(code, reason);
-    });
+  constructor(deps: OrderedDeliveryDeps) {
+    this.history = deps.history;
+    this.writer = deps.writer;
+    this.metrics = deps.metrics;
+    this.log = deps.log;
+    this.pageSize = deps.pageSize ?? DEFAULT_PAGE_SIZE;
+    this.highWaterBytes = deps.highWaterBytes ?? 1024 * 1024;
+    this.lagRetryMs = deps.lagRetryMs ?? [5, 10, 20, 40, 80, 160, 320, 640];
+    this.failureRetryMs = deps.failureRetryMs ?? [250, 500, 1000, 2000, 4000, 4000];
   }
 
   /** Creates a cursor that buffers live messages until `start` (or `startAtTail`) settles it. */
@@ -219,7 +190,7 @@ export class OrderedDelivery {
   private enqueue(conn: ClientConnection, cursor: Cursor, item: LiveItem): boolean {
     if (cursor.buffer.length >= BUFFER_MAX) {
       this.log.info({ conn: conn.id, user: conn.userId }, 'too many live messages behind a replay: closing');
-      this.closeConn(conn, TRY_AGAIN_LATER, 'too far behind: reconnect and resume');
+      this.writer.close(conn, CloseCode.tryAgainLater, CloseReason.tooFarBehind);
       return false;
     }
     cursor.buffer.push(item);
@@ -243,7 +214,7 @@ export class OrderedDelivery {
         if (waitMs === undefined) {
           // The holes stay holes: the client reconnects and resumes from what it has.
           this.log.warn({ err, conn: conn.id, subject, after: cursor.last }, 'replay from history failed repeatedly: closing');
-          this.closeConn(conn, TRY_AGAIN_LATER, 'history unavailable: reconnect and resume');
+          this.writer.close(conn, CloseCode.tryAgainLater, CloseReason.historyUnavailable);
           return;
         }
         this.log.warn({ err, conn: conn.id, subject, after: cursor.last, retryInMs: waitMs }, 'replay from history failed; trying again');
@@ -349,7 +320,7 @@ export class OrderedDelivery {
   private writeItem(conn: ClientConnection, cursor: Cursor, item: LiveItem): boolean {
     item.bytes ??= Buffer.from(JSON.stringify({ ...item.frame, seq: item.seq }));
     const seq = item.seq;
-    const written = this.write(conn, item.bytes, (err) => {
+    const written = this.writer.write(conn, item.bytes, (err) => {
       if (err == null && seq > cursor.delivered) cursor.delivered = seq;
     });
     if (!written) return false;
@@ -359,7 +330,7 @@ export class OrderedDelivery {
 
   private sendReplayed(conn: ClientConnection, subject: string, frame: ReplayedFrame): void {
     const room = roomOf(conn, subject);
-    this.write(conn, JSON.stringify(room === undefined ? frame : { ...frame, room }));
+    this.writer.write(conn, JSON.stringify(room === undefined ? frame : { ...frame, room }));
   }
 }
 

@@ -6,12 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ClientConnection } from '../../server/src/connections.js';
-import type { SocketWriter } from '../../server/src/delivery.js';
+import type { ClientConnection, ConnectionWriter, LiveItem } from '../../server/src/connections.js';
 import type { HistoryEntry, StoredMessage } from '../../server/src/history.js';
 import { createLogger } from '../../server/src/logger.js';
 import { Metrics } from '../../server/src/metrics.js';
-import { OrderedDelivery, type HistoryReader, type LiveItem, type ReplayedFrame } from '../../server/src/ordered-delivery.js';
+import { OrderedDelivery, type HistoryReader, type ReplayedFrame } from '../../server/src/ordered-delivery.js';
 
 const SUBJECT = 'inbox.u1';
 const log = createLogger('test', 'silent');
@@ -84,20 +83,27 @@ function harness(stream: FakeStream, opts: { pageSize?: number; failWritesFrom?:
     state: { missedPongs: 0, strikes: 0, closing: false },
     cursors: new Map(),
   } as unknown as ClientConnection;
-  const write: SocketWriter = (_conn, frame, onWritten) => {
-    const f = JSON.parse(frame.toString()) as { type: string; seq?: number };
-    if (f.type === 'replayed') replayed.push(f as unknown as ReplayedFrame);
-    else if (f.seq !== undefined) written.push(f.seq);
-    const failed = opts.failWritesFrom !== undefined && f.seq !== undefined && f.seq >= opts.failWritesFrom;
-    // Like ws: the callback comes later, with an error when the bytes never reached the kernel.
-    setImmediate(() => onWritten?.(failed ? new Error('socket terminated') : null));
-    return true;
+  const writer: ConnectionWriter = {
+    write: (_conn, frame, onWritten) => {
+      const f = JSON.parse(frame.toString()) as { type: string; seq?: number };
+      if (f.type === 'replayed') replayed.push(f as unknown as ReplayedFrame);
+      else if (f.seq !== undefined) written.push(f.seq);
+      const failed = opts.failWritesFrom !== undefined && f.seq !== undefined && f.seq >= opts.failWritesFrom;
+      // Like ws: the callback comes later, with an error when the bytes never reached the kernel.
+      setImmediate(() => onWritten?.(failed ? new Error('socket terminated') : null));
+      return true;
+    },
+    send: () => { assert.fail('ordered delivery sends no control frames'); },
+    close: (_c, code, reason) => { closes.push({ code, reason }); conn.state.closing = true; },
   };
-  const ordered = new OrderedDelivery(stream, write, metrics, log, {
+  const ordered = new OrderedDelivery({
+    history: stream,
+    writer,
+    metrics,
+    log,
     pageSize: opts.pageSize ?? 500,
     lagRetryMs: [1, 2, 4, 8, 16, 32, 64],
     failureRetryMs: [1, 2, 4],
-    close: (_c, code, reason) => { closes.push({ code, reason }); conn.state.closing = true; },
   });
   return { conn, ordered, written, replayed, closes };
 }
