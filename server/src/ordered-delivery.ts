@@ -172,14 +172,22 @@ export class OrderedDelivery {
     return this.writeItem(conn, cursor, item);
   }
 
-  /** Checks history for anything past the cursor (after NATS came back, or a connect race). */
+  /**
+   * Checks history for anything past the cursor (`reconnect`: NATS came back; `tail`: a send raced
+   * the connect). Counted in wsfleet_resumes_total under its trigger only when there was something
+   * to replay.
+   */
   catchUp(conn: ClientConnection, subject: string, trigger: ResumeTrigger): Promise<void> {
     const cursor = conn.cursors.get(subject);
     if (cursor === undefined || cursor.paused || !Number.isFinite(cursor.last)) return Promise.resolve();
+    let counted = false;
     return this.run(conn, subject, cursor, trigger, async () => {
       if (cursor.paused) return;
       const tail = await this.history.lastSequenceOf(subject);
-      if (tail > cursor.last) await this.replayTo(conn, subject, cursor, tail, Number.POSITIVE_INFINITY);
+      if (tail <= cursor.last) return;
+      if (!counted) this.metrics.resumes.inc({ trigger });
+      counted = true;
+      await this.replayTo(conn, subject, cursor, tail, Number.POSITIVE_INFINITY);
     }, false);
   }
 

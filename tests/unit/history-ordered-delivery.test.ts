@@ -259,6 +259,40 @@ describe('ordered delivery: holes, retention, paging', () => {
     }
   });
 
+  it('live copies that arrive while a replay reads the same messages are written once, in order (a merge, as in Centrifuge)', async () => {
+    const stream = new FakeStream();
+    for (let i = 0; i < 5; i++) stream.append();
+    const h = harness(stream);
+    h.ordered.hold(h.conn, SUBJECT);
+    const replay = h.ordered.start(h.conn, SUBJECT, 0, 'resume');
+    // Stored before the replay reads the tail: the replay reads them, and their live copies (each
+    // offered twice, as a room publish and a retried request would) wait in the buffer meanwhile.
+    const live = [stream.append(), stream.append()];
+    for (const item of [...live, ...live]) assert.equal(h.ordered.offer(h.conn, SUBJECT, item), true);
+    await replay;
+    await settle(h);
+    assert.deepEqual(h.written, storedSeqs(stream), 'seven messages, once each');
+    assert.deepEqual(h.replayed, [{ type: 'replayed', last: live[1]?.seq, more: false, recovered: true }]);
+  });
+
+  it('a catch-up after NATS came back replays what was stored meanwhile, and only then counts trigger "reconnect"', async () => {
+    const count = async (): Promise<number> => (await metrics.resumes.get()).values.find((v) => v.labels.trigger === 'reconnect')?.value ?? 0;
+    const stream = new FakeStream();
+    stream.append();
+    const h = harness(stream);
+    h.ordered.hold(h.conn, SUBJECT);
+    await h.ordered.start(h.conn, SUBJECT, 0, 'resume');
+    const before = await count();
+    await h.ordered.catchUp(h.conn, SUBJECT, 'reconnect');
+    assert.equal(await count(), before, 'nothing past the cursor: no replay, not counted');
+    stream.append();
+    stream.append(); // stored while the live path was cut: no live copy ever comes
+    await h.ordered.catchUp(h.conn, SUBJECT, 'reconnect');
+    await settle(h);
+    assert.deepEqual(h.written, storedSeqs(stream));
+    assert.equal(await count(), before + 1);
+  });
+
   it('delivered follows the send callback: bytes that never reached the kernel do not count', async () => {
     const stream = new FakeStream();
     for (let i = 0; i < 10; i++) stream.append();
