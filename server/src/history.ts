@@ -121,19 +121,8 @@ export class History {
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
 
-  private readonly js: JetStreamClient;
-  private readonly jsm: JetStreamManager;
-  private readonly leader: JetStreamManager;
-  private readonly log: Logger;
-  private readonly metrics: Metrics;
 
-  constructor(deps: HistoryDeps) {
-    this.js = deps.js;
-    this.jsm = deps.jsm;
-    this.leader = deps.leader;
-    this.log = deps.log;
-    this.metrics = deps.metrics;
-  }
+  constructor(private readonly deps: HistoryDeps) {}
 
   /** Opens the clients on the streams (nats-setup.ts creates the streams beside the buckets). */
   static async open(nc: NatsConnection, log: Logger, metrics: Metrics): Promise<History> {
@@ -174,10 +163,10 @@ export class History {
         const body = this.encoder.encode(JSON.stringify({ ...message, prev }));
         const started = performance.now();
         // One attempt per call (retries: 1): a timed-out attempt is retried here, with the same msgID.
-        const ack = await this.js.publish(subject, body, { msgID: msgId, expect: { lastSubjectSequence: prev }, retries: 1 });
-        this.metrics.jetstreamPublishLatency.observe((performance.now() - started) / 1000);
+        const ack = await this.deps.js.publish(subject, body, { msgID: msgId, expect: { lastSubjectSequence: prev }, retries: 1 });
+        this.deps.metrics.jetstreamPublishLatency.observe((performance.now() - started) / 1000);
         if (ack.duplicate) {
-          this.metrics.historyAppendRetries.inc({ reason: 'duplicate' });
+          this.deps.metrics.historyAppendRetries.inc({ reason: 'duplicate' });
           return { seq: ack.seq, prev: ack.seq - 1, duplicate: true };
         }
         this.remember(subject, ack.seq);
@@ -191,7 +180,7 @@ export class History {
         }
         if (isApiError(err, ServerErrorCodes.DuplicateMessageInFlight) && Date.now() + backoffMs < deadline) {
           // Our earlier, timed-out attempt is still being stored (a leader election): its outcome decides.
-          this.metrics.historyAppendRetries.inc({ reason: 'in_flight' });
+          this.deps.metrics.historyAppendRetries.inc({ reason: 'in_flight' });
           await new Promise((r) => setTimeout(r, backoffMs));
           continue;
         }
@@ -203,14 +192,14 @@ export class History {
           if (actual !== undefined) this.remember(subject, actual);
           conflicts += 1;
           if (conflicts < MAX_APPEND_ATTEMPTS) {
-            this.metrics.historyAppendRetries.inc({ reason: actual === undefined ? 'in_flight' : 'conflict' });
+            this.deps.metrics.historyAppendRetries.inc({ reason: actual === undefined ? 'in_flight' : 'conflict' });
             // The other append is still being stored: give it a moment to land before reading the tail.
             if (actual === undefined) await new Promise((r) => setTimeout(r, Math.min(2 * conflicts, 20)));
             continue;
           }
         } else if (isTransient(err) && Date.now() + backoffMs < deadline) {
           // No stream leader for a moment, or no ack in time (stored or not: the msgID makes the retry safe).
-          this.metrics.historyAppendRetries.inc({ reason: 'transient' });
+          this.deps.metrics.historyAppendRetries.inc({ reason: 'transient' });
           await new Promise((r) => setTimeout(r, backoffMs));
           continue;
         }
@@ -225,8 +214,8 @@ export class History {
    * a replay must reach.
    */
   async lastSequenceOf(subject: string): Promise<number> {
-    this.metrics.historyTailReads.inc();
-    const m = await this.leader.streams.getMessage(streamOf(subject), { last_by_subj: subject });
+    this.deps.metrics.historyTailReads.inc();
+    const m = await this.deps.leader.streams.getMessage(streamOf(subject), { last_by_subj: subject });
     return m?.seq ?? 0;
   }
 
@@ -236,8 +225,8 @@ export class History {
    * during a leader election, when the leader cannot.
    */
   private async tailHint(subject: string): Promise<number> {
-    this.metrics.historyTailReads.inc();
-    const m = await this.jsm.direct.getMessage(streamOf(subject), { last_by_subj: subject });
+    this.deps.metrics.historyTailReads.inc();
+    const m = await this.deps.jsm.direct.getMessage(streamOf(subject), { last_by_subj: subject });
     return m?.seq ?? 0;
   }
 
@@ -248,13 +237,13 @@ export class History {
    */
   async page(subject: string, after: number, limit: number): Promise<HistoryEntry[]> {
     const out: HistoryEntry[] = [];
-    const batch = await this.jsm.direct.getBatch(streamOf(subject), { seq: after + 1, next_by_subj: subject, batch: Math.max(1, Math.min(limit, READ_BATCH_MAX)) });
+    const batch = await this.deps.jsm.direct.getBatch(streamOf(subject), { seq: after + 1, next_by_subj: subject, batch: Math.max(1, Math.min(limit, READ_BATCH_MAX)) });
     try {
       for await (const m of batch) {
         try {
           out.push({ seq: m.seq, message: JSON.parse(this.decoder.decode(m.data)) as StoredMessage });
         } catch (err) {
-          this.log.error({ err, subject, seq: m.seq }, 'unreadable stored message skipped');
+          this.deps.log.error({ err, subject, seq: m.seq }, 'unreadable stored message skipped');
         }
       }
     } catch (err) {
@@ -267,7 +256,7 @@ export class History {
   /** Whether message `seq` of `subject` is still stored, asked of the stream leader: false means retention removed it. */
   async isRetained(subject: string, seq: number): Promise<boolean> {
     if (seq <= 0) return false;
-    const m = await this.leader.streams.getMessage(streamOf(subject), { seq });
+    const m = await this.deps.leader.streams.getMessage(streamOf(subject), { seq });
     return m !== null && m.subject === subject;
   }
 

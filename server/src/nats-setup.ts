@@ -41,7 +41,7 @@ export function jetStreamReplicas(config: Config): number {
  * Every bucket is bounded: a cap on its bytes (KV buckets refuse writes when full, they never
  * evict), on one value's size, one value per key (history 1), and an age after which unused keys
  * go. The presence bucket has no age: its keys are removed when users leave and when a replica's
- * heartbeat stops (presence.ts), and an age could drop a long-lived connection's entry.
+ * heartbeat stops (presence.ts, on fleet-membership.ts's word), and an age could drop a long-lived connection's entry.
  */
 export function bucketLimits(config: Config): Record<'presence' | 'replicas' | 'cursors', Partial<KvOptions>> {
   const replicas = jetStreamReplicas(config);

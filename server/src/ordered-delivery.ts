@@ -83,20 +83,12 @@ class HistoryBehindError extends Error {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class OrderedDelivery {
-  private readonly history: HistoryReader;
-  private readonly writer: ConnectionWriter;
-  private readonly metrics: Metrics;
-  private readonly log: Logger;
   private readonly pageSize: number;
   private readonly highWaterBytes: number;
   private readonly lagRetryMs: readonly number[];
   private readonly failureRetryMs: readonly number[];
 
-  constructor(deps: OrderedDeliveryDeps) {
-    this.history = deps.history;
-    this.writer = deps.writer;
-    this.metrics = deps.metrics;
-    this.log = deps.log;
+  constructor(private readonly deps: OrderedDeliveryDeps) {
     this.pageSize = deps.pageSize ?? DEFAULT_PAGE_SIZE;
     this.highWaterBytes = deps.highWaterBytes ?? 1024 * 1024;
     this.lagRetryMs = deps.lagRetryMs ?? [5, 10, 20, 40, 80, 160, 320, 640];
@@ -127,7 +119,7 @@ export class OrderedDelivery {
         cursor.delivered = after;
         cursor.paused = false;
         cursor.buffer = [];
-        tail = await this.history.lastSequenceOf(subject);
+        tail = await this.deps.history.lastSequenceOf(subject);
         first = false;
       }
       const page = await this.replayTo(conn, subject, cursor, tail, this.pageSize - written, (n) => { written += n; });
@@ -146,10 +138,10 @@ export class OrderedDelivery {
     const cursor = conn.cursors.get(subject) ?? this.hold(conn, subject);
     return this.run(conn, subject, cursor, 'tail', async () => {
       try {
-        cursor.last = Math.max(cursor.last, await this.history.lastSequenceOf(subject));
+        cursor.last = Math.max(cursor.last, await this.deps.history.lastSequenceOf(subject));
         cursor.delivered = Math.max(cursor.delivered, cursor.last);
       } catch (err) {
-        this.log.warn({ err, conn: conn.id, subject }, 'could not read the tail; taking live messages as they come');
+        this.deps.log.warn({ err, conn: conn.id, subject }, 'could not read the tail; taking live messages as they come');
         cursor.last = Number.NEGATIVE_INFINITY;
       }
     }, false);
@@ -183,9 +175,9 @@ export class OrderedDelivery {
     let counted = false;
     return this.run(conn, subject, cursor, trigger, async () => {
       if (cursor.paused) return;
-      const tail = await this.history.lastSequenceOf(subject);
+      const tail = await this.deps.history.lastSequenceOf(subject);
       if (tail <= cursor.last) return;
-      if (!counted) this.metrics.resumes.inc({ trigger });
+      if (!counted) this.deps.metrics.resumes.inc({ trigger });
       counted = true;
       await this.replayTo(conn, subject, cursor, tail, Number.POSITIVE_INFINITY);
     }, false);
@@ -197,8 +189,8 @@ export class OrderedDelivery {
 
   private enqueue(conn: ClientConnection, cursor: Cursor, item: LiveItem): boolean {
     if (cursor.buffer.length >= BUFFER_MAX) {
-      this.log.info({ conn: conn.id, user: conn.userId }, 'too many live messages behind a replay: closing');
-      this.writer.close(conn, CloseCode.tryAgainLater, CloseReason.tooFarBehind);
+      this.deps.log.info({ conn: conn.id, user: conn.userId }, 'too many live messages behind a replay: closing');
+      this.deps.writer.close(conn, CloseCode.tryAgainLater, CloseReason.tooFarBehind);
       return false;
     }
     cursor.buffer.push(item);
@@ -212,7 +204,7 @@ export class OrderedDelivery {
   private run(conn: ClientConnection, subject: string, cursor: Cursor, trigger: ResumeTrigger, job: () => Promise<void>, counts = true): Promise<void> {
     cursor.replaying = true;
     cursor.runs += 1;
-    if (counts) this.metrics.resumes.inc({ trigger });
+    if (counts) this.deps.metrics.resumes.inc({ trigger });
     const attempt = async (failures: number): Promise<void> => {
       try {
         await job();
@@ -221,11 +213,11 @@ export class OrderedDelivery {
         const waitMs = this.failureRetryMs[failures];
         if (waitMs === undefined) {
           // The holes stay holes: the client reconnects and resumes from what it has.
-          this.log.warn({ err, conn: conn.id, subject, after: cursor.last }, 'replay from history failed repeatedly: closing');
-          this.writer.close(conn, CloseCode.tryAgainLater, CloseReason.historyUnavailable);
+          this.deps.log.warn({ err, conn: conn.id, subject, after: cursor.last }, 'replay from history failed repeatedly: closing');
+          this.deps.writer.close(conn, CloseCode.tryAgainLater, CloseReason.historyUnavailable);
           return;
         }
-        this.log.warn({ err, conn: conn.id, subject, after: cursor.last, retryInMs: waitMs }, 'replay from history failed; trying again');
+        this.deps.log.warn({ err, conn: conn.id, subject, after: cursor.last, retryInMs: waitMs }, 'replay from history failed; trying again');
         await sleep(waitMs);
         if (this.stale(conn, subject, cursor)) return;
         await attempt(failures + 1);
@@ -233,7 +225,7 @@ export class OrderedDelivery {
     };
     const done = cursor.work
       .then(() => attempt(0))
-      .catch((err: unknown) => { this.log.error({ err, conn: conn.id, subject }, 'replay bookkeeping failed'); })
+      .catch((err: unknown) => { this.deps.log.error({ err, conn: conn.id, subject }, 'replay bookkeeping failed'); })
       .then(() => {
         cursor.runs -= 1;
         if (cursor.runs === 0) this.release(conn, subject, cursor);
@@ -261,7 +253,7 @@ export class OrderedDelivery {
     while (cursor.last < target && written < limit) {
       if (this.stale(conn, subject, cursor)) return { written, recovered };
       await this.belowHighWater(conn);
-      const entries = await this.history.page(subject, cursor.last, Math.min(limit - written, READ_BATCH_MAX));
+      const entries = await this.deps.history.page(subject, cursor.last, Math.min(limit - written, READ_BATCH_MAX));
       if (this.stale(conn, subject, cursor)) return { written, recovered };
       let progressed = false;
       for (const entry of entries) {
@@ -272,12 +264,12 @@ export class OrderedDelivery {
         written += 1;
         onWritten?.(1);
         progressed = true;
-        this.metrics.replayedMessages.inc();
+        this.deps.metrics.replayedMessages.inc();
         if (written >= limit) break;
       }
       if (progressed || cursor.last >= target) continue;
       // Nothing past the cursor, yet the tail is further: the replica that answered is behind, or retention took the rest.
-      if (!(await this.history.isRetained(subject, target))) {
+      if (!(await this.deps.history.isRetained(subject, target))) {
         // Age-based retention removes from the front: everything up to `target` on this subject is gone.
         cursor.trimmedTo = Math.max(cursor.trimmedTo, target);
         recovered = false;
@@ -328,7 +320,7 @@ export class OrderedDelivery {
   private writeItem(conn: ClientConnection, cursor: Cursor, item: LiveItem): boolean {
     item.bytes ??= Buffer.from(JSON.stringify({ ...item.frame, seq: item.seq }));
     const seq = item.seq;
-    const written = this.writer.write(conn, item.bytes, (err) => {
+    const written = this.deps.writer.write(conn, item.bytes, (err) => {
       if (err == null && seq > cursor.delivered) cursor.delivered = seq;
     });
     if (!written) return false;
@@ -338,7 +330,7 @@ export class OrderedDelivery {
 
   private sendReplayed(conn: ClientConnection, subject: string, frame: ReplayedFrame): void {
     const room = roomOf(conn, subject);
-    this.writer.write(conn, JSON.stringify(room === undefined ? frame : { ...frame, room }));
+    this.deps.writer.write(conn, JSON.stringify(room === undefined ? frame : { ...frame, room }));
   }
 }
 

@@ -40,21 +40,12 @@ export class PresenceDirectory {
   /** Users whose last presence write failed: written again (online or offline, as they are now) by `retryFailed`. */
   private readonly dirty = new Set<string>();
   private stopped = false;
-  private readonly presence: KV;
-  private readonly serverId: string;
-  private readonly log: Logger;
-  private readonly metrics: Metrics;
 
-  constructor(private readonly deps: PresenceDeps) {
-    this.presence = deps.presence;
-    this.serverId = deps.serverId;
-    this.log = deps.log;
-    this.metrics = deps.metrics;
-  }
+  constructor(private readonly deps: PresenceDeps) {}
 
   async start(): Promise<void> {
     // A replica restarted under the same id may have left entries behind: they are not true any more.
-    await this.purgeServer(this.serverId);
+    await this.purgeServer(this.deps.serverId);
     this.watchPresence();
   }
 
@@ -63,20 +54,20 @@ export class PresenceDirectory {
     const servers = this.serversByUser.get(userId);
     if (servers === undefined) return [];
     const now = Date.now();
-    return [...servers].filter((s) => s !== this.serverId && this.deps.membership.isAlive(s, now));
+    return [...servers].filter((s) => s !== this.deps.serverId && this.deps.membership.isAlive(s, now));
   }
 
   userOnline(userId: string): void {
     this.dirty.delete(userId);
     this.enqueue(userId, async () => {
       const value: PresenceValue = { since: Date.now() };
-      await this.presence.put(presenceKey(userId, this.serverId), JSON.stringify(value));
+      await this.deps.presence.put(presenceKey(userId, this.deps.serverId), JSON.stringify(value));
     });
   }
 
   userOffline(userId: string): void {
     this.dirty.delete(userId);
-    this.enqueue(userId, () => this.presence.delete(presenceKey(userId, this.serverId)));
+    this.enqueue(userId, () => this.deps.presence.delete(presenceKey(userId, this.deps.serverId)));
   }
 
   /** Writes every local user's entry again (after NATS came back: writes may have been lost). */
@@ -93,7 +84,7 @@ export class PresenceDirectory {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.flush();
-    await this.purgeServer(this.serverId);
+    await this.purgeServer(this.deps.serverId);
     this.watcher?.stop();
   }
 
@@ -110,11 +101,11 @@ export class PresenceDirectory {
     const prev = this.pending.get(userId) ?? Promise.resolve();
     const next = prev
       .then(write)
-      .then(() => { this.metrics.presenceWrites.inc({ result: 'ok' }); })
+      .then(() => { this.deps.metrics.presenceWrites.inc({ result: 'ok' }); })
       .catch((err: unknown) => {
-        this.metrics.presenceWrites.inc({ result: 'error' });
+        this.deps.metrics.presenceWrites.inc({ result: 'error' });
         this.dirty.add(userId);
-        this.log.warn({ err, user: userId }, 'presence write failed; it is written again on the next heartbeat tick');
+        this.deps.log.warn({ err, user: userId }, 'presence write failed; it is written again on the next heartbeat tick');
       });
     this.pending.set(userId, next);
     void next.then(() => {
@@ -125,13 +116,13 @@ export class PresenceDirectory {
   /** Purges every entry of a replica (this one at start and stop, a dead one when the membership says so). */
   async purgeServer(serverId: string): Promise<void> {
     try {
-      const keys = await this.presence.keys(`*.${serverId}`);
+      const keys = await this.deps.presence.keys(`*.${serverId}`);
       const doomed: string[] = [];
       for await (const k of keys) doomed.push(k);
-      await Promise.all(doomed.map((k) => this.presence.purge(k)));
+      await Promise.all(doomed.map((k) => this.deps.presence.purge(k)));
       for (const k of doomed) this.forget(k);
     } catch (err) {
-      this.log.warn({ err, target: serverId }, 'presence purge failed');
+      this.deps.log.warn({ err, target: serverId }, 'presence purge failed');
     }
   }
 
@@ -145,11 +136,11 @@ export class PresenceDirectory {
     void (async () => {
       while (!this.stopped) {
         try {
-          const iter = await this.presence.watch({ key: '>' });
+          const iter = await this.deps.presence.watch({ key: '>' });
           this.watcher = iter;
           for await (const e of iter) this.onPresenceEntry(e);
         } catch (err) {
-          if (!this.isStopped()) this.log.warn({ err }, 'presence watch ended; reopening');
+          if (!this.isStopped()) this.deps.log.warn({ err }, 'presence watch ended; reopening');
         }
         if (!this.isStopped()) await new Promise((r) => setTimeout(r, 250));
       }
@@ -161,7 +152,7 @@ export class PresenceDirectory {
       this.forget(e.key);
       const parsed = parsePresenceKey(e.key);
       // Someone purged our entry (they thought we were dead) while we still hold the user: say so again.
-      if (parsed !== null && parsed.serverId === this.serverId && !this.stopped && this.deps.holdsLocally(parsed.userId)) {
+      if (parsed !== null && parsed.serverId === this.deps.serverId && !this.stopped && this.deps.holdsLocally(parsed.userId)) {
         this.userOnline(parsed.userId);
       }
       return;

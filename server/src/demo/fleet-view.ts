@@ -51,42 +51,31 @@ export interface FleetViewerDeps {
 
 export class FleetViewer {
   private probes: { at: number; result: Promise<NatsNodeView[]> } | undefined;
-  private readonly serverId: string;
-  private readonly metrics: Metrics;
-  private readonly load: LoadMeter;
-  private readonly natsServers: readonly string[];
-  private readonly source: FleetSource | undefined;
 
-  constructor(deps: FleetViewerDeps) {
-    this.serverId = deps.serverId;
-    this.metrics = deps.metrics;
-    this.load = deps.load;
-    this.natsServers = deps.natsServers;
-    this.source = deps.source;
-  }
+  constructor(private readonly deps: FleetViewerDeps) {}
 
   async view(): Promise<FleetView> {
-    this.load.start();
-    const self: ReplicaView = { id: this.serverId, ...(await this.load.current()), ageMs: 0, self: true };
-    const others = this.source === undefined ? [] : (await this.source()).filter((r) => r.id !== this.serverId);
+    this.deps.load.start();
+    const self: ReplicaView = { id: this.deps.serverId, ...(await this.deps.load.current()), ageMs: 0, self: true };
+    const others = this.deps.source === undefined ? [] : (await this.deps.source()).filter((r) => r.id !== this.deps.serverId);
     const [natsConnected, nodes] = await Promise.all([this.natsConnected(), this.natsNodes()]);
     return {
-      server: this.serverId,
+      server: this.deps.serverId,
       at: Date.now(),
       replicas: [self, ...others].sort((a, b) => a.id.localeCompare(b.id)),
-      source: this.source === undefined ? 'self' : 'heartbeats',
+      source: this.deps.source === undefined ? 'self' : 'heartbeats',
       nats: { connected: natsConnected, nodes },
     };
   }
 
   private async natsConnected(): Promise<boolean> {
-    return ((await this.metrics.natsConnected.get()).values[0]?.value ?? 0) === 1;
+    return ((await this.deps.metrics.natsConnected.get()).values[0]?.value ?? 0) === 1;
   }
 
   private natsNodes(): Promise<NatsNodeView[]> {
     const now = Date.now();
     if (this.probes === undefined || now - this.probes.at > PROBE_CACHE_MS) {
-      this.probes = { at: now, result: Promise.all(this.natsServers.map(async (s) => { const node = hostPort(s); return { node, up: await probe(node) }; })) };
+      this.probes = { at: now, result: Promise.all(this.deps.natsServers.map(async (s) => { const node = hostPort(s); return { node, up: await probe(node) }; })) };
     }
     return this.probes.result;
   }
