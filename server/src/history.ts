@@ -188,7 +188,7 @@ export class History {
         if (conflict !== undefined) {
           // Another replica appended meanwhile: the refusal names the new tail (or, in a cluster, that
           // another conditional append to the subject is still in flight); try again after it.
-          const actual = conflict.tailNamed ? lastSequenceFromConflict((err as Error).message) : undefined;
+          const actual = conflict.tailNamed ? lastSequenceFromConflict(conflict.description) : undefined;
           if (actual !== undefined) this.remember(subject, actual);
           conflicts += 1;
           if (conflicts < MAX_APPEND_ATTEMPTS) {

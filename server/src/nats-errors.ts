@@ -33,10 +33,13 @@ export function isApiError(err: unknown, code: number): err is JetStreamApiError
   return err instanceof JetStreamApiError && err.code === code;
 }
 
-/** A conditional append lost the race (JetStreamApiCodes.StreamWrongLastSequence / StreamWrongLastSequenceUnknown). */
-export function wrongLastSequence(err: unknown): { tailNamed: boolean } | undefined {
-  if (isApiError(err, JetStreamApiCodes.StreamWrongLastSequence)) return { tailNamed: true };
-  if (isApiError(err, JetStreamApiCodes.StreamWrongLastSequenceUnknown)) return { tailNamed: false };
+/**
+ * A conditional append lost the race (JetStreamApiCodes.StreamWrongLastSequence, whose description
+ * names the subject's tail, or StreamWrongLastSequenceUnknown, which names none).
+ */
+export function wrongLastSequence(err: unknown): { tailNamed: boolean; description: string } | undefined {
+  if (isApiError(err, JetStreamApiCodes.StreamWrongLastSequence)) return { tailNamed: true, description: err.message };
+  if (isApiError(err, JetStreamApiCodes.StreamWrongLastSequenceUnknown)) return { tailNamed: false, description: err.message };
   return undefined;
 }
 

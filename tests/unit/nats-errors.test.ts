@@ -13,8 +13,8 @@ import { ServerErrorCodes, isApiError, isNoMessage, isNoResponders, isTransient,
 const api = (code: number, errCode: number, description: string): JetStreamApiError => new JetStreamApiError({ code, err_code: errCode, description });
 
 test('a lost conditional append is recognised by its JetStreamApiCodes, and whether the refusal names the tail', () => {
-  assert.deepEqual(wrongLastSequence(api(400, JetStreamApiCodes.StreamWrongLastSequence, 'wrong last sequence: 12')), { tailNamed: true });
-  assert.deepEqual(wrongLastSequence(api(400, JetStreamApiCodes.StreamWrongLastSequenceUnknown, 'wrong last sequence')), { tailNamed: false });
+  assert.deepEqual(wrongLastSequence(api(400, JetStreamApiCodes.StreamWrongLastSequence, 'wrong last sequence: 12')), { tailNamed: true, description: 'wrong last sequence: 12' });
+  assert.deepEqual(wrongLastSequence(api(400, JetStreamApiCodes.StreamWrongLastSequenceUnknown, 'wrong last sequence')), { tailNamed: false, description: 'wrong last sequence' });
   assert.equal(wrongLastSequence(api(400, ServerErrorCodes.StreamStoreFailed, 'wrong last sequence: 12')), undefined, 'the code decides, not the text');
   assert.equal(wrongLastSequence(new Error('wrong last sequence: 12')), undefined);
 });
