@@ -85,7 +85,7 @@ describe('namespace limits: history kept or not, for how long, how much; members
       assert.deepEqual([a.type, a.stored], ['ack', true]);
     }
     assert.equal((await c.request({ type: 'publish', room: 'kept_r', data: 'k' })).stored, true);
-    const ttl = (await jsm.streams.getMessage('WSF_ROOMS', { last_by_subj: subjects.roomLog('brief:r') }))?.header?.get('Nats-TTL');
+    const ttl = (await jsm.streams.getMessage('WSF_ROOMS', { last_by_subj: subjects.roomLog('brief:r') }))?.header.get('Nats-TTL');
     assert.equal(ttl, '2s', 'the message carries its namespace\'s age as its TTL');
     assert.equal(await storedIn('brief:r'), 2);
     await waitFor('brief messages aged out', async () => (await storedIn('brief:r')) === 0, 15_000, 250);
