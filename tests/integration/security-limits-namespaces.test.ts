@@ -23,6 +23,8 @@ const NAMESPACES = {
   capped: { ...asMembers, keepHistory: true, historyMaxAgeSec: 3600, historyMaxMsgs: 1000, maxMembers: 2 },
 };
 
+const INBOX_MAX = 20;
+
 let fleet: ProcessFleet;
 let r1: Replica;
 let jsm: JetStreamManager;
@@ -48,7 +50,8 @@ async function storedIn(room: string): Promise<number> {
 
 describe('namespace limits: history kept or not, for how long, how much; members', { timeout: 120_000 }, () => {
   before(async () => {
-    fleet = await startProcessFleet(1, { NAMESPACES: JSON.stringify(NAMESPACES), RATE_LIMIT_PER_SEC: '10000', RATE_LIMIT_BURST: '10000' }, { natsNodes: 1 });
+    // HISTORY_MAX_MSGS_PER_USER: a recipient's inbox is full after 20 (the namespaces' larger counts are capped to it).
+    fleet = await startProcessFleet(1, { NAMESPACES: JSON.stringify(NAMESPACES), RATE_LIMIT_PER_SEC: '10000', RATE_LIMIT_BURST: '10000', HISTORY_MAX_MSGS_PER_USER: String(INBOX_MAX) }, { natsNodes: 1 });
     const first = fleet.replicas[0];
     assert.ok(first);
     r1 = first;
@@ -124,6 +127,26 @@ describe('namespace limits: history kept or not, for how long, how much; members
     // The quota is per room: another room of the namespace still stores.
     assert.equal((await c.request({ type: 'publish', room: 'small:other', data: 1 })).type, 'error', 'not a member of small:other');
     assert.equal((await publishHttp('small_user', 'small:other', 1)).status, 202);
+  });
+
+  it('a full inbox (the stream\'s per-subject limit): WebSocket not_stored, HTTP 429 not_stored with Retry-After, the same message', async () => {
+    const sender = await client('inbox_sender');
+    for (let i = 0; i < INBOX_MAX; i++) {
+      const res = await fetch(`${r1.url}/send`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${signToken(TEST_SECRET, 'inbox_sender')}` }, body: JSON.stringify({ to: 'inbox_away', data: i }) });
+      assert.equal(res.status, 202, `send ${i} fits`);
+    }
+    const ws = await sender.request({ type: 'send', to: 'inbox_away', data: 'over' });
+    assert.deepEqual([ws.type, ws.code], ['error', 'not_stored']);
+    assert.match(String(ws.message), /history full for this recipient/);
+    const res = await fetch(`${r1.url}/send`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${signToken(TEST_SECRET, 'inbox_sender')}` }, body: JSON.stringify({ to: 'inbox_away', data: 'over' }) });
+    assert.equal(res.status, 429);
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.deepEqual([body.error, body.message], ['not_stored', ws.message]);
+    const retry = Number(res.headers.get('retry-after'));
+    assert.ok(retry > 86_000 && retry <= 86_400, `Retry-After: the oldest ages out with HISTORY_MAX_AGE_SEC (${retry})`);
+    const info = await jsm.streams.info('WSF_INBOX', { subjects_filter: subjects.inbox('inbox_away') });
+    assert.equal(info.state.subjects?.[subjects.inbox('inbox_away')], INBOX_MAX, 'nothing evicted');
+    assert.equal((await fetch(`${r1.url}/readyz`)).status, 200);
   });
 
   it('maxMembers: a full room refuses a join with room_full until a member leaves', async () => {
