@@ -25,7 +25,8 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { jetStreamReplicas } from './nats-setup.js';
-import { namespaceOfRoomLog, streams } from './subjects.js';
+import { HistoryLimits } from './history-limits.js';
+import { streams } from './subjects.js';
 
 export type StoredMessage =
   | { kind: 'direct'; to: string; from: string; data: unknown; ts: number; prev: number }
@@ -63,40 +64,6 @@ export class StreamFullError extends Error {
       : `history full for this ${subject.startsWith('roomlog.') ? 'room' : 'recipient'}: the oldest messages must age out before new ones are stored`);
     this.name = 'StreamFullError';
   }
-}
-
-/**
- * What the rooms stream keeps of one namespace's rooms where the namespace is stricter than the
- * stream's own limits (HISTORY_MAX_AGE_SEC, HISTORY_MAX_MSGS_PER_USER), which bound every subject.
- */
-export interface RoomLimits {
-  /** Seconds each message is kept: sent as its Nats-TTL (the stream allows per-message TTLs). */
-  ttlSec?: number;
-  /** Messages one room keeps: counted on the stream leader before each append, refused past it. */
-  maxMsgs?: number;
-}
-
-/** Each configured namespace's limits within the streams' (namespaces that keep no history store nothing). */
-export function roomLimits(config: Config): ReadonlyMap<string, RoomLimits> {
-  const out = new Map<string, RoomLimits>();
-  for (const [name, policy] of config.namespaces) {
-    const limits: RoomLimits = {};
-    if (policy.historyMaxAgeSec < config.history.maxAgeSec) limits.ttlSec = policy.historyMaxAgeSec;
-    if (policy.historyMaxMsgs < config.history.maxMsgsPerUser) limits.maxMsgs = policy.historyMaxMsgs;
-    out.set(name, limits);
-  }
-  return out;
-}
-
-/** Namespaces asking for more history than the streams keep: the streams' limits apply (said at start-up). */
-export function roomLimitsCapped(config: Config): string[] {
-  const out: string[] = [];
-  for (const [name, policy] of config.namespaces) {
-    if (!policy.keepHistory) continue;
-    if (policy.historyMaxAgeSec > config.history.maxAgeSec) out.push(`${name}.historyMaxAgeSec ${policy.historyMaxAgeSec} > HISTORY_MAX_AGE_SEC ${config.history.maxAgeSec}`);
-    if (policy.historyMaxMsgs > config.history.maxMsgsPerUser) out.push(`${name}.historyMaxMsgs ${policy.historyMaxMsgs} > HISTORY_MAX_MSGS_PER_USER ${config.history.maxMsgsPerUser}`);
-  }
-  return out;
 }
 
 /** "wrong last sequence: N": another append got there first; N is the subject's tail now. */
@@ -196,15 +163,9 @@ export class History {
     private readonly leader: JetStreamManager,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-    /** namespace → where it is stricter than the streams (roomLimits). */
-    private readonly limits: ReadonlyMap<string, RoomLimits> = new Map(),
-    private readonly streamMaxAgeSec = Number.POSITIVE_INFINITY,
+    /** Where a room's namespace keeps less than the stream (history-limits.ts). */
+    private readonly limits: HistoryLimits,
   ) {}
-
-  private limitsOf(subject: string): RoomLimits {
-    const ns = namespaceOfRoomLog(subject);
-    return (ns === undefined ? undefined : this.limits.get(ns)) ?? {};
-  }
 
   /**
    * Creates or updates both streams (idempotent: whichever replica comes first) and opens them.
@@ -215,8 +176,8 @@ export class History {
   static async open(nc: NatsConnection, config: Config, log: Logger, metrics: Metrics): Promise<History> {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
     const common = streamSettings(config, jetStreamReplicas(config));
-    const capped = roomLimitsCapped(config);
-    if (capped.length > 0) log.warn({ capped }, 'namespaces ask for more history than the streams keep: the streams\' limits apply');
+    const limits = new HistoryLimits(config);
+    if (limits.capped.length > 0) log.warn({ capped: limits.capped }, 'namespaces ask for more history than the streams keep: the streams\' limits apply');
     for (const [name, subjects] of [[streams.inbox, ['inbox.*']], [streams.rooms, ['roomlog.*']]] as const) {
       // Rooms: a namespace that keeps history for less than the stream's max age gives its messages a TTL.
       const cfg = { ...common, name, subjects: [...subjects], ...(name === streams.rooms ? { allow_msg_ttl: true } : {}) };
@@ -241,7 +202,7 @@ export class History {
         }
       }
     }
-    return new History(jetstream(nc, { timeout: 5_000 }), jsm, await jetstreamManager(nc, { timeout: LEADER_READ_TIMEOUT_MS }), log, metrics, roomLimits(config), config.history.maxAgeSec);
+    return new History(jetstream(nc, { timeout: 5_000 }), jsm, await jetstreamManager(nc, { timeout: LEADER_READ_TIMEOUT_MS }), log, metrics, limits);
   }
 
   /**
@@ -265,7 +226,7 @@ export class History {
 
   private async appendNow(subject: string, message: UnstoredMessage, msgId: string): Promise<Sequenced> {
     const deadline = Date.now() + APPEND_DEADLINE_MS;
-    const limits = this.limitsOf(subject);
+    const limits = this.limits.of(subject);
     let conflicts = 0;
     for (let backoffMs = 50; ; backoffMs = Math.min(backoffMs * 2, 500)) {
       try {
@@ -349,9 +310,7 @@ export class History {
       if (oldest === null) return undefined;
       const ts = (JSON.parse(this.decoder.decode(oldest.data)) as { ts?: unknown }).ts;
       if (typeof ts !== 'number') return undefined;
-      const ageSec = this.limitsOf(subject).ttlSec ?? this.streamMaxAgeSec;
-      if (!Number.isFinite(ageSec)) return undefined;
-      return Math.max(1, Math.ceil((ts + ageSec * 1000 - Date.now()) / 1000));
+      return Math.max(1, Math.ceil((ts + this.limits.maxAgeSecOf(subject) * 1000 - Date.now()) / 1000));
     } catch {
       return undefined;
     }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Access } from '../../server/src/access.js';
 import { loadConfig } from '../../server/src/config.js';
-import { StreamFullError, roomLimits, roomLimitsCapped } from '../../server/src/history.js';
+import { StreamFullError } from '../../server/src/history.js';
+import { HistoryLimits } from '../../server/src/history-limits.js';
 import { parseNamespaces } from '../../server/src/namespaces.js';
 import { parseRoom, type RoomName } from '../../server/src/rooms.js';
 import { namespaceOfRoomLog, subjects } from '../../server/src/subjects.js';
@@ -29,11 +30,13 @@ describe('namespace limits', () => {
   });
 
   it('only what is stricter than the streams becomes a per-room limit; more than they keep is named at start-up', () => {
-    const limits = roomLimits(config);
-    assert.deepEqual(limits.get('short'), { ttlSec: 60 });
-    assert.deepEqual(limits.get('few'), { maxMsgs: 5 });
-    assert.deepEqual(limits.get('big'), {});
-    assert.deepEqual(roomLimitsCapped(config), ['big.historyMaxAgeSec 604800 > HISTORY_MAX_AGE_SEC 86400', 'big.historyMaxMsgs 50000 > HISTORY_MAX_MSGS_PER_USER 10000']);
+    const limits = new HistoryLimits(config);
+    assert.deepEqual(limits.of(subjects.roomLog('short:r')), { ttlSec: 60 });
+    assert.deepEqual(limits.of(subjects.roomLog('few:r')), { maxMsgs: 5 });
+    assert.deepEqual(limits.of(subjects.roomLog('big:r')), {});
+    assert.deepEqual(limits.of(subjects.inbox('few')), {}, 'an inbox has the stream\'s limits only');
+    assert.deepEqual([limits.maxAgeSecOf(subjects.roomLog('short:r')), limits.maxAgeSecOf(subjects.inbox('x'))], [60, 86_400]);
+    assert.deepEqual(limits.capped, ['big.historyMaxAgeSec 604800 > HISTORY_MAX_AGE_SEC 86400', 'big.historyMaxMsgs 50000 > HISTORY_MAX_MSGS_PER_USER 10000']);
   });
 
   it('a full room and a full recipient are told apart in the refusal', () => {
