@@ -16,7 +16,7 @@ import { startBenchFleet, type BenchFleet } from './lib/fleet.js';
 import { cpuPressure, machineInfo } from './lib/machine.js';
 import { ensureDirs } from './lib/paths.js';
 import { runCleanups } from './lib/cleanup.js';
-import { killStarted } from './lib/proc.js';
+import { killStarted } from '../tests/support/processes.js';
 import { applyOverrides, PROFILES } from './lib/profile.js';
 import { renderNotes, renderTable, writeResults, type FigureResult, type Row } from './lib/report.js';
 import { startRedis, type Redis } from './lib/redis.js';

@@ -16,7 +16,7 @@
  */
 import { readMetric } from '../../tests/support/metrics.js';
 import { BENCH_SECRET, startBalancers, startBenchFleet } from '../lib/fleet.js';
-import { CpuMeter, rssBytes } from '../lib/proc.js';
+import { CpuMeter, rssBytes } from '../../tests/support/processes.js';
 import type { BenchProfile } from '../lib/profile.js';
 import type { FigureResult } from '../lib/report.js';
 import { round, sleep } from '../lib/stats.js';

@@ -12,7 +12,7 @@ import { io as ioClient, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { BENCH_SECRET, startBareServer, type BenchFleet } from '../lib/fleet.js';
 import { startSocketIoPeer } from '../lib/peer.js';
-import { CpuMeter, type CpuWindow } from '../lib/proc.js';
+import { CpuMeter, type CpuWindow } from '../../tests/support/processes.js';
 import type { BenchProfile } from '../lib/profile.js';
 import type { Redis } from '../lib/redis.js';
 import { perSec, type FigureResult, type Row } from '../lib/report.js';

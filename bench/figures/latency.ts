@@ -10,7 +10,7 @@
 import type { BenchFleet } from '../lib/fleet.js';
 import { BENCH_SECRET } from '../lib/fleet.js';
 import { startSocketIoPeer } from '../lib/peer.js';
-import { CpuMeter, type CpuWindow } from '../lib/proc.js';
+import { CpuMeter, type CpuWindow } from '../../tests/support/processes.js';
 import type { BenchProfile } from '../lib/profile.js';
 import type { Redis } from '../lib/redis.js';
 import { ms, perSec, type FigureResult, type Row } from '../lib/report.js';

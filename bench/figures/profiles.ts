@@ -11,7 +11,7 @@ import { renderProfile, summarizeProfile, type ProfileSummary } from '../lib/cpu
 import { BENCH_SECRET, startBundledReplica, type BenchFleet, type BenchReplica } from '../lib/fleet.js';
 import { startCpuProfile, type RunningProfile } from '../lib/inspector.js';
 import { profilesDir } from '../lib/paths.js';
-import { CpuMeter } from '../lib/proc.js';
+import { CpuMeter } from '../../tests/support/processes.js';
 import type { BenchProfile } from '../lib/profile.js';
 import { ms, type FigureResult } from '../lib/report.js';
 import { startWorker } from '../lib/worker-host.js';

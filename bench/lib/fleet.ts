@@ -11,8 +11,8 @@ import { freePort, waitFor } from '../../tests/support/ports.js';
 import { TEST_SECRET } from '../../tests/support/tokens.js';
 import { bundlePath } from './build.js';
 import { onInterrupt } from './cleanup.js';
-import { profilesDir, serverBundle } from './paths.js';
-import { startBenchProcess, type BenchProcess } from './proc.js';
+import { BENCH_LOGS, profilesDir, serverBundle } from './paths.js';
+import { startProcess, type ManagedProcess } from '../../tests/support/processes.js';
 
 export const BENCH_SECRET = TEST_SECRET;
 
@@ -21,7 +21,7 @@ export interface BenchReplica {
   readonly port: number;
   readonly url: string;
   readonly wsUrl: string;
-  readonly proc: BenchProcess;
+  readonly proc: ManagedProcess;
   /** Port of the memory probe (bench/servers/mem-probe.ts), when preloaded. */
   readonly probePort?: number;
   readonly inspectPort?: number;
@@ -67,7 +67,7 @@ export async function startBundledReplica(opts: ReplicaOptions): Promise<BenchRe
     ...(probePort === undefined ? {} : { BENCH_PROBE_PORT: String(probePort) }),
     ...opts.env,
   };
-  const proc = startBenchProcess(`replica-${opts.id}`, process.execPath, [...nodeArgs, serverBundle], env);
+  const proc = startProcess(`replica-${opts.id}`, process.execPath, [...nodeArgs, serverBundle], env, BENCH_LOGS);
   const url = `http://127.0.0.1:${port}`;
   const early = proc.exited.then((code) => { throw new Error(`replica ${opts.id} exited with ${String(code)} before ready; see ${proc.logFile}`); });
   early.catch(() => undefined);
@@ -146,6 +146,15 @@ export function pidsByCommand(re: RegExp): number[] {
   return [...cmdOf.entries()].filter(([pid, cmd]) => re.test(cmd) && isDescendant(pid)).map(([pid]) => pid);
 }
 
+function configFileOf(pid: number): string {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv[argv.indexOf('-f') + 1] ?? '';
+  } catch {
+    return '';
+  }
+}
+
 export interface Balancers {
   readonly frontends: string[];
   readonly statsUrls: string[];
@@ -160,7 +169,7 @@ export interface Balancers {
  * `count` HAProxy processes in front of the same replicas (leastconn, static backend), each with its
  * own frontend port: one process can hold only about (file-descriptor limit) / 2 connections.
  */
-export async function startBalancers(count: number, servers: { name: string; port: number }[], label = 'lb'): Promise<Balancers> {
+export async function startBalancers(count: number, servers: { name: string; port: number }[], label = 'lb', healthPath = '/readyz'): Promise<Balancers> {
   const procs: HaproxyProcess[] = [];
   const frontends: string[] = [];
   const statsUrls: string[] = [];
@@ -173,6 +182,7 @@ export async function startBalancers(count: number, servers: { name: string; por
         frontend: { address: '127.0.0.1', port },
         stats: { address: '127.0.0.1', port: statsPort },
         backend: { kind: 'static', servers: servers.map((s) => ({ name: s.name, host: '127.0.0.1', port: s.port })) },
+        healthCheck: { path: healthPath },
       });
       procs.push(await startHaproxy({ config, frontendPort: port, name: `bench-${label}-haproxy-${i}` }));
       frontends.push(`ws://127.0.0.1:${port}/ws`);
@@ -186,7 +196,11 @@ export async function startBalancers(count: number, servers: { name: string; por
     frontends,
     statsUrls,
     procs,
-    pids: () => pidsByCommand(/haproxy -db -f/),
+    // These balancers' processes only (each has its own config file), not every HAProxy the bench runs.
+    pids: () => {
+      const files = new Set(procs.map((p) => p.configFile));
+      return pidsByCommand(/haproxy -db -f/).filter((pid) => files.has(configFileOf(pid)));
+    },
     currentByServer: async () => {
       const out: Record<string, number> = {};
       for (const s of statsUrls) {
@@ -201,14 +215,14 @@ export async function startBalancers(count: number, servers: { name: string; por
 }
 
 /** A bare ws server process (bench/servers/bare-ws.ts), optionally with the memory probe. */
-export async function startBareServer(name: string, opts: { probe?: boolean } = {}): Promise<{ port: number; wsUrl: string; probePort?: number; proc: BenchProcess; stop(): Promise<void> }> {
+export async function startBareServer(name: string, opts: { probe?: boolean } = {}): Promise<{ port: number; wsUrl: string; probePort?: number; proc: ManagedProcess; stop(): Promise<void> }> {
   const port = await freePort();
   const probePort = opts.probe === true ? await freePort() : undefined;
   const nodeArgs = probePort === undefined ? [] : ['--expose-gc', '--import', bundlePath('servers/mem-probe')];
-  const proc = startBenchProcess(name, process.execPath, [...nodeArgs, bundlePath('servers/bare-ws')], {
+  const proc = startProcess(name, process.execPath, [...nodeArgs, bundlePath('servers/bare-ws')], {
     PORT: String(port),
     ...(probePort === undefined ? {} : { BENCH_PROBE_PORT: String(probePort) }),
-  });
+  }, BENCH_LOGS);
   await waitFor(`${name} listening`, () => httpOk(`http://127.0.0.1:${port}/healthz`), 15_000, 50);
   return { port, wsUrl: `ws://127.0.0.1:${port}/ws`, ...(probePort === undefined ? {} : { probePort }), proc, stop: async () => { await proc.stop(3000); } };
 }
