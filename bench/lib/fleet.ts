@@ -8,7 +8,7 @@ import { renderHaproxyConfig } from '../../loadbalancer/src/index.js';
 import { fetchServerStates, startHaproxy, type HaproxyProcess } from '../../tests/support/haproxy.js';
 import { startNatsCluster, type NatsCluster } from '../../tests/support/nats-cluster.js';
 import { freePort, waitFor } from '../../tests/support/ports.js';
-import { TEST_SECRET } from '../../tests/support/tokens.js';
+import { TEST_NAMESPACES, TEST_SECRET, TEST_SERVER_API_KEY } from '../../tests/support/tokens.js';
 import { bundlePath } from './build.js';
 import { onInterrupt } from './cleanup.js';
 import { BENCH_LOGS, profilesDir, serverBundle } from './paths.js';
@@ -21,6 +21,8 @@ export interface BenchReplica {
   readonly port: number;
   readonly url: string;
   readonly wsUrl: string;
+  /** http://127.0.0.1:<metrics port>: GET /metrics (not served on the public port). */
+  readonly metricsUrl: string;
   readonly proc: ManagedProcess;
   /** Port of the memory probe (bench/servers/mem-probe.ts), when preloaded. */
   readonly probePort?: number;
@@ -48,6 +50,7 @@ async function httpOk(url: string): Promise<boolean> {
 
 export async function startBundledReplica(opts: ReplicaOptions): Promise<BenchReplica> {
   const port = opts.port ?? (await freePort());
+  const metricsPort = await freePort();
   const probePort = opts.probe === true ? await freePort() : undefined;
   const nodeArgs: string[] = [];
   if (probePort !== undefined) nodeArgs.push('--expose-gc', '--import', bundlePath('servers/mem-probe'));
@@ -56,7 +59,11 @@ export async function startBundledReplica(opts: ReplicaOptions): Promise<BenchRe
   const env: Record<string, string> = {
     SERVER_ID: opts.id,
     PORT: String(port),
+    METRICS_PORT: String(metricsPort),
     HOST: '127.0.0.1',
+    // As the tests' replicas (tests/support/replica.ts): the default namespace open to every user.
+    NAMESPACES: JSON.stringify(TEST_NAMESPACES),
+    SERVER_API_KEY: TEST_SERVER_API_KEY,
     NATS_URLS: opts.nats.urls.join(','),
     NATS_USER: opts.nats.user,
     NATS_PASSWORD: opts.nats.password,
@@ -77,6 +84,7 @@ export async function startBundledReplica(opts: ReplicaOptions): Promise<BenchRe
     port,
     url,
     wsUrl: `ws://127.0.0.1:${port}/ws`,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
     proc,
     ...(probePort === undefined ? {} : { probePort }),
     ...(opts.inspectPort === undefined ? {} : { inspectPort: opts.inspectPort }),
@@ -91,14 +99,26 @@ export interface BenchFleet {
   stop(): Promise<void>;
 }
 
-/** A 3-node NATS cluster and `count` replicas r1..rN (with `profileTag`, each writes a CPU profile at exit). */
-export async function startBenchFleet(count: number, env: Record<string, string> = {}, name = 'bench', profileTag?: string): Promise<BenchFleet> {
-  const nats = await startNatsCluster({ nodes: 3, name });
+export interface BenchFleetOptions {
+  /** Env for every replica. */
+  env?: Record<string, string>;
+  /** Cluster name (NATS server names <name>-n1..), also what natsPids() finds them by. */
+  name?: string;
+  /** NATS nodes: 3 (history R3, the default) or 1 (R1, the small footprint). */
+  natsNodes?: 1 | 3;
+  /** Open each replica's inspector on a loopback port (profiles of the measured window: bench/lib/inspector.ts). */
+  inspect?: boolean;
+}
+
+/** A NATS cluster and `count` replicas r1..rN on it. */
+export async function startBenchFleet(count: number, opts: BenchFleetOptions = {}): Promise<BenchFleet> {
+  const name = opts.name ?? 'bench';
+  const nats = await startNatsCluster({ nodes: opts.natsNodes ?? 3, name });
   const forget = onInterrupt(() => nats.stop());
   const replicas: BenchReplica[] = [];
   try {
     // The first creates the streams and buckets; the others then find them, started together.
-    const start = (i: number): Promise<BenchReplica> => startBundledReplica({ id: `r${i}`, nats, env, ...(profileTag === undefined ? {} : { cpuProfileName: `${profileTag}-r${i}` }) });
+    const start = async (i: number): Promise<BenchReplica> => startBundledReplica({ id: `r${i}`, nats, env: opts.env ?? {}, ...(opts.inspect === true ? { inspectPort: await freePort() } : {}) });
     replicas.push(await start(1));
     const rest = await Promise.allSettled(Array.from({ length: count - 1 }, (_, k) => start(k + 2)));
     for (const r of rest) if (r.status === 'fulfilled') replicas.push(r.value);
@@ -113,13 +133,25 @@ export async function startBenchFleet(count: number, env: Record<string, string>
   return {
     nats,
     replicas,
-    natsPids: () => pidsByCommand(/nats-server/),
+    natsPids: () => natsPidsOf(name),
     stop: async () => {
       await Promise.all(replicas.map((r) => r.stop(10_000)));
       await nats.stop();
       forget();
     },
   };
+}
+
+/** This bench's nats-server processes of the cluster `name` (their config names the servers <name>-n<i>). */
+function natsPidsOf(name: string): number[] {
+  return pidsByCommand(/nats-server/).filter((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return readFileSync(argv[argv.indexOf('-c') + 1] ?? '', 'utf8').includes(`${name}-n`);
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Pids of processes whose command line matches, among this bench's descendants only. */
