@@ -143,8 +143,7 @@ export type FanoutWorker = WorkerHandle<FanoutApi, FanoutProgress>;
 type Worker = FanoutWorker;
 
 /** Runs one system's fan-out; `around` (profiling) brackets the publishing window, after the members joined. */
-export async function runSystem(system: string, kind: FanoutKind, memberUrls: string[], publishers: Publisher[], workers: Worker[], p: BenchProfile, meter: CpuMeter, log: (s: string) => void, around: { before?: () => Promise<void>; after?: () => Promise<void> } = {}): Promise<FanoutRun> {
-  const room = 'fan';
+export async function runSystem(system: string, kind: FanoutKind, room: string, memberUrls: string[], publishers: Publisher[], workers: Worker[], p: BenchProfile, meter: CpuMeter, log: (s: string) => void, around: { before?: () => Promise<void>; after?: () => Promise<void> } = {}): Promise<FanoutRun> {
   const perWorker = Math.ceil(memberUrls.length / workers.length);
   await Promise.all(workers.map((w, i) => w.request('setup', { kind, members: memberUrls.slice(i * perWorker, (i + 1) * perWorker), room, secret: BENCH_SECRET, userPrefix: `fan${kind}w${i + 1}m` }, 180_000)));
   const mins = new Map<string, number>();
@@ -236,29 +235,34 @@ export async function fanoutFigure(fleet: BenchFleet, redis: Redis | undefined, 
   const groups: Record<string, () => number[]> = { replicas: () => fleet.replicas.map((r) => r.proc.pid), nats: () => fleet.natsPids(), generator: () => [process.pid, ...workers.map((w) => w.pid)] };
   const meter = new CpuMeter(() => Object.fromEntries(Object.entries(groups).map(([k, f]) => [k, f()])), 500);
   const runs: FanoutRun[] = [];
-  const room = 'fan';
+  // A fresh room per run: no run inherits another's stream state.
+  let roomNo = 0;
+  const nextRoom = (): string => `fan${++roomNo}`;
+  let room = '';
   let profile: ProfiledWindow | undefined;
   try {
     if (what.fleet || what.peer) {
       const urls = fleet.replicas.map((r) => r.wsUrl);
       for (const spread of [false, true]) {
+        room = nextRoom();
         const pubs = await Promise.all(Array.from({ length: p.fanout.publishers }, async (_, i) => wsPublisher(withQuery(pick(urls, spread, i), await authQuery({ kind: 'token', secret: BENCH_SECRET }, `fanpub${i}`)), room)));
         let profiler: Awaited<ReturnType<typeof startWindowProfile>>;
         const around = !spread && p.cpuProfiles ? { before: async () => { profiler = await startWindowProfile(fleet.replicas, 'fanout'); }, after: async () => { profile = await profiler?.stop(`room fan-out to ${M} members, publishers on r1`); } } : {};
         try {
-          runs.push(await runSystem(`ws-fleet (4 replicas), publishers ${spread ? 'spread over all' : 'on r1'}`, 'wsfleet', Array.from({ length: M }, (_, i) => urls[i % urls.length] ?? ''), pubs, workers, p, meter, log, around));
+          runs.push(await runSystem(`ws-fleet (4 replicas), publishers ${spread ? 'spread over all' : 'on r1'}`, 'wsfleet', room, Array.from({ length: M }, (_, i) => urls[i % urls.length] ?? ''), pubs, workers, p, meter, log, around));
         } finally {
           for (const x of pubs) x.close();
         }
       }
     }
     if (what.fleet) {
+      room = nextRoom();
       const bare = await startBareServer('bench-bare-fanout');
       groups.bare = () => [bare.proc.pid];
       try {
         const pubs = await Promise.all(Array.from({ length: p.fanout.publishers }, (_, i) => wsPublisher(withQuery(bare.wsUrl, `user=barepub${i}`), room)));
         try {
-          runs.push(await runSystem('bare ws (1 process)', 'bare', Array.from({ length: M }, () => bare.wsUrl), pubs, workers, p, meter, log));
+          runs.push(await runSystem('bare ws (1 process)', 'bare', room, Array.from({ length: M }, () => bare.wsUrl), pubs, workers, p, meter, log));
         } finally {
           for (const x of pubs) x.close();
         }
@@ -275,12 +279,13 @@ export async function fanoutFigure(fleet: BenchFleet, redis: Redis | undefined, 
         { adapter: 'streams', spread: false, name: 'Socket.IO+Redis Streams+recovery' },
       ];
       for (const v of variants) {
+        room = nextRoom();
         const peer = await startSocketIoPeer(redis, p.socketio.processes, v.adapter);
         groups.peer = () => [...peer.procs.map((x) => x.pid), redis.proc.pid];
         try {
           const pubs = await Promise.all(Array.from({ length: p.fanout.publishers }, (_, i) => sioPublisher(pick(peer.urls, v.spread, i), `siopub${i}`, room)));
           try {
-            runs.push(await runSystem(`${v.name} (${peer.urls.length} processes), publishers ${v.spread ? 'spread over all' : 'on the first'}`, 'socketio', Array.from({ length: M }, (_, i) => peer.urls[i % peer.urls.length] ?? ''), pubs, workers, p, meter, log));
+            runs.push(await runSystem(`${v.name} (${peer.urls.length} processes), publishers ${v.spread ? 'spread over all' : 'on the first'}`, 'socketio', room, Array.from({ length: M }, (_, i) => peer.urls[i % peer.urls.length] ?? ''), pubs, workers, p, meter, log));
           } finally {
             for (const x of pubs) x.close();
           }
@@ -289,12 +294,13 @@ export async function fanoutFigure(fleet: BenchFleet, redis: Redis | undefined, 
           await peer.stop();
         }
       }
+      room = nextRoom();
       const cf = await startCentrifugoPeer(redis, p.centrifugo.nodes, BENCH_SECRET, 'centrifugo-fanout');
       groups.peer = () => [...cf.procs.map((x) => x.pid), redis.proc.pid];
       try {
         const pubs = await Promise.all(Array.from({ length: p.fanout.publishers }, (_, i) => centrifugoPublisher(cf.nodeUrls[0] ?? '', `cfpub${i}`, room)));
         try {
-          runs.push(await runSystem(`Centrifugo+Redis (${cf.nodeUrls.length} nodes, history), publishers on the first`, 'centrifugo', Array.from({ length: M }, (_, i) => cf.nodeUrls[i % cf.nodeUrls.length] ?? ''), pubs, workers, p, meter, log));
+          runs.push(await runSystem(`Centrifugo+Redis (${cf.nodeUrls.length} nodes, history), publishers on the first`, 'centrifugo', room, Array.from({ length: M }, (_, i) => cf.nodeUrls[i % cf.nodeUrls.length] ?? ''), pubs, workers, p, meter, log));
         } finally {
           for (const x of pubs) x.close();
         }

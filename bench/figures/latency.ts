@@ -313,6 +313,9 @@ interface Compared {
   spread: string | undefined;
   oursSustained: boolean;
   theirsSustained: boolean;
+  /** Our runs that did not sustain the rate. */
+  oursShort: PathRun[];
+  oursRuns: number;
   /** The run whose ratio is the median (for the limit's figures). */
   medianRun: PathRun | undefined;
 }
@@ -334,6 +337,8 @@ function compare(all: PathRun[], ours: Path, theirs: Path, rate: number, q: Q | 
     spread: ratios.length < 2 ? undefined : `${ratios[0]?.r ?? ''}–${ratios[ratios.length - 1]?.r ?? ''}× over ${ratios.length} runs`,
     oursSustained: majority(a),
     theirsSustained: majority(b),
+    oursShort: a.filter((r) => !r.sustained),
+    oursRuns: a.length,
     medianRun: mid?.pr.x,
   };
 }
@@ -344,7 +349,7 @@ function limitOf(c: Compared, rate: number, p: BenchProfile, profiled: boolean):
   if (r === undefined) return 'no paired runs';
   const cores = os.availableParallelism();
   const parts: string[] = [];
-  if (!c.oursSustained) parts.push(`ws-fleet did not sustain ${perSec(rate)} (achieved ${perSec(r.achievedRate)}, p99 ${ms(r.latencyMs.p99)}, bound ${p.latency.p99BoundMs} ms)`);
+  if (c.oursShort.length > 0) parts.push(`${perSec(rate)} not sustained in ${c.oursShort.length} of ${c.oursRuns} runs (${c.oursShort.map((x) => `run ${x.run}: achieved ${perSec(x.achievedRate)}, p99 ${ms(x.latencyMs.p99)}`).join('; ')}; bound ${p.latency.p99BoundMs} ms)`);
   const busy = r.cpu.machineBusySec / Math.max(0.001, r.cpu.wallSec * cores);
   const server = r.cpu.cpuSec[SYSTEM_OF[r.path]] ?? 0;
   parts.push(`machine ${Math.round(busy * 100)}% busy (${r.cpu.machineBusySec} of ${round(r.cpu.wallSec * cores, 1)} CPU-s), ws-fleet ${server} CPU-s = ${r.serverCpuMsPerMessage ?? '?'} CPU-ms/message, CPU pressure ${r.cpu.cpuPressurePct}%`);
