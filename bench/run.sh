@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run bench            the full benchmark (~15 min): every figure of issue 8, table + results/bench.json
+# npm run bench            the full benchmark: every figure of issues 8 and 15, table + results/bench.json + results/latency.svg
 # npm run bench:quick      a seconds-long version of the same scripts (CI keeps them working)
 # Extra arguments go to bench/main.ts: --only=1,2,3,4,5a,5b,6,profiles   --set=latency.durationMs=3000
 # Everything it starts listens on 127.0.0.1 (figure 5a: a Docker fleet under the prefix wsfbench) and

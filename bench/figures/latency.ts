@@ -173,7 +173,7 @@ async function searchMaxRate(path: Path, workers: Worker[], p: BenchProfile, met
   const probes: SearchResult['probes'] = [];
   let lo = 0;
   let hi = 0;
-  let stoppedBy = `reached the search's ceiling ${perSec(p.search.maxRate)}`;
+  let stoppedBy = '';
   const probe = async (rate: number): Promise<boolean> => {
     meter.start();
     const results = await runOnce(workers, path, rate, L.warmupMs, p.search.durationMs, L.tailMs);
@@ -204,6 +204,7 @@ async function searchMaxRate(path: Path, workers: Worker[], p: BenchProfile, met
     if (await probe(mid)) lo = mid;
     else hi = mid;
   }
+  if (stoppedBy === '') stoppedBy = lo >= p.search.maxRate ? `reached the search's ceiling ${perSec(p.search.maxRate)}` : `the search's ${p.search.steps} probes ran out (next: ${perSec(Math.min(p.search.maxRate, lo * 2))})`;
   log(`  ${LABELS[path]}: max sustained ${lo === 0 ? 'none' : perSec(lo)} (${stoppedBy})`);
   return { path, maxSustained: lo, stoppedBy, probes };
 }
