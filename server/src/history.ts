@@ -21,8 +21,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { HistoryLimits } from './history-limits.js';
 import { ServerErrorCodes, isApiError, isNoMessage, isTransient, wrongLastSequence } from './nats-errors.js';
 import { streams } from './subjects.js';
 
@@ -49,12 +51,17 @@ export interface HistoryEntry {
   message: StoredMessage;
 }
 
-/** The stream (or the subject's share of it) is full: the message was refused, nothing was evicted. */
+/**
+ * The stream (or the subject's share of it) is full: the message was refused, nothing was evicted.
+ * `per_subject` is the recipient's or the room's quota (a client's matter: HTTP 429), `stream` the
+ * whole store (the deployment's capacity: HTTP 503). `retryAfterSec`: when the subject's oldest
+ * message ages out, if known.
+ */
 export class StreamFullError extends Error {
-  constructor(readonly subject: string, readonly limit: 'per_subject' | 'stream') {
-    super(limit === 'per_subject'
-      ? 'history full for this recipient: the oldest messages must age out before new ones are stored'
-      : 'message store full: no new messages are stored until older ones age out');
+  constructor(readonly subject: string, readonly limit: 'per_subject' | 'stream', readonly retryAfterSec?: number) {
+    super(limit === 'stream'
+      ? 'message store full: no new messages are stored until older ones age out'
+      : `history full for this ${subject.startsWith('roomlog.') ? 'room' : 'recipient'}: the oldest messages must age out before new ones are stored`);
     this.name = 'StreamFullError';
   }
 }
@@ -111,6 +118,8 @@ export interface HistoryDeps {
   leader: JetStreamManager;
   log: Logger;
   metrics: Metrics;
+  /** Where a room's namespace keeps less than the stream (history-limits.ts). */
+  limits: HistoryLimits;
 }
 
 export class History {
@@ -125,13 +134,16 @@ export class History {
   constructor(private readonly deps: HistoryDeps) {}
 
   /** Opens the clients on the streams (nats-setup.ts creates the streams beside the buckets). */
-  static async open(nc: NatsConnection, log: Logger, metrics: Metrics): Promise<History> {
+  static async open(nc: NatsConnection, config: Config, log: Logger, metrics: Metrics): Promise<History> {
+    const limits = new HistoryLimits(config);
+    if (limits.capped.length > 0) log.warn({ capped: limits.capped }, 'namespaces ask for more history than the streams keep: the streams\' limits apply');
     return new History({
       js: jetstream(nc, { timeout: 5_000 }),
       jsm: await jetstreamManager(nc, { timeout: 10_000 }),
       leader: await jetstreamManager(nc, { timeout: LEADER_READ_TIMEOUT_MS }),
       log,
       metrics,
+      limits,
     });
   }
 
@@ -156,14 +168,20 @@ export class History {
 
   private async appendNow(subject: string, message: UnstoredMessage, msgId: string): Promise<Sequenced> {
     const deadline = Date.now() + APPEND_DEADLINE_MS;
+    const limits = this.deps.limits.of(subject);
     let conflicts = 0;
     for (let backoffMs = 50; ; backoffMs = Math.min(backoffMs * 2, 500)) {
       try {
         const prev = this.lastSeq.get(subject) ?? (await this.tailHint(subject));
+        // Counted after the predecessor is known: an append that lands in between changes the tail,
+        // so this append's condition fails and the count is taken again.
+        if (limits.maxMsgs !== undefined && (await this.countOn(subject)) >= limits.maxMsgs) {
+          throw new StreamFullError(subject, 'per_subject', await this.retryAfterSec(subject));
+        }
         const body = this.encoder.encode(JSON.stringify({ ...message, prev }));
         const started = performance.now();
         // One attempt per call (retries: 1): a timed-out attempt is retried here, with the same msgID.
-        const ack = await this.deps.js.publish(subject, body, { msgID: msgId, expect: { lastSubjectSequence: prev }, retries: 1 });
+        const ack = await this.deps.js.publish(subject, body, { msgID: msgId, expect: { lastSubjectSequence: prev }, retries: 1, ...(limits.ttlSec === undefined ? {} : { ttl: `${limits.ttlSec}s` }) });
         this.deps.metrics.jetstreamPublishLatency.observe((performance.now() - started) / 1000);
         if (ack.duplicate) {
           this.deps.metrics.historyAppendRetries.inc({ reason: 'duplicate' });
@@ -173,9 +191,10 @@ export class History {
         return { seq: ack.seq, prev };
       } catch (err) {
         this.lastSeq.delete(subject);
+        if (err instanceof StreamFullError) throw err;
         if (isApiError(err, ServerErrorCodes.StreamStoreFailed)) {
           const limit = fullLimitOf(err.message);
-          if (limit !== undefined) throw new StreamFullError(subject, limit);
+          if (limit !== undefined) throw new StreamFullError(subject, limit, limit === 'per_subject' ? await this.retryAfterSec(subject) : undefined);
           throw err;
         }
         if (isApiError(err, ServerErrorCodes.DuplicateMessageInFlight) && Date.now() + backoffMs < deadline) {
@@ -217,6 +236,28 @@ export class History {
     this.deps.metrics.historyTailReads.inc();
     const m = await this.deps.leader.streams.getMessage(streamOf(subject), { last_by_subj: subject });
     return m?.seq ?? 0;
+  }
+
+  /** How many messages `subject` holds, asked of the stream leader (a namespace's room quota). */
+  private async countOn(subject: string): Promise<number> {
+    const info = await this.deps.leader.streams.info(streamOf(subject), { subjects_filter: subject });
+    return info.state.subjects?.[subject] ?? 0;
+  }
+
+  /**
+   * Seconds until the oldest message on a full subject ages out (when a new one fits again), or
+   * undefined when it cannot be read: only asked when an append was refused.
+   */
+  private async retryAfterSec(subject: string): Promise<number | undefined> {
+    try {
+      const oldest = await this.deps.jsm.direct.getMessage(streamOf(subject), { seq: 1, next_by_subj: subject });
+      if (oldest === null) return undefined;
+      const ts = (JSON.parse(this.decoder.decode(oldest.data)) as { ts?: unknown }).ts;
+      if (typeof ts !== 'number') return undefined;
+      return Math.max(1, Math.ceil((ts + this.deps.limits.maxAgeSecOf(subject) * 1000 - Date.now()) / 1000));
+    } catch {
+      return undefined;
+    }
   }
 
   /**
