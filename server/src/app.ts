@@ -125,7 +125,7 @@ export class App {
     const presence = new PresenceDirectory({ presence: kv.presence, serverId, membership, log, metrics, holdsLocally: (user) => local.ofUser(user) !== undefined });
     membership.onTick(() => { presence.retryFailed(); });
     membership.onReplicaDead((server) => presence.purgeServer(server));
-    const history = await History.open(nc, log, metrics);
+    const history = await History.open(nc, this.config, log, metrics);
     const ordered = new OrderedDelivery({
       history,
       writer,

@@ -141,7 +141,8 @@ export async function openStreams(nc: NatsConnection, config: Config, log: Logge
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });
   const common = streamSettings(config, jetStreamReplicas(config));
   for (const [name, subjects] of [[streams.inbox, ['inbox.*']], [streams.rooms, ['roomlog.*']]] as const) {
-    const cfg = { ...common, name, subjects: [...subjects] };
+    // Rooms: a namespace that keeps history for less than the stream's max age gives its messages a TTL.
+    const cfg = { ...common, name, subjects: [...subjects], ...(name === streams.rooms ? { allow_msg_ttl: true } : {}) };
     try {
       await jsm.streams.add(cfg);
       continue;
