@@ -5,6 +5,7 @@
  */
 import type { Access, Actor } from './access.js';
 import type { Delivery } from './delivery.js';
+import type { StreamFullError } from './history.js';
 import type { Metrics } from './metrics.js';
 import type { UserRateLimits } from './rate-limit.js';
 import { parseRoom } from './rooms.js';
@@ -16,7 +17,15 @@ export type Sender =
 
 export type SendOutcome =
   | { ok: true; delivered: number; stored: boolean; seq?: number; duplicate?: boolean }
-  | { ok: false; code: 'forbidden' | 'remote_unavailable' | 'not_stored' | 'rate_limited'; message: string; delivered: number; retryAfterMs?: number };
+  | {
+      ok: false;
+      code: 'forbidden' | 'remote_unavailable' | 'not_stored' | 'rate_limited';
+      message: string;
+      delivered: number;
+      retryAfterMs?: number;
+      /** not_stored: the recipient's or room's quota is full (`quota`: the client's matter), or the store as a whole (`store`). */
+      full?: 'quota' | 'store';
+    };
 
 /** Name used as `from` when the server API sends without naming a sender. */
 export const SERVER_SENDER = 'server';
@@ -29,14 +38,19 @@ export interface SendOptions {
   transport: 'ws' | 'http';
 }
 
+export interface MessagingDeps {
+  delivery: Delivery;
+  /** This replica (the envelopes' origin). */
+  serverId: string;
+  access: Access;
+  /** The per-user rate limit, shared by every transport. */
+  rates: UserRateLimits;
+  metrics: Metrics;
+}
+
 export class Messaging {
-  constructor(
-    private readonly delivery: Delivery,
-    private readonly serverId: string,
-    private readonly access: Access,
-    private readonly rates: UserRateLimits,
-    private readonly metrics: Metrics,
-  ) {}
+
+  constructor(private readonly deps: MessagingDeps) {}
 
   /** Identity and rate checks common to every send; the `from` to use, or a refusal. */
   private admit(sender: Sender, opts: SendOptions): { from: string; msgId?: string } | SendOutcome {
@@ -44,9 +58,9 @@ export class Messaging {
     if (opts.from !== undefined && opts.from !== sender.userId) {
       return { ok: false, code: 'forbidden', message: 'cannot send as another user', delivered: 0 };
     }
-    const waitMs = this.rates.take(sender.userId);
+    const waitMs = this.deps.rates.take(sender.userId);
     if (waitMs > 0) {
-      this.metrics.rateLimited.inc({ transport: opts.transport });
+      this.deps.metrics.rateLimited.inc({ transport: opts.transport });
       return { ok: false, code: 'rate_limited', message: 'too many messages from this user: slow down', delivered: 0, retryAfterMs: waitMs };
     }
     return { from: sender.userId, ...(opts.clientId === undefined ? {} : { msgId: `${sender.userId}:${String(opts.clientId)}` }) };
@@ -61,29 +75,30 @@ export class Messaging {
     const admitted = this.admit(sender, opts);
     if ('ok' in admitted) return admitted;
     const { from, msgId } = admitted;
-    const r = await this.delivery.direct({ v: 1, kind: 'direct', to, from, data, ts: Date.now(), origin: this.serverId, ...(msgId === undefined ? {} : { msgId }) });
+    const r = await this.deps.delivery.direct({ v: 1, kind: 'direct', to, from, data, ts: Date.now(), origin: this.deps.serverId, ...(msgId === undefined ? {} : { msgId }) });
     if (r.stored !== undefined) return { ok: true, delivered: r.delivered, stored: true, seq: r.stored.seq, ...duplicateOf(r.stored) };
     if (r.unreachable > 0) {
       return { ok: false, code: 'remote_unavailable', message: `not stored, and ${r.unreachable} replica(s) holding the recipient could not be reached`, delivered: r.delivered };
     }
-    if (r.delivered === 0) return { ok: false, code: 'not_stored', message: refusedOf(r) ?? 'could not store the message and the recipient is not connected here', delivered: 0 };
+    if (r.refused !== undefined) return notStored(r.refused);
+    if (r.delivered === 0) return { ok: false, code: 'not_stored', message: 'could not store the message and the recipient is not connected here', delivered: 0 };
     return { ok: true, delivered: r.delivered, stored: false };
   }
 
   async publishRoom(sender: Sender, room: string, data: unknown, opts: SendOptions): Promise<SendOutcome> {
     const name = parseRoom(room);
     if (name === null) return { ok: false, code: 'forbidden', message: 'not a room', delivered: 0 };
-    const decision = this.access.publish(sender.kind === 'server' ? sender : sender.actor, name);
+    const decision = this.deps.access.publish(sender.kind === 'server' ? sender : sender.actor, name);
     if (!decision.ok) {
-      this.metrics.forbidden.inc({ action: 'publish' });
+      this.deps.metrics.forbidden.inc({ action: 'publish' });
       return { ok: false, code: 'forbidden', message: decision.message, delivered: 0 };
     }
     const admitted = this.admit(sender, opts);
     if ('ok' in admitted) return admitted;
     const { from, msgId } = admitted;
-    const r = await this.delivery.room({ v: 1, kind: 'room', room: name.room, from, data, ts: Date.now(), origin: this.serverId, ...(msgId === undefined ? {} : { msgId }) });
-    const refused = refusedOf(r);
-    if (refused !== undefined) return { ok: false, code: 'not_stored', message: refused, delivered: 0 };
+    const keep = this.deps.access.policy(name)?.keepHistory ?? false;
+    const r = await this.deps.delivery.room({ v: 1, kind: 'room', room: name.room, from, data, ts: Date.now(), origin: this.deps.serverId, ...(msgId === undefined ? {} : { msgId }) }, keep);
+    if (r.refused !== undefined) return notStored(r.refused);
     if (!r.published && r.stored === undefined) {
       return { ok: false, code: 'remote_unavailable', message: 'NATS is unreachable: only local members got it', delivered: r.delivered };
     }
@@ -93,7 +108,7 @@ export class Messaging {
   /** To every connection of the fleet: the server API only (no user token grants it). */
   broadcast(sender: Sender, data: unknown, from?: string): SendOutcome {
     if (sender.kind !== 'server') return { ok: false, code: 'forbidden', message: 'broadcast is for the server API only', delivered: 0 };
-    const r = this.delivery.broadcast({ v: 1, kind: 'broadcast', from: from ?? SERVER_SENDER, data, ts: Date.now(), origin: this.serverId });
+    const r = this.deps.delivery.broadcast({ v: 1, kind: 'broadcast', from: from ?? SERVER_SENDER, data, ts: Date.now(), origin: this.deps.serverId });
     if (!r.published) return { ok: false, code: 'remote_unavailable', message: 'NATS is unreachable: only local connections got it', delivered: r.delivered };
     return { ok: true, delivered: r.delivered, stored: false };
   }
@@ -104,8 +119,14 @@ function duplicateOf(stored: object): { duplicate?: true } {
   return (stored as { duplicate?: unknown }).duplicate === true ? { duplicate: true } : {};
 }
 
-/** Why the history refused the message (a full stream), when Delivery says so. */
-function refusedOf(r: object): string | undefined {
-  const refused = (r as { refused?: unknown }).refused;
-  return typeof refused === 'string' ? refused : undefined;
+/** The sender's answer when the history refused the message because it is full. */
+function notStored(refused: StreamFullError): SendOutcome {
+  return {
+    ok: false,
+    code: 'not_stored',
+    message: refused.message,
+    delivered: 0,
+    full: refused.limit === 'per_subject' ? 'quota' : 'store',
+    ...(refused.retryAfterSec === undefined ? {} : { retryAfterMs: refused.retryAfterSec * 1000 }),
+  };
 }

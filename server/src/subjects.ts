@@ -22,6 +22,14 @@ export function roomToken(room: string): string {
   return colon < 0 ? `default__${room}` : `${room.slice(0, colon)}__${room.slice(colon + 1)}`;
 }
 
+/** The namespace of a room history subject (`roomlog.<namespace>__<name>`); undefined for any other subject. */
+export function namespaceOfRoomLog(subject: string): string | undefined {
+  if (!subject.startsWith('roomlog.')) return undefined;
+  const token = subject.slice('roomlog.'.length);
+  const sep = token.indexOf('__');
+  return sep > 0 ? token.slice(0, sep) : undefined;
+}
+
 export const subjects = {
   /** Targeted delivery to the replica that holds the sockets (request/reply: the reply carries the count). */
   server: (serverId: string) => `server.${serverId}`,
@@ -36,11 +44,11 @@ export const subjects = {
 } as const;
 
 export const buckets = {
-  /** key `<user>.<server>` → JSON PresenceValue: which replica holds which user's connections. */
+  /** key `<user>.<server>` → JSON `PresenceValue` {since} (presence.ts): which replica holds which user's connections. */
   presence: 'wsf_presence',
-  /** key `<server>` → JSON heartbeat: which replicas are alive. */
+  /** key `<server>` → JSON `ReplicaHeartbeat` {at, connections, messagesInPerSec, messagesOutPerSec} (fleet-membership.ts): which replicas are alive, and their load. */
   replicas: 'wsf_replicas',
-  /** key `<user>` → JSON {seq}: the last inbox seq delivered when the user's socket closed. */
+  /** key `<user>` → JSON `CursorValue` {seq, at} (cursor-store.ts): the last inbox seq delivered when the user's socket closed. */
   cursors: 'wsf_cursors',
 } as const;
 
