@@ -11,6 +11,7 @@ import type { Settings } from '../settings.js';
 import type { FleetSecrets } from '../secrets.js';
 import { wsServiceName } from '../swarm/names.js';
 import { serverImageTag } from '../swarm/server-image.js';
+import { convergeTimeoutSeconds } from '../swarm/ws-service.js';
 import { balancerAddresses, managerEndpoint } from '../cli/swarm-ops.js';
 import { dockerLines } from '../cli/docker.js';
 import { backendStates } from './rolling-deploy.js';
@@ -88,11 +89,18 @@ export async function swarmRoll(settings: Settings, secrets: FleetSecrets, stats
   const stale = running.filter((t) => imageTag(t.image) !== target);
   log(`rolling: ${stale.length} of ${running.length} ws tasks to move to ${target}; Swarm replaces them one at a time`);
   await apply();
-  const after = await wsServiceTasks(settings);
-  const now = after.filter((t) => t.desired === 'running');
-  const wrong = now.filter((t) => imageTag(t.image) !== target || t.state !== 'running');
-  if (now.length !== settings.replicas || wrong.length > 0) {
-    throw new Error(`rolling: after the apply ${now.length}/${settings.replicas} ws tasks are meant to run, not running ${target}: ${wrong.map((t) => `slot ${t.slot} ${t.image} ${t.state}`).join(', ')}`);
+  // The provider may report the update converged before Swarm has replaced every task: wait, bounded.
+  const convergeBy = Date.now() + convergeTimeoutSeconds(settings.replicas, settings.drainWindowMs) * 1000;
+  let after = await wsServiceTasks(settings);
+  for (;;) {
+    const now = after.filter((t) => t.desired === 'running');
+    const wrong = now.filter((t) => imageTag(t.image) !== target || t.state !== 'running');
+    if (now.length === settings.replicas && wrong.length === 0) break;
+    if (Date.now() > convergeBy) {
+      throw new Error(`rolling: ${now.length}/${settings.replicas} ws tasks are meant to run, not running ${target}: ${wrong.map((t) => `slot ${t.slot} ${t.image} ${t.state}`).join(', ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    after = await wsServiceTasks(settings);
   }
   // The balancer routes to every successor (its resolvers and checks), bounded.
   const auth = { user: secrets.lbStatsUser, password: secrets.lbStatsPassword };

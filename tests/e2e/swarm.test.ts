@@ -438,6 +438,9 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 15 * 60_000 }, () 
 
   it('destroy: nothing with the prefix is left on any node', async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
+    // The watcher's container is on the overlay network (left running only if the crash step failed early).
+    await watcher?.stop();
+    watcher = undefined;
     await cli(['down']);
     deployed = false;
     await swarm.waitFor('no leftovers on any node', async () => (await swarm.leftovers(PREFIX)).length === 0, 60_000).catch(() => undefined);
