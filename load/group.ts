@@ -2,14 +2,14 @@
  * One group of simulated users, as in the k6 scripts (k6/lib/group.js): every message stays inside
  * its group (direct messages to a random other member, room messages to a room of the group), so the
  * group sees both ends of every message and counts losses and duplicates without shared state.
- * Each user is one client (load/client.ts) through the balancer.
+ * Each user is one FleetClient of the client library (load/client.ts) through the balancer.
  *
  * Message data: { r: run id, m: "<sender global index>.<counter>", t: send time, p?: padding }.
  * Counted as the k6 scripts count (docs/k6.md "Users, groups and messages"), plus ack_latency (send →
  * ack), acks_not_stored (an ack with stored:false), replay_time (welcome → replay done) and the
  * jitter profile's deliberate drops (jitter_drops; their down time is not a reconnect time).
  */
-import { createLoadClient, type Ack, type ClientState, type LoadClient } from './client.js';
+import { createLoadClient, type Ack, type FleetClient } from './client.js';
 import { connectAt, type Params } from './scenarios.js';
 import type { Counters, JitterProfile, Trends } from './stats.js';
 
@@ -22,7 +22,7 @@ interface User {
   gi: number;
   id: string;
   room: string;
-  client: LoadClient | undefined;
+  client: FleetClient | undefined;
   /** Unsubscribes of the current client's listeners. */
   offs: (() => void)[];
   open: boolean;
@@ -33,13 +33,11 @@ interface User {
   jittered: boolean;
   welcomedAt: number | undefined;
   counter: number;
-  inboxSeq: number | undefined;
-  roomSeq: number | undefined;
+  /** Positions of the user's last client (its resumePositions when it was dropped): the next client resumes from them. */
+  positions: { inbox?: number; rooms: Record<string, number> } | undefined;
   firstJoinedAt: number | undefined;
   joined: boolean;
   gaps: [number, number | undefined][];
-  /** A connect attempt is under way (for attempts = connects + failures). */
-  attempting: boolean;
   /** The current client has joined the room once (it rejoins by itself on its reconnects). */
   clientJoined: boolean;
 }
@@ -91,7 +89,7 @@ export class Group {
       const u: User = {
         idx, gi, id: `load-${ctx.runId}-${gi}`, room: `${ctx.roomPrefix}load-${ctx.runId}-g${index}-r${Math.floor(idx / p.roomSize)}`,
         client: undefined, offs: [], open: false, everOpen: false, downSince: undefined, jittered: false, welcomedAt: undefined,
-        counter: 0, inboxSeq: undefined, roomSeq: undefined, firstJoinedAt: undefined, joined: false, gaps: [], attempting: false, clientJoined: false,
+        counter: 0, positions: undefined, firstJoinedAt: undefined, joined: false, gaps: [], clientJoined: false,
       };
       this.users.push(u);
       const list = this.byRoom.get(u.room) ?? [];
@@ -134,18 +132,18 @@ export class Group {
     const client = createLoadClient({
       url: c.wsUrl,
       token: () => c.token(u.id),
-      ackTimeoutMs: Math.max(10_000, c.params.ackP99Ms * 3),
-      ...(u.inboxSeq !== undefined || u.roomSeq !== undefined
-        ? { resumeFrom: { ...(u.inboxSeq === undefined ? {} : { inbox: u.inboxSeq }), ...(u.roomSeq === undefined ? {} : { rooms: { [u.room]: u.roomSeq } }) } }
-        : {}),
+      connectTimeoutMs: c.params.connectTimeoutMs,
+      ...(u.positions === undefined ? {} : { resumeFrom: u.positions }),
     });
     u.client = client;
     u.clientJoined = false;
     u.offs = [
-      client.on('state', (s) => { this.onState(u, client, s); }),
+      client.on('attempt', () => { if (u.client === client) c.counters.ws_connect_attempts += 1; }),
+      client.on('disconnect', (d) => { this.onDisconnect(u, client, d.welcomed); }),
       client.on('welcome', (w) => { this.onWelcome(u, client, w.server); }),
-      client.on('resumed', () => {
-        if (u.welcomedAt !== undefined && u.client === client) {
+      client.on('resumed', (r) => {
+        // Every subject replayed (r.pending 0): the time from the welcome is the replay time.
+        if (r.pending === 0 && u.welcomedAt !== undefined && u.client === client) {
           c.trends.replay_time.add(Date.now() - u.welcomedAt);
           u.welcomedAt = undefined;
         }
@@ -157,26 +155,20 @@ export class Group {
       await client.connect();
     } catch (err) {
       if (u.client !== client || this.isFinished()) return;
-      // The first connect was refused for good (401) or closed: count it and try again later.
+      // The first connect was refused for good (an auth refusal; network failures are retried inside the client): try again later.
       this.ctx.log(`${u.id}: connect failed: ${err instanceof Error ? err.message : String(err)}`);
       this.dropClient(u);
-      if (u.attempting) {
-        u.attempting = false;
-        c.counters.ws_connect_failures += 1;
-      }
       this.later(1000, () => void this.connect(u));
     }
   }
 
-  private onState(u: User, client: LoadClient, s: ClientState): void {
+  /** A socket of the current client is gone: before its welcome a connect failure, after it a close by the server or the network. */
+  private onDisconnect(u: User, client: FleetClient, welcomed: boolean): void {
     if (u.client !== client) return;
     const c = this.ctx.counters;
-    if (s === 'connecting') {
-      if (u.attempting) c.ws_connect_failures += 1; // the previous attempt never reached the welcome
-      u.attempting = true;
-      c.ws_connect_attempts += 1;
-    } else if (s === 'reconnecting' && u.open) {
-      // The server (or the network) closed an open socket.
+    if (!welcomed) {
+      c.ws_connect_failures += 1;
+    } else if (u.open) {
       u.open = false;
       c.ws_closes_unexpected += 1;
       u.downSince ??= Date.now();
@@ -184,10 +176,9 @@ export class Group {
     }
   }
 
-  private onWelcome(u: User, client: LoadClient, server: string | undefined): void {
+  private onWelcome(u: User, client: FleetClient, server: string | undefined): void {
     if (u.client !== client) return;
     const c = this.ctx;
-    u.attempting = false;
     u.open = true;
     c.counters.ws_connects += 1;
     if (server !== undefined) c.servers.set(server, (c.servers.get(server) ?? 0) + 1);
@@ -213,7 +204,7 @@ export class Group {
     }
   }
 
-  private onJoined(u: User, client: LoadClient): void {
+  private onJoined(u: User, client: FleetClient): void {
     if (u.client !== client) return;
     const now = Date.now();
     u.joined = true;
@@ -236,7 +227,10 @@ export class Group {
     u.offs = [];
     u.client = undefined;
     u.open = false;
-    if (client !== undefined) void client.close();
+    if (client !== undefined) {
+      u.positions = client.resumePositions;
+      void client.close();
+    }
   }
 
   private jitterGap(): number {
@@ -333,14 +327,8 @@ export class Group {
     if (this.finished || data === null || typeof data !== 'object') return;
     const d = data as { r?: unknown; m?: unknown; t?: unknown };
     if (d.r !== this.ctx.runId || typeof d.m !== 'string') return;
-    if (seq !== undefined) {
-      if (room !== undefined) {
-        this.roomSeqSeen = true;
-        if (u.roomSeq === undefined || seq > u.roomSeq) u.roomSeq = seq;
-      } else if (u.inboxSeq === undefined || seq > u.inboxSeq) {
-        u.inboxSeq = seq;
-      }
-    }
+    // Room messages with a seq: the server stores rooms, so a member away for a while still gets them (replay).
+    if (seq !== undefined && room !== undefined) this.roomSeqSeen = true;
     const rec = this.msgs.get(d.m);
     if (rec === undefined) return;
     if (rec.recv.has(u.idx)) {

@@ -142,7 +142,7 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
     }
   })();
 
-  const planRun = runPlan(plan, { ops: o.ops, trafficStart: schedule.trafficStart, trafficEnd: schedule.trafficEnd, rollingCmd: o.rollingCmd, log: (t) => { o.log(t); }, signal: abort.signal });
+  const planRun = runPlan(plan, { ops: o.ops, trafficStart: schedule.trafficStart, trafficEnd: schedule.trafficEnd, rollingCmd: o.rollingCmd, runId, log: (t) => { o.log(t); }, signal: abort.signal });
 
   let memory: MemoryCheck | undefined;
   const memoryCheck = p.memoryCheck
