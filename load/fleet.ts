@@ -127,6 +127,18 @@ export class FleetOps {
     return out;
   }
 
+  /** Each NATS node's log since `sinceIso` into `dir/nats-N.log` (evidence for what an event cost); never throws. */
+  async saveNatsLogs(dir: string, sinceIso: string): Promise<string[]> {
+    const saved: string[] = [];
+    for (const name of await this.natsNodes().catch(() => [])) {
+      const r = await runCommand('docker', ['logs', '--since', sinceIso, '--timestamps', name], 30_000);
+      const file = path.join(dir, `${name.slice(this.prefix.length + 1)}.log`);
+      fs.writeFileSync(file, r.output);
+      saved.push(file);
+    }
+    return saved;
+  }
+
   async restartCount(name: string): Promise<number> {
     return Number((await docker(['inspect', '-f', '{{.RestartCount}}', name])).trim());
   }

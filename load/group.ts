@@ -50,7 +50,8 @@ interface MessageRecord {
   sentAt: number;
   ackAt: number | undefined;
   state: 'pending' | 'acked' | 'undelivered';
-  recv: Set<number>;
+  /** Recipient index → how the first copy came (seq, replayed), for the log line of a duplicate. */
+  recv: Map<number, string>;
   settled: boolean;
 }
 
@@ -148,7 +149,7 @@ export class Group {
           u.welcomedAt = undefined;
         }
       }),
-      client.on('message', (m) => { this.onMessage(u, m.data, m.seq, m.room); }),
+      client.on('message', (m) => { this.onMessage(u, m.data, m.seq, m.room, m.replayed === true); }),
       client.on('error', () => { c.counters.server_errors += 1; }),
     ];
     try {
@@ -289,14 +290,14 @@ export class Group {
     let rec: MessageRecord;
     let ack: Promise<Ack>;
     if (Math.random() < c.params.roomShare) {
-      rec = { kind: 'room', from: u.idx, to: -1, room: u.room, sentAt: now, ackAt: undefined, state: 'pending', recv: new Set(), settled: false };
+      rec = { kind: 'room', from: u.idx, to: -1, room: u.room, sentAt: now, ackAt: undefined, state: 'pending', recv: new Map(), settled: false };
       ack = client.publish(u.room, data);
     } else {
       let other = Math.floor(Math.random() * (this.users.length - 1));
       if (other >= u.idx) other += 1;
       const to = this.users[other];
       if (to === undefined) return;
-      rec = { kind: 'direct', from: u.idx, to: other, room: '', sentAt: now, ackAt: undefined, state: 'pending', recv: new Set(), settled: false };
+      rec = { kind: 'direct', from: u.idx, to: other, room: '', sentAt: now, ackAt: undefined, state: 'pending', recv: new Map(), settled: false };
       ack = client.send(to.id, data);
     }
     this.msgs.set(id, rec);
@@ -323,7 +324,7 @@ export class Group {
     );
   }
 
-  private onMessage(u: User, data: unknown, seq: number | undefined, room: string | undefined): void {
+  private onMessage(u: User, data: unknown, seq: number | undefined, room: string | undefined, replayed: boolean): void {
     if (this.finished || data === null || typeof data !== 'object') return;
     const d = data as { r?: unknown; m?: unknown; t?: unknown };
     if (d.r !== this.ctx.runId || typeof d.m !== 'string') return;
@@ -331,11 +332,14 @@ export class Group {
     if (seq !== undefined && room !== undefined) this.roomSeqSeen = true;
     const rec = this.msgs.get(d.m);
     if (rec === undefined) return;
-    if (rec.recv.has(u.idx)) {
+    const how = `seq ${seq === undefined ? '-' : String(seq)}${replayed ? ' replayed' : ' live'} at +${Date.now() - this.ctx.schedule.trafficStart} ms`;
+    const first = rec.recv.get(u.idx);
+    if (first !== undefined) {
       this.ctx.counters.messages_duplicated += 1;
+      this.ctx.log(`duplicate: ${rec.kind} ${d.m} to ${u.id}${room === undefined ? '' : ` in ${room}`}: first ${first}, again ${how} (sent at +${rec.sentAt - this.ctx.schedule.trafficStart} ms)`);
       return;
     }
-    rec.recv.add(u.idx);
+    rec.recv.set(u.idx, how);
     this.ctx.counters.messages_received += 1;
     if (typeof d.t === 'number') this.ctx.trends.e2e_latency.add(Date.now() - d.t);
   }
@@ -401,7 +405,12 @@ export class Group {
       }
       if (rec.state !== 'acked') continue;
       const { expected, excused } = this.expected(rec);
-      for (const m of expected) if (!rec.recv.has(m.idx)) c.counters.messages_lost += 1;
+      for (const m of expected) {
+        if (rec.recv.has(m.idx)) continue;
+        c.counters.messages_lost += 1;
+        const t0 = c.schedule.trafficStart;
+        c.log(`lost: ${rec.kind} from ${this.users[rec.from]?.id ?? '?'} to ${m.id}, sent at +${rec.sentAt - t0} ms, acked at +${(rec.ackAt ?? 0) - t0} ms`);
+      }
       for (const m of excused) if (!rec.recv.has(m.idx)) c.counters.messages_missed_offline += 1;
     }
     for (const h of this.timers) clearTimeout(h);

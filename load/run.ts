@@ -184,6 +184,8 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
   const events: EventRecord[] = planResult.events;
   if (abort.signal.aborted) problems.push('the run was interrupted');
 
+  if (events.length > 0) await o.ops.saveNatsLogs(o.resultsDir, new Date(schedule.t0).toISOString());
+
   if (o.restore && events.some((e) => e.kind === 'scale')) {
     const now = (await o.ops.replicas()).length;
     if (now !== replicasBefore) {

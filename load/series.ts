@@ -45,13 +45,13 @@ export class Series {
     return [...this.seconds.values()].sort((a, b) => a.s - b.s);
   }
 
-  /** Counters and trends over [fromMs, toMs) from the start of traffic. */
+  /** Counters and trends of the seconds that overlap [fromMs, toMs) from the start of traffic (a worker's second is not aligned with the events). */
   window(fromMs: number, toMs: number): { counters: Counters; trends: Record<TrendName, Histogram> } {
     const counters = zeroCounters();
     const trends = Object.fromEntries(TRENDS.map((n) => [n, new Histogram()])) as Record<TrendName, Histogram>;
     for (const sec of this.seconds.values()) {
       const at = sec.s * 1000;
-      if (at < fromMs || at >= toMs) continue;
+      if (at + 1000 <= fromMs || at >= toMs) continue;
       addCounters(counters, sec.counters);
       for (const n of TRENDS) trends[n].merge(sec.trends[n].serialize());
     }

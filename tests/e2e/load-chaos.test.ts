@@ -17,7 +17,7 @@ import { repoRoot } from '../support/paths.js';
 import { FLEET_ENV, assertReport, describeRun, readSummary, resultsDir, value } from '../support/load-run.js';
 
 const PREFIX = 'wsf-chaos';
-/** ~5.5 min of run: 10 s ramp, 240 s of traffic, 20 s grace, plus the setup scale back to 3 when needed. */
+/** ~5.5 min of run: 10 s ramp, 285 s of traffic (the memory check's window after the last event included), 20 s grace. */
 export const CI_CHAOS_PLAN = '10s=crash-replica:1,30s=kill-nats:2:10s,55s=partition-nats:3:20s,85s=scale:5,125s=scale:2,160s=rolling';
 
 void describe("e2e: the load runner's chaos scenario against the e2e fleet", { timeout: 20 * 60_000 }, () => {
@@ -50,7 +50,7 @@ void describe("e2e: the load runner's chaos scenario against the e2e fleet", { t
   });
 
   void it('chaos: replica SIGKILL, NATS kill, NATS partition, scale 3 → 5 → 2, rolling deploy, jitter: every threshold holds', async () => {
-    const r = await load(['chaos', '--duration', '240s', '--users', '200', '--rate', '60', '--ramp', '10s', '--no-restore', '--label', 'ci',
+    const r = await load(['chaos', '--duration', '285s', '--users', '200', '--rate', '60', '--ramp', '10s', '--no-restore', '--label', 'ci',
       '--chaos-plan', CI_CHAOS_PLAN], 12 * 60_000);
     const dir = resultsDir(r);
     const s = readSummary(dir);
