@@ -18,7 +18,9 @@ import { FLEET_ENV, assertReport, describeRun, readSummary, resultsDir, value } 
 
 const PREFIX = 'wsf-chaos';
 /** ~5.5 min of run: 10 s ramp, 285 s of traffic (the memory check's window after the last event included), 20 s grace. */
-export const CI_CHAOS_PLAN = '10s=crash-replica:1,30s=kill-nats:2:10s,55s=partition-nats:3:20s,85s=scale:5,125s=scale:2,160s=rolling';
+// The partition comes ~50 s after the killed NATS node is back: 14 s after it (the first plan), that node was still
+// catching up the inbox stream, so cutting off a second node left the stream without a quorum (docs/chaos.md).
+export const CI_CHAOS_PLAN = '10s=crash-replica:1,30s=kill-nats:2:10s,55s=scale:5,90s=partition-nats:3:20s,115s=scale:2,145s=rolling';
 
 /**
  * Chaos thresholds (load/scenarios.js, unchanged) that this fleet does not hold yet on the 2-core CI box, each
@@ -67,8 +69,8 @@ void describe("e2e: the load runner's chaos scenario against the e2e fleet", { t
     const dir = resultsDir(r);
     const s = readSummary(dir);
     assert.deepEqual(s.events.map((e) => [e.label, e.ok]), [
-      ['SIGKILL replica ws-1', true], ['docker kill nats-2, start after 10 s', true], ['partition nats-3 for 20 s', true],
-      ['scale to 5', true], ['scale to 2', true], ['rolling deploy', true],
+      ['SIGKILL replica ws-1', true], ['docker kill nats-2, start after 10 s', true], ['scale to 5', true],
+      ['partition nats-3 for 20 s', true], ['scale to 2', true], ['rolling deploy', true],
     ], describeRun(r, dir));
     assert.ok(value(s, 'jitter_drops', 'count') > 0, 'the jitter profile dropped no socket');
     assert.ok(value(s, 'replay_time', 'count') > 0, 'no replay was measured');
