@@ -3,20 +3,23 @@
  * on loopback (and, for figure 5a, a Docker fleet under its own prefix), prints the table and writes
  * results/bench.json and results/bench.md. Every load loop is bounded in count and time.
  */
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
 import { connectionsFigure } from './figures/connections.js';
 import { dockerScaleFigure } from './figures/docker-scale.js';
 import { drainFigure } from './figures/drain.js';
 import { fanoutFigure } from './figures/fanout.js';
-import { latencyFigure } from './figures/latency.js';
+import { LABELS, latencyFigure, type LatencyData } from './figures/latency.js';
+import { renderLatencyChart, type ChartPoint } from './lib/chart.js';
 import { memoryFigure } from './figures/memory.js';
 import { profilesFigure } from './figures/profiles.js';
 import { buildBundles } from './lib/build.js';
 import { startBenchFleet, type BenchFleet } from './lib/fleet.js';
 import { cpuPressure, machineInfo } from './lib/machine.js';
-import { ensureDirs } from './lib/paths.js';
+import { ensureDirs, repoRoot, resultsDir } from './lib/paths.js';
 import { runCleanups } from './lib/cleanup.js';
-import { killStarted } from './lib/proc.js';
+import { killStarted } from '../tests/support/processes.js';
 import { applyOverrides, PROFILES } from './lib/profile.js';
 import { renderNotes, renderTable, writeResults, type FigureResult, type Row } from './lib/report.js';
 import { startRedis, type Redis } from './lib/redis.js';
@@ -68,8 +71,8 @@ async function main(): Promise<void> {
   let redis: Redis | undefined;
   try {
     if (needFleetA) {
-      log('starting NATS (3 nodes) and 4 replicas');
-      fleet = await startBenchFleet(4);
+      log(`starting NATS (3 nodes) and 4 replicas${profile.cpuProfiles ? ' (inspectors on loopback: profiles of the measured runs)' : ''}`);
+      fleet = await startBenchFleet(4, { inspect: profile.cpuProfiles });
     }
     if (fleet !== undefined && wanted('1')) await attempt('memory', '1', () => memoryFigure(fleet as BenchFleet, profile, log));
     if (wanted('3') || wanted('4') || wanted('6')) {
@@ -101,9 +104,27 @@ async function main(): Promise<void> {
     figures,
     errors,
   };
+  const chart = writeChart(figures.latency as LatencyData | undefined, doc.startedAt);
+  if (chart !== undefined) details.unshift(`![p50 and p99 against rate](${chart})`);
   const files = writeResults(doc, table, notes, details);
   process.stdout.write(`\n${table}\n\n${notes}\n\nwrote ${files.json} and ${files.md} (${doc.durationSec} s)\n`);
   if (Object.keys(errors).length > 0) process.exitCode = 1;
+}
+
+/**
+ * The p50/p99-against-rate chart from figure 3/6's runs: results/latency.svg, and with the full
+ * profile also docs/benchmarks-latency.svg (the one docs/benchmarks.md shows).
+ */
+function writeChart(lat: LatencyData | undefined, startedAt: string): string | undefined {
+  if (lat === undefined) return undefined;
+  const points: ChartPoint[] = [
+    ...lat.runs.map((r) => ({ series: LABELS[r.path], rate: r.rate, p50: r.latencyMs.p50, p99: r.latencyMs.p99, sustained: r.sustained })),
+    ...lat.search.flatMap((s) => s.probes.map((x) => ({ series: LABELS[s.path], rate: x.rate, p50: x.p50, p99: x.p99, sustained: x.sustained }))),
+  ];
+  const svg = renderLatencyChart(points, `npm run bench${profile.name === 'quick' ? ':quick' : ''}, ${startedAt.slice(0, 16).replace('T', ' ')} UTC, ${os.availableParallelism()} cores (shared, noisy)`);
+  writeFileSync(join(resultsDir, 'latency.svg'), svg);
+  if (profile.name === 'full') writeFileSync(join(repoRoot, 'docs', 'benchmarks-latency.svg'), svg);
+  return 'latency.svg'; // beside results/bench.md
 }
 
 main().catch((err: unknown) => {

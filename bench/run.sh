@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run bench            the full benchmark (~15 min): every figure of issue 8, table + results/bench.json
+# npm run bench            the full benchmark: every figure of issues 8 and 15, table + results/bench.json + results/latency.svg
 # npm run bench:quick      a seconds-long version of the same scripts (CI keeps them working)
 # Extra arguments go to bench/main.ts: --only=1,2,3,4,5a,5b,6,profiles   --set=latency.durationMs=3000
 # Everything it starts listens on 127.0.0.1 (figure 5a: a Docker fleet under the prefix wsfbench) and
@@ -12,17 +12,10 @@ if [ "${WSFLEET_SKIP_SETUP:-0}" != 1 ]; then bash scripts/setup.sh; fi
 # shellcheck source=../scripts/lib/env.sh
 source scripts/lib/env.sh
 
-# The Socket.IO peer needs a Redis server: Debian's package, installed here when missing.
-if ! command -v redis-server >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "bench: installing redis-server (Debian package) for the Socket.IO peer" >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >&2
-  else
-    echo "bench: redis-server is missing: install it (Debian: apt-get install redis-server) or run as root on Debian" >&2
-    exit 1
-  fi
-fi
+# The peers' servers: Debian's redis-server, and Centrifugo built from its Go module (bench/tools.sh).
+# shellcheck source=tools.sh
+source bench/tools.sh
+bench_tools_main "$ROOT"
 
 # Every socket is a file descriptor: take the whole hard limit (raising the hard limit itself needs
 # CAP_SYS_RESOURCE, which this machine's sandbox does not give; figure 2 reports what that costs).

@@ -33,7 +33,8 @@ export const namespaceSchema = z
     history: z.enum(['members', 'grant', 'none']),
     publish: z.enum(['members', 'grant', 'server']),
     keepHistory: z.boolean(),
-    historyMaxAgeSec: z.number().int().min(1).max(365 * 24 * 3600),
+    // The server accepts at most 30 days (server/src/namespaces.ts): more would stop the replicas at start.
+    historyMaxAgeSec: z.number().int().min(1).max(30 * 24 * 3600),
     historyMaxMsgs: z.number().int().min(1).max(10_000_000),
     maxMembers: z.number().int().min(1).max(10_000_000).optional(),
   })

@@ -1,5 +1,6 @@
 /**
- * Figure 2: the most concurrent connections the fleet holds through HAProxy on this box (4 replicas).
+ * Figure 2: the most concurrent connections the fleet holds through HAProxy on this box, on enough
+ * replicas (6 for 100,000) that each stays under one process's 20,000 descriptors.
  *
  * Limits lifted, where they are ours to lift:
  *  - file descriptors: bench/run.sh raises the soft limit to the hard one; the hard limit (20,000 here,
@@ -16,7 +17,9 @@
  */
 import { readMetric } from '../../tests/support/metrics.js';
 import { BENCH_SECRET, startBalancers, startBenchFleet } from '../lib/fleet.js';
-import { CpuMeter, rssBytes } from '../lib/proc.js';
+import { CpuMeter, rssBytes } from '../../tests/support/processes.js';
+import { kernelMemory, kernelPerConnection } from '../lib/machine.js';
+import { kib } from '../lib/report.js';
 import type { BenchProfile } from '../lib/profile.js';
 import type { FigureResult } from '../lib/report.js';
 import { round, sleep } from '../lib/stats.js';
@@ -36,8 +39,8 @@ async function frontendLimit(statsUrl: string): Promise<number> {
 
 export async function connectionsFigure(p: BenchProfile, log: (s: string) => void): Promise<FigureResult> {
   const c = p.connections;
-  log(`figure 2: connections held through HAProxy (4 replicas): target ${c.target}, ${c.workers} client processes, ${c.balancers} HAProxy processes, ${c.sourceAddresses} source addresses`);
-  const fleet = await startBenchFleet(4, { MAX_CONNECTIONS: String(c.perReplicaMax) }, 'benchconn');
+  log(`figure 2: connections held through HAProxy (${c.replicas} replicas): target ${c.target}, ${c.workers} client processes, ${c.balancers} HAProxy processes, ${c.sourceAddresses} source addresses`);
+  const fleet = await startBenchFleet(c.replicas, { env: { MAX_CONNECTIONS: String(c.perReplicaMax) }, name: 'benchconn' });
   const lb = await startBalancers(c.balancers, fleet.replicas.map((r) => ({ name: r.id, port: r.port })), 'conn');
   const holders: Holder[] = Array.from({ length: c.workers }, (_, i) => startWorker<HolderApi, HolderProgress>(`conn-holder-${i + 1}`, 'holder', ['--max-old-space-size=2048']));
   const progress = new Map<string, HolderProgress>();
@@ -45,6 +48,8 @@ export async function connectionsFigure(p: BenchProfile, log: (s: string) => voi
   const sources = Array.from({ length: c.sourceAddresses }, (_, i) => `127.0.0.${i + 2}`);
   const targets = lb.frontends.flatMap((url) => sources.map((localAddress) => ({ url, localAddress })));
   const meter = new CpuMeter(() => ({ replicas: fleet.replicas.map((r) => r.proc.pid), nats: fleet.natsPids(), haproxy: lb.pids(), clients: holders.map((h) => h.pid) }));
+  const rssBefore = fleet.replicas.reduce((sum, r) => sum + rssBytes(r.proc.pid), 0);
+  const kernelBefore = kernelMemory();
   meter.start();
   const started = performance.now();
   let peakOpen = 0;
@@ -79,11 +84,15 @@ export async function connectionsFigure(p: BenchProfile, log: (s: string) => voi
     const held = counts.reduce((s, x) => s + x.open, 0);
     const pings: PingResult[] = await Promise.all(holders.map((h) => h.request('ping', { sample: 50, timeoutMs: 10_000 }, 60_000)));
     const perReplica: Record<string, number> = {};
-    for (const r of fleet.replicas) perReplica[r.id] = await readMetric(r.url, 'wsfleet_connections').catch(() => -1);
+    for (const r of fleet.replicas) perReplica[r.id] = await readMetric(r.metricsUrl, 'wsfleet_connections').catch(() => -1);
     const viaBalancers = await lb.currentByServer().catch(() => ({}));
     const failures: Record<string, number> = {};
     for (const r of results) for (const [k, v] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + v;
+    const kernelPerConn = kernelPerConnection(kernelBefore, kernelMemory(), held);
+    const replicaRssPerConn = (fleet.replicas.reduce((sum, r) => sum + rssBytes(r.proc.pid), 0) - rssBefore) / Math.max(1, held);
     const memory = {
+      replicaRssPerConnBytes: Math.round(replicaRssPerConn),
+      kernelPerConnBytes: { tcpBuffers: Math.round(kernelPerConn.tcpBuffersBytes), slabUnreclaimable: Math.round(kernelPerConn.slabUnreclaimableBytes), total: Math.round(kernelPerConn.totalBytes) },
       replicasRssMiB: fleet.replicas.map((r) => Math.round(rssBytes(r.proc.pid) / 2 ** 20)),
       haproxyRssMiB: lb.pids().map((pid) => Math.round(rssBytes(pid) / 2 ** 20)),
       holdersRssMiB: holders.map((h) => Math.round(rssBytes(h.pid) / 2 ** 20)),
@@ -122,13 +131,22 @@ export async function connectionsFigure(p: BenchProfile, log: (s: string) => voi
     return {
       rows: [{
         figure: '2',
-        metric: 'concurrent connections held through HAProxy, 4 replicas',
+        metric: `concurrent connections held through HAProxy, ${c.replicas} replicas`,
         fleet: held.toLocaleString('en-US'),
         baseline: `target ${c.target.toLocaleString('en-US')}; ${Math.round(opened / connectSec)} connects/s`,
         ratio: round(held / c.target, 2),
         target: `≥ ${c.target.toLocaleString('en-US')}`,
         met: held >= c.target,
         note: `stopped by: ${why}`,
+        ...(held >= c.target ? {} : { limit: why }),
+      }, {
+        figure: '2',
+        metric: 'memory per held connection: replicas RSS, and the kernel share (TCP buffers + unreclaimable slab, machine-wide: client, HAProxy and replica sockets)',
+        fleet: `RSS ${kib(replicaRssPerConn)}`,
+        baseline: `kernel ${kib(kernelPerConn.totalBytes)} (TCP buffers ${kib(kernelPerConn.tcpBuffersBytes)}, slab ${kib(kernelPerConn.slabUnreclaimableBytes)})`,
+        ratio: null,
+        target: 'reported',
+        met: null,
       }],
       data,
     };

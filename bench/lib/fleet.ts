@@ -8,11 +8,11 @@ import { renderHaproxyConfig } from '../../loadbalancer/src/index.js';
 import { fetchServerStates, startHaproxy, type HaproxyProcess } from '../../tests/support/haproxy.js';
 import { startNatsCluster, type NatsCluster } from '../../tests/support/nats-cluster.js';
 import { freePort, waitFor } from '../../tests/support/ports.js';
-import { TEST_SECRET } from '../../tests/support/tokens.js';
+import { TEST_NAMESPACES, TEST_SECRET, TEST_SERVER_API_KEY } from '../../tests/support/tokens.js';
 import { bundlePath } from './build.js';
 import { onInterrupt } from './cleanup.js';
-import { profilesDir, serverBundle } from './paths.js';
-import { startBenchProcess, type BenchProcess } from './proc.js';
+import { BENCH_LOGS, profilesDir, serverBundle } from './paths.js';
+import { startProcess, type ManagedProcess } from '../../tests/support/processes.js';
 
 export const BENCH_SECRET = TEST_SECRET;
 
@@ -21,7 +21,9 @@ export interface BenchReplica {
   readonly port: number;
   readonly url: string;
   readonly wsUrl: string;
-  readonly proc: BenchProcess;
+  /** http://127.0.0.1:<metrics port>: GET /metrics (not served on the public port). */
+  readonly metricsUrl: string;
+  readonly proc: ManagedProcess;
   /** Port of the memory probe (bench/servers/mem-probe.ts), when preloaded. */
   readonly probePort?: number;
   readonly inspectPort?: number;
@@ -48,6 +50,7 @@ async function httpOk(url: string): Promise<boolean> {
 
 export async function startBundledReplica(opts: ReplicaOptions): Promise<BenchReplica> {
   const port = opts.port ?? (await freePort());
+  const metricsPort = await freePort();
   const probePort = opts.probe === true ? await freePort() : undefined;
   const nodeArgs: string[] = [];
   if (probePort !== undefined) nodeArgs.push('--expose-gc', '--import', bundlePath('servers/mem-probe'));
@@ -56,7 +59,11 @@ export async function startBundledReplica(opts: ReplicaOptions): Promise<BenchRe
   const env: Record<string, string> = {
     SERVER_ID: opts.id,
     PORT: String(port),
+    METRICS_PORT: String(metricsPort),
     HOST: '127.0.0.1',
+    // As the tests' replicas (tests/support/replica.ts): the default namespace open to every user.
+    NAMESPACES: JSON.stringify(TEST_NAMESPACES),
+    SERVER_API_KEY: TEST_SERVER_API_KEY,
     NATS_URLS: opts.nats.urls.join(','),
     NATS_USER: opts.nats.user,
     NATS_PASSWORD: opts.nats.password,
@@ -67,7 +74,7 @@ export async function startBundledReplica(opts: ReplicaOptions): Promise<BenchRe
     ...(probePort === undefined ? {} : { BENCH_PROBE_PORT: String(probePort) }),
     ...opts.env,
   };
-  const proc = startBenchProcess(`replica-${opts.id}`, process.execPath, [...nodeArgs, serverBundle], env);
+  const proc = startProcess(`replica-${opts.id}`, process.execPath, [...nodeArgs, serverBundle], env, BENCH_LOGS);
   const url = `http://127.0.0.1:${port}`;
   const early = proc.exited.then((code) => { throw new Error(`replica ${opts.id} exited with ${String(code)} before ready; see ${proc.logFile}`); });
   early.catch(() => undefined);
@@ -77,6 +84,7 @@ export async function startBundledReplica(opts: ReplicaOptions): Promise<BenchRe
     port,
     url,
     wsUrl: `ws://127.0.0.1:${port}/ws`,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
     proc,
     ...(probePort === undefined ? {} : { probePort }),
     ...(opts.inspectPort === undefined ? {} : { inspectPort: opts.inspectPort }),
@@ -91,14 +99,26 @@ export interface BenchFleet {
   stop(): Promise<void>;
 }
 
-/** A 3-node NATS cluster and `count` replicas r1..rN (with `profileTag`, each writes a CPU profile at exit). */
-export async function startBenchFleet(count: number, env: Record<string, string> = {}, name = 'bench', profileTag?: string): Promise<BenchFleet> {
-  const nats = await startNatsCluster({ nodes: 3, name });
+export interface BenchFleetOptions {
+  /** Env for every replica. */
+  env?: Record<string, string>;
+  /** Cluster name (NATS server names <name>-n1..), also what natsPids() finds them by. */
+  name?: string;
+  /** NATS nodes: 3 (history R3, the default) or 1 (R1, the small footprint). */
+  natsNodes?: 1 | 3;
+  /** Open each replica's inspector on a loopback port (profiles of the measured window: bench/lib/inspector.ts). */
+  inspect?: boolean;
+}
+
+/** A NATS cluster and `count` replicas r1..rN on it. */
+export async function startBenchFleet(count: number, opts: BenchFleetOptions = {}): Promise<BenchFleet> {
+  const name = opts.name ?? 'bench';
+  const nats = await startNatsCluster({ nodes: opts.natsNodes ?? 3, name });
   const forget = onInterrupt(() => nats.stop());
   const replicas: BenchReplica[] = [];
   try {
     // The first creates the streams and buckets; the others then find them, started together.
-    const start = (i: number): Promise<BenchReplica> => startBundledReplica({ id: `r${i}`, nats, env, ...(profileTag === undefined ? {} : { cpuProfileName: `${profileTag}-r${i}` }) });
+    const start = async (i: number): Promise<BenchReplica> => startBundledReplica({ id: `r${i}`, nats, env: opts.env ?? {}, ...(opts.inspect === true ? { inspectPort: await freePort() } : {}) });
     replicas.push(await start(1));
     const rest = await Promise.allSettled(Array.from({ length: count - 1 }, (_, k) => start(k + 2)));
     for (const r of rest) if (r.status === 'fulfilled') replicas.push(r.value);
@@ -113,13 +133,25 @@ export async function startBenchFleet(count: number, env: Record<string, string>
   return {
     nats,
     replicas,
-    natsPids: () => pidsByCommand(/nats-server/),
+    natsPids: () => natsPidsOf(name),
     stop: async () => {
       await Promise.all(replicas.map((r) => r.stop(10_000)));
       await nats.stop();
       forget();
     },
   };
+}
+
+/** This bench's nats-server processes of the cluster `name` (their config names the servers <name>-n<i>). */
+function natsPidsOf(name: string): number[] {
+  return pidsByCommand(/nats-server/).filter((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return readFileSync(argv[argv.indexOf('-c') + 1] ?? '', 'utf8').includes(`${name}-n`);
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Pids of processes whose command line matches, among this bench's descendants only. */
@@ -146,6 +178,15 @@ export function pidsByCommand(re: RegExp): number[] {
   return [...cmdOf.entries()].filter(([pid, cmd]) => re.test(cmd) && isDescendant(pid)).map(([pid]) => pid);
 }
 
+function configFileOf(pid: number): string {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv[argv.indexOf('-f') + 1] ?? '';
+  } catch {
+    return '';
+  }
+}
+
 export interface Balancers {
   readonly frontends: string[];
   readonly statsUrls: string[];
@@ -160,7 +201,7 @@ export interface Balancers {
  * `count` HAProxy processes in front of the same replicas (leastconn, static backend), each with its
  * own frontend port: one process can hold only about (file-descriptor limit) / 2 connections.
  */
-export async function startBalancers(count: number, servers: { name: string; port: number }[], label = 'lb'): Promise<Balancers> {
+export async function startBalancers(count: number, servers: { name: string; port: number }[], label = 'lb', healthPath = '/readyz'): Promise<Balancers> {
   const procs: HaproxyProcess[] = [];
   const frontends: string[] = [];
   const statsUrls: string[] = [];
@@ -173,6 +214,7 @@ export async function startBalancers(count: number, servers: { name: string; por
         frontend: { address: '127.0.0.1', port },
         stats: { address: '127.0.0.1', port: statsPort },
         backend: { kind: 'static', servers: servers.map((s) => ({ name: s.name, host: '127.0.0.1', port: s.port })) },
+        healthCheck: { path: healthPath },
       });
       procs.push(await startHaproxy({ config, frontendPort: port, name: `bench-${label}-haproxy-${i}` }));
       frontends.push(`ws://127.0.0.1:${port}/ws`);
@@ -186,7 +228,11 @@ export async function startBalancers(count: number, servers: { name: string; por
     frontends,
     statsUrls,
     procs,
-    pids: () => pidsByCommand(/haproxy -db -f/),
+    // These balancers' processes only (each has its own config file), not every HAProxy the bench runs.
+    pids: () => {
+      const files = new Set(procs.map((p) => p.configFile));
+      return pidsByCommand(/haproxy -db -f/).filter((pid) => files.has(configFileOf(pid)));
+    },
     currentByServer: async () => {
       const out: Record<string, number> = {};
       for (const s of statsUrls) {
@@ -201,14 +247,14 @@ export async function startBalancers(count: number, servers: { name: string; por
 }
 
 /** A bare ws server process (bench/servers/bare-ws.ts), optionally with the memory probe. */
-export async function startBareServer(name: string, opts: { probe?: boolean } = {}): Promise<{ port: number; wsUrl: string; probePort?: number; proc: BenchProcess; stop(): Promise<void> }> {
+export async function startBareServer(name: string, opts: { probe?: boolean } = {}): Promise<{ port: number; wsUrl: string; probePort?: number; proc: ManagedProcess; stop(): Promise<void> }> {
   const port = await freePort();
   const probePort = opts.probe === true ? await freePort() : undefined;
   const nodeArgs = probePort === undefined ? [] : ['--expose-gc', '--import', bundlePath('servers/mem-probe')];
-  const proc = startBenchProcess(name, process.execPath, [...nodeArgs, bundlePath('servers/bare-ws')], {
+  const proc = startProcess(name, process.execPath, [...nodeArgs, bundlePath('servers/bare-ws')], {
     PORT: String(port),
     ...(probePort === undefined ? {} : { BENCH_PROBE_PORT: String(probePort) }),
-  });
+  }, BENCH_LOGS);
   await waitFor(`${name} listening`, () => httpOk(`http://127.0.0.1:${port}/healthz`), 15_000, 50);
   return { port, wsUrl: `ws://127.0.0.1:${port}/ws`, ...(probePort === undefined ? {} : { probePort }), proc, stop: async () => { await proc.stop(3000); } };
 }

@@ -59,3 +59,33 @@ export function machineInfo(): MachineInfo {
     cpuPressureAtStart: cpuPressure(),
   };
 }
+
+export interface KernelMemory {
+  /** Pages the kernel holds in TCP socket buffers machine-wide (/proc/net/sockstat "TCP: mem"), in bytes. */
+  tcpBuffersBytes: number;
+  /** Unreclaimable slab (socket, inode, dentry and epoll structures among them), from /proc/meminfo SUnreclaim. */
+  slabUnreclaimableBytes: number;
+}
+
+const PAGE_BYTES = 4096;
+
+/**
+ * The kernel's memory that sockets cost, machine-wide: a connection's kernel share is the change
+ * over N connections divided by N. Machine-wide means the neighbours' sockets move it too, and on
+ * loopback both ends of every connection (client and server, and HAProxy's two in figure 2) are here.
+ */
+export function kernelMemory(): KernelMemory {
+  const sockstat = readFileSync('/proc/net/sockstat', 'utf8');
+  const tcpPages = Number(/^TCP:.* mem (\d+)/m.exec(sockstat)?.[1] ?? 0);
+  const meminfo = readFileSync('/proc/meminfo', 'utf8');
+  const slabKb = Number(/^SUnreclaim:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0);
+  return { tcpBuffersBytes: tcpPages * PAGE_BYTES, slabUnreclaimableBytes: slabKb * 1024 };
+}
+
+/** (after - before) / n per field, bytes. */
+export function kernelPerConnection(before: KernelMemory, after: KernelMemory, n: number): KernelMemory & { totalBytes: number } {
+  const d = Math.max(1, n);
+  const tcp = (after.tcpBuffersBytes - before.tcpBuffersBytes) / d;
+  const slab = (after.slabUnreclaimableBytes - before.slabUnreclaimableBytes) / d;
+  return { tcpBuffersBytes: tcp, slabUnreclaimableBytes: slab, totalBytes: tcp + slab };
+}

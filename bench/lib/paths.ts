@@ -9,6 +9,8 @@ export const resultsDir = join(repoRoot, 'results');
 export const buildDir = join(resultsDir, '.build');
 export const profilesDir = join(resultsDir, 'profiles');
 export const logDir = join(repoRoot, '.ws-fleet', 'logs', 'bench');
+/** startProcess options: the bench's processes log to .ws-fleet/logs/bench/<name>.log. */
+export const BENCH_LOGS = { logDir: 'bench' } as const;
 /** The replica as it ships in the image: `npm run build:server` bundles it here. */
 export const serverBundle = join(repoRoot, 'server', '.image', 'server.mjs');
 

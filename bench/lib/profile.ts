@@ -3,11 +3,18 @@
 export interface BenchProfile {
   name: 'full' | 'quick';
   memory: { connections: number; warmup: number; settleMs: number };
-  connections: { target: number; workers: number; balancers: number; sourceAddresses: number; perReplicaMax: number; connectPhaseMs: number; holdMs: number; concurrency: number };
-  latency: { rates: number[]; pairs: number; workers: number; warmupMs: number; durationMs: number; tailMs: number; primeMs: number };
+  /** replicas: enough that target / replicas stays under one process's descriptor limit (20,000 here). */
+  connections: { target: number; replicas: number; workers: number; balancers: number; sourceAddresses: number; perReplicaMax: number; connectPhaseMs: number; holdMs: number; concurrency: number };
+  /** runs: each fixed rate is measured this many times (ratios: the median, with the spread); p99BoundMs: above it a rate is not sustained. */
+  latency: { rates: number[]; runs: number; pairs: number; workers: number; warmupMs: number; durationMs: number; tailMs: number; primeMs: number; p99BoundMs: number };
+  /** The maximum-sustained-rate search per path: up to maxRate, at most `steps` probes of durationMs each (maxRate 0: off). */
+  search: { maxRate: number; steps: number; durationMs: number };
   fanout: { members: number; publishers: number; window: number; durationMs: number; workers: number };
   drain: { clients: number; marked: number; windowsMs: number[] };
   socketio: { processes: number };
+  centrifugo: { nodes: number };
+  /** The small footprint: this many replicas on a 1-node NATS (history R1), against the Socket.IO peer's 2 processes + 1 Redis. */
+  small: { replicas: number };
   docker: boolean;
   /** Profile the replicas (node --cpu-prof) on a repeat of the workloads that tell what limits them. */
   cpuProfiles: boolean;
@@ -17,22 +24,28 @@ export const PROFILES: Record<BenchProfile['name'], BenchProfile> = {
   full: {
     name: 'full',
     memory: { connections: 10_000, warmup: 500, settleMs: 3000 },
-    connections: { target: 100_000, workers: 6, balancers: 11, sourceAddresses: 8, perReplicaMax: 19_800, connectPhaseMs: 300_000, holdMs: 10_000, concurrency: 48 },
-    latency: { rates: [1000, 5000, 10_000], pairs: 256, workers: 2, warmupMs: 1000, durationMs: 5000, tailMs: 2000, primeMs: 2000 },
+    connections: { target: 100_000, replicas: 6, workers: 6, balancers: 11, sourceAddresses: 8, perReplicaMax: 19_800, connectPhaseMs: 300_000, holdMs: 10_000, concurrency: 48 },
+    latency: { rates: [1000, 5000, 10_000], runs: 5, pairs: 256, workers: 2, warmupMs: 1000, durationMs: 3000, tailMs: 2000, primeMs: 2000, p99BoundMs: 50 },
+    search: { maxRate: 20_000, steps: 7, durationMs: 3000 },
     fanout: { members: 1000, publishers: 16, window: 64, durationMs: 8000, workers: 2 },
     drain: { clients: 5000, marked: 1000, windowsMs: [5000, 2000] },
     socketio: { processes: 2 },
+    centrifugo: { nodes: 2 },
+    small: { replicas: 2 },
     docker: true,
     cpuProfiles: true,
   },
   quick: {
     name: 'quick',
     memory: { connections: 500, warmup: 50, settleMs: 1500 },
-    connections: { target: 1000, workers: 1, balancers: 2, sourceAddresses: 2, perReplicaMax: 19_800, connectPhaseMs: 8000, holdMs: 500, concurrency: 32 },
-    latency: { rates: [1000], pairs: 32, workers: 1, warmupMs: 200, durationMs: 800, tailMs: 500, primeMs: 500 },
+    connections: { target: 1000, replicas: 2, workers: 1, balancers: 2, sourceAddresses: 2, perReplicaMax: 19_800, connectPhaseMs: 8000, holdMs: 500, concurrency: 32 },
+    latency: { rates: [1000], runs: 2, pairs: 32, workers: 1, warmupMs: 200, durationMs: 800, tailMs: 500, primeMs: 500, p99BoundMs: 50 },
+    search: { maxRate: 2000, steps: 2, durationMs: 800 },
     fanout: { members: 100, publishers: 4, window: 32, durationMs: 1000, workers: 1 },
     drain: { clients: 100, marked: 20, windowsMs: [1000] },
     socketio: { processes: 2 },
+    centrifugo: { nodes: 2 },
+    small: { replicas: 2 },
     docker: false,
     cpuProfiles: false,
   },

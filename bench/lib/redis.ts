@@ -1,11 +1,12 @@
 /** A private redis-server for the Socket.IO peer (Debian's package; bench/run.sh installs it when missing). */
 import { connect } from 'node:net';
 import { freePort, waitFor } from '../../tests/support/ports.js';
-import { startBenchProcess, type BenchProcess } from './proc.js';
+import { BENCH_LOGS } from './paths.js';
+import { startProcess, type ManagedProcess } from '../../tests/support/processes.js';
 
 export interface Redis {
   readonly url: string;
-  readonly proc: BenchProcess;
+  readonly proc: ManagedProcess;
   stop(): Promise<void>;
 }
 
@@ -22,7 +23,7 @@ function ping(port: number): Promise<boolean> {
 export async function startRedis(): Promise<Redis> {
   const port = await freePort();
   // No persistence: a cache-like pub/sub hub, which is how the Socket.IO adapter uses it.
-  const proc = startBenchProcess('bench-redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no']);
+  const proc = startProcess('bench-redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {}, BENCH_LOGS);
   const early = proc.exited.then((code) => {
     throw new Error(`redis-server exited with ${String(code)} (is it installed? bench/run.sh installs Debian's redis-server); see ${proc.logFile}`);
   });

@@ -16,6 +16,10 @@ export interface Row {
   target: string;
   /** null: informational, or not measured in this run. */
   met: boolean | null;
+  /** The ratio's spread over the runs it is the median of, e.g. "1.2–1.6× over 5 runs". */
+  spread?: string;
+  /** For a missed target: what limits it (the resource, the path, with the profile that shows it). */
+  limit?: string;
   note?: string;
 }
 
@@ -32,8 +36,8 @@ function cell(s: string): string {
 }
 
 export function renderTable(rows: Row[]): string {
-  const head = '| # | measure | ws-fleet | baseline | ratio | target | met |\n|---|---|---|---|---|---|---|';
-  const lines = rows.map((r) => `| ${r.figure} | ${cell(r.metric)} | ${cell(r.fleet)} | ${cell(r.baseline)} | ${r.ratio === null ? '–' : `${r.ratio}×`} | ${cell(r.target)} | ${r.met === null ? '–' : r.met ? 'yes' : '**no**'} |`);
+  const head = '| # | measure | ws-fleet | baseline | ratio | spread | target | met | limited by |\n|---|---|---|---|---|---|---|---|---|';
+  const lines = rows.map((r) => `| ${r.figure} | ${cell(r.metric)} | ${cell(r.fleet)} | ${cell(r.baseline)} | ${r.ratio === null ? '–' : `${r.ratio}×`} | ${cell(r.spread ?? '–')} | ${cell(r.target)} | ${r.met === null ? '–' : r.met ? 'yes' : '**no**'} | ${r.met === false ? cell(r.limit ?? r.note ?? 'not named') : '–'} |`);
   return [head, ...lines].join('\n');
 }
 

@@ -35,6 +35,14 @@ export function round(v: number, digits = 2): number {
   return Math.round(v * f) / f;
 }
 
+/** The median of the finite values (NaN when there is none). */
+export function median(values: number[]): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 === 1 ? (v[mid] ?? Number.NaN) : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
+}
+
 /** a / b rounded, or null when either is missing or b is 0. */
 export function ratio(a: number | null | undefined, b: number | null | undefined, digits = 2): number | null {
   if (a === null || a === undefined || b === null || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return null;

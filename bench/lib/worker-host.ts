@@ -1,13 +1,13 @@
 /** The bench side of bench/lib/ipc.ts: starts a worker bundle and sends it typed commands. */
 import { join } from 'node:path';
 import { isEvent, isResponse, type WorkerApi } from './ipc.js';
-import { buildDir } from './paths.js';
-import { startBenchProcess, type BenchProcess } from './proc.js';
+import { BENCH_LOGS, buildDir } from './paths.js';
+import { startProcess, type ManagedProcess } from '../../tests/support/processes.js';
 
 export interface WorkerHandle<A extends WorkerApi, E> {
   readonly name: string;
   readonly pid: number;
-  readonly proc: BenchProcess;
+  readonly proc: ManagedProcess;
   request<K extends keyof A & string>(cmd: K, req: A[K]['req'], timeoutMs?: number): Promise<A[K]['res']>;
   onEvent(listener: (event: E) => void): () => void;
   stop(): Promise<void>;
@@ -15,7 +15,7 @@ export interface WorkerHandle<A extends WorkerApi, E> {
 
 /** Starts results/.build/workers/<bundle>.mjs with plain node and an IPC channel. */
 export function startWorker<A extends WorkerApi, E = never>(name: string, bundle: string, nodeArgs: string[] = []): WorkerHandle<A, E> {
-  const proc = startBenchProcess(name, process.execPath, [...nodeArgs, join(buildDir, 'workers', `${bundle}.mjs`)], {}, { ipc: true });
+  const proc = startProcess(name, process.execPath, [...nodeArgs, join(buildDir, 'workers', `${bundle}.mjs`)], {}, { ...BENCH_LOGS, ipc: true });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   const listeners = new Set<(event: E) => void>();
   let nextId = 1;

@@ -1,18 +1,27 @@
 /**
- * The peer: a Socket.IO server with the Redis adapter, as users would build the same product
+ * The peer: a Socket.IO server with a Redis adapter, as users would build the same product
  * (direct messages to a user's room, room publish), one of N processes sharing one Redis.
- * Env: PORT, REDIS_URL, NODE_ID. Clients connect with auth {user}; websocket transport only.
+ * Env: PORT, REDIS_URL, NODE_ID, ADAPTER:
+ *  - `pubsub` (default): @socket.io/redis-adapter over Redis pub/sub, at most once;
+ *  - `streams`: @socket.io/redis-streams-adapter (every broadcast XADDed to one Redis stream, read by
+ *    every process) with Socket.IO's connection state recovery: a client that reconnects within
+ *    maxDisconnectionDuration gets the packets it missed, the recovery-capable peer of ws-fleet's
+ *    durable path.
+ * Clients connect with auth {user}; websocket transport only.
  */
 import { createServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import { createClient } from 'redis';
-import { Server } from 'socket.io';
+import { Server, type ServerOptions } from 'socket.io';
 
 const port = Number(process.env.PORT);
 const redisUrl = process.env.REDIS_URL ?? '';
 const nodeId = process.env.NODE_ID ?? 'sio';
 if (!Number.isInteger(port) || port <= 0) throw new Error(`PORT must be a port number (got ${String(process.env.PORT)})`);
+const adapterKind = process.env.ADAPTER ?? 'pubsub';
 if (!redisUrl.startsWith('redis://')) throw new Error(`REDIS_URL must be redis://host:port (got ${JSON.stringify(redisUrl)})`);
+if (adapterKind !== 'pubsub' && adapterKind !== 'streams') throw new Error(`ADAPTER must be pubsub or streams (got ${JSON.stringify(adapterKind)})`);
 
 const pub = createClient({ url: redisUrl });
 const sub = pub.duplicate();
@@ -25,7 +34,10 @@ const http = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
   }
 });
-const io = new Server(http, { transports: ['websocket'], serveClient: false, perMessageDeflate: false, adapter: createAdapter(pub, sub) });
+const options: Partial<ServerOptions> = adapterKind === 'streams'
+  ? { adapter: createStreamsAdapter(pub), connectionStateRecovery: { maxDisconnectionDuration: 120_000, skipMiddlewares: true } }
+  : { adapter: createAdapter(pub, sub) };
+const io = new Server(http, { transports: ['websocket'], serveClient: false, perMessageDeflate: false, ...options });
 
 type Ack = (reply: { ok: boolean }) => void;
 const isAck = (f: unknown): f is Ack => typeof f === 'function';

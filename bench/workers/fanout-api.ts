@@ -1,13 +1,13 @@
 /** Commands of the fan-out worker (bench/workers/fanout.ts): room members that count what they receive. */
 
-export type FanoutKind = 'wsfleet' | 'bare' | 'socketio';
+export type FanoutKind = 'wsfleet' | 'bare' | 'socketio' | 'centrifugo';
 
 export interface FanoutSetup {
   kind: FanoutKind;
   /** Per member: the server it connects to (ws://.../ws, or http://... for Socket.IO). */
   members: string[];
   room: string;
-  /** For wsfleet: the JWT secret; the others identify with ?user= / auth.user. */
+  /** For wsfleet and centrifugo: the JWT secret; the others identify with ?user= / auth.user. */
   secret: string;
   userPrefix: string;
 }

@@ -6,7 +6,7 @@
 import { RawWsClient } from './raw-ws.js';
 import { emit, serveWorker } from '../lib/worker-runtime.js';
 import type { FanoutApi, FanoutCounts, FanoutProgress, FanoutSetup } from './fanout-api.js';
-import { authQuery, withQuery } from './tokens.js';
+import { authQuery, mintHs256, withQuery } from './tokens.js';
 
 let members: RawWsClient[] = [];
 let reporter: NodeJS.Timeout | undefined;
@@ -61,12 +61,44 @@ function joinSocketIo(base: string, user: string, room: string): Promise<RawWsCl
   });
 }
 
+/**
+ * Centrifugo's JSON protocol: connect `{"id":1,"connect":{token}}` → reply → subscribe
+ * `{"id":2,"subscribe":{"channel":"room:<room>"}}` → reply; publications then arrive as pushes.
+ */
+function joinCentrifugo(url: string, token: string, room: string): Promise<RawWsClient> {
+  return new Promise((resolve, reject) => {
+    let client: RawWsClient | undefined;
+    const timer = setTimeout(() => { client?.close(); reject(new Error('centrifugo join: timeout')); }, 20_000);
+    RawWsClient.open({
+      url,
+      centrifugo: true,
+      onControlText: (text, self) => {
+        for (const line of text.split('\n')) {
+          if (line === '{}') self.sendText('{}');
+          else if (line.startsWith('{"id":1,"connect"')) self.sendText(JSON.stringify({ id: 2, subscribe: { channel: `room:${room}` } }));
+          else if (line.startsWith('{"id":2,"subscribe"')) {
+            clearTimeout(timer);
+            resolve(self);
+          } else if (line.includes('"error"')) {
+            clearTimeout(timer);
+            reject(new Error(`centrifugo refused: ${line}`));
+          }
+        }
+      },
+    }).then((c) => {
+      client = c;
+      c.sendText(JSON.stringify({ id: 1, connect: { token, name: 'bench' } }));
+    }, (err: unknown) => { clearTimeout(timer); reject(err instanceof Error ? err : new Error(String(err))); });
+  });
+}
+
 async function setup(s: FanoutSetup): Promise<{ members: number }> {
   members = [];
   for (let base = 0; base < s.members.length; base += 25) {
     members.push(...(await Promise.all(s.members.slice(base, base + 25).map(async (url, j) => {
       const user = `${s.userPrefix}${base + j}`;
       if (s.kind === 'socketio') return joinSocketIo(url, user, s.room);
+      if (s.kind === 'centrifugo') return joinCentrifugo(url, mintHs256(s.secret, user), s.room);
       const query = s.kind === 'wsfleet' ? await authQuery({ kind: 'token', secret: s.secret }, user) : `user=${user}`;
       return joinPlain(withQuery(url, query), s.room);
     }))));

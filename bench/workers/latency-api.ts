@@ -16,6 +16,14 @@ export type LatencySetup =
       userPrefix: string;
     }
   | {
+      /** Centrifugo's JSON protocol: the sender publishes into the receiver's personal channel. */
+      kind: 'centrifugo';
+      /** Per pair: ws://127.0.0.1:<port>/connection/websocket of the sender's and the receiver's node. */
+      pairs: { sender: string; receiver: string }[];
+      secret: string;
+      userPrefix: string;
+    }
+  | {
       /** Core NATS: one publisher connection, one subscriber connection (on another node). */
       kind: 'nats';
       pubServer: string;

@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { summarize } from '../lib/stats.js';
 import { serveWorker } from '../lib/worker-runtime.js';
 import type { LatencyApi, LatencyResult, LatencyRun, LatencySetup } from './latency-api.js';
-import { authQuery, withQuery } from './tokens.js';
+import { authQuery, mintHs256, withQuery } from './tokens.js';
 
 interface Payload {
   r: number;
@@ -123,6 +123,69 @@ async function setupSocketIo(s: Extract<LatencySetup, { kind: 'socketio' }>): Pr
   };
 }
 
+/** A Centrifugo client connection (JSON protocol, newline-separated replies and pushes per frame). */
+function openCentrifugo(url: string, token: string, onLine: (line: string) => void): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const timer = setTimeout(() => { ws.terminate(); reject(new Error(`connect ${url}: timeout`)); }, 15_000);
+    let connected = false;
+    ws.once('open', () => { ws.send(JSON.stringify({ id: 1, connect: { token, name: 'bench' } })); });
+    ws.on('message', (raw: Buffer) => {
+      for (const line of raw.toString('utf8').split('\n')) {
+        if (line === '{}') ws.send('{}'); // the server's ping: pong
+        else if (!connected) {
+          const f = JSON.parse(line) as { id?: number; connect?: unknown; error?: { code: number; message: string } };
+          clearTimeout(timer);
+          if (f.connect === undefined) {
+            ws.terminate();
+            reject(new Error(`centrifugo connect refused: ${line}`));
+            return;
+          }
+          connected = true;
+          resolve(ws);
+        } else onLine(line);
+      }
+    });
+    ws.once('error', (err) => { clearTimeout(timer); reject(err); });
+  });
+}
+
+async function setupCentrifugo(s: Extract<LatencySetup, { kind: 'centrifugo' }>): Promise<Transport> {
+  const senders: WebSocket[] = [];
+  const channels: string[] = [];
+  const sockets: WebSocket[] = [];
+  let nextId = 2;
+  for (let base = 0; base < s.pairs.length; base += 16) {
+    await Promise.all(s.pairs.slice(base, base + 16).map(async (pair, j) => {
+      const i = base + j;
+      const receiver = `${s.userPrefix}r${i}`;
+      const rx = await openCentrifugo(pair.receiver, mintHs256(s.secret, receiver), (line) => {
+        const f = JSON.parse(line) as { push?: { pub?: { data?: Payload } } };
+        const data = f.push?.pub?.data;
+        if (data !== undefined) onReceive(data);
+      });
+      const tx = await openCentrifugo(pair.sender, mintHs256(s.secret, `${s.userPrefix}s${i}`), (line) => {
+        const f = JSON.parse(line) as { error?: { code?: number } };
+        if (f.error !== undefined) onError(`centrifugo_${String(f.error.code ?? 'error')}`);
+      });
+      senders[i] = tx;
+      channels[i] = `personal:#${receiver}`;
+      sockets.push(rx, tx);
+    }));
+  }
+  return {
+    connections: sockets.length,
+    send: (k, payload) => {
+      const i = k % senders.length;
+      senders[i]?.send(JSON.stringify({ id: nextId++, publish: { channel: channels[i], data: payload } }));
+    },
+    close: async () => {
+      for (const ws of sockets) ws.terminate();
+      await new Promise((r) => setTimeout(r, 100));
+    },
+  };
+}
+
 async function setupNats(s: Extract<LatencySetup, { kind: 'nats' }>): Promise<Transport> {
   const pub = await natsConnect({ servers: s.pubServer, user: s.user, pass: s.pass, noRandomize: true });
   const sub = await natsConnect({ servers: s.subServer, user: s.user, pass: s.pass, noRandomize: true });
@@ -183,6 +246,7 @@ async function open(s: LatencySetup): Promise<Transport> {
   switch (s.kind) {
     case 'wsfleet': return setupWsFleet(s);
     case 'socketio': return setupSocketIo(s);
+    case 'centrifugo': return setupCentrifugo(s);
     case 'nats': return setupNats(s);
     case 'jetstream': return setupJetStream(s);
   }

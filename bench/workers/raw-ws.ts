@@ -18,6 +18,11 @@ export interface RawWsOptions {
   countPrefix?: number;
   /** Engine.IO heartbeat: answer its "2" ping text frames with "3", also while counting. */
   engineIoPings?: boolean;
+  /**
+   * Centrifugo's JSON protocol: a frame may carry several newline-separated messages (each counted),
+   * and its ping `{}` gets a `{}` pong, also while counting.
+   */
+  centrifugo?: boolean;
   /** Source address of the TCP connection (127.0.0.x spreads ephemeral ports). */
   localAddress?: string;
   /** Called once when the connection ends: the close frame's code, or 1006 without one. */
@@ -119,6 +124,20 @@ export class RawWsClient {
     this.socket.write(frame);
   }
 
+  /** Counts the messages of a Centrifugo frame (newline-separated), answering a ping `{}` among them. */
+  private countCentrifugo(data: Buffer, start: number, end: number): void {
+    let lines = 1;
+    for (let i = data.indexOf(0x0a, start); i >= 0 && i < end; i = data.indexOf(0x0a, i + 1)) lines += 1;
+    // A ping is the 2-byte message `{}`: alone, or the last of the frame.
+    if (end - start >= 2 && data[end - 2] === 0x7b && data[end - 1] === 0x7d && (end - start === 2 || data[end - 3] === 0x0a)) {
+      lines -= 1;
+      this.sendText('{}');
+    }
+    if (lines <= 0) return;
+    this.count += lines;
+    if ((this.count & 0xff) < lines) this.sample = Buffer.from(data.subarray(start, end));
+  }
+
   private onData(chunk: Buffer): void {
     const data = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     let off = 0;
@@ -144,6 +163,8 @@ export class RawWsClient {
       if (opcode === 0x1) {
         if (this.opts.engineIoPings === true && len === 1 && data[start] === 0x32) {
           this.sendText('3');
+        } else if (this.opts.centrifugo === true && this.counting) {
+          this.countCentrifugo(data, start, start + len);
         } else if (this.counting) {
           if (this.opts.countPrefix === undefined || data[start] === this.opts.countPrefix) {
             this.count += 1;

@@ -7,7 +7,8 @@ import { grants, type Action, type Grants } from './grants.js';
 import type { Namespaces, NamespacePolicy } from './namespaces.js';
 import type { RoomName } from './rooms.js';
 
-export type Decision = { ok: true } | { ok: false; message: string };
+/** A refusal is `forbidden` (no right to it) unless it says `room_full` (the namespace's maxMembers). */
+export type Decision = { ok: true } | { ok: false; message: string; code?: 'room_full' };
 
 /** Who acts: a user (with the grants of the token and of any room token for this room), or the server API. */
 export type Actor =
@@ -34,12 +35,19 @@ export class Access {
     return grants(actor.grants, action, room) || actor.roomActs?.has(action) === true;
   }
 
-  join(actor: Actor, room: RoomName): Decision {
+  /**
+   * Joining. `members`: the room's member connections on this replica now, checked against the
+   * namespace's maxMembers once the right to join is established (a refusal names the limit).
+   */
+  join(actor: Actor, room: RoomName, members = 0): Decision {
     const policy = this.policy(room);
     if (policy === undefined) return deny(`namespace "${room.namespace}" is not configured`);
     if (actor.kind === 'server') return deny('the server API does not join rooms');
-    if (policy.join === 'authenticated' || this.held(actor, 'join', room)) return allow;
-    return deny(`joining "${room.room}" needs a join grant or a room token`);
+    if (policy.join !== 'authenticated' && !this.held(actor, 'join', room)) return deny(`joining "${room.room}" needs a join grant or a room token`);
+    if (policy.maxMembers !== undefined && members >= policy.maxMembers) {
+      return { ok: false, code: 'room_full', message: `room "${room.room}" has its maximum of ${policy.maxMembers} members (namespace "${room.namespace}"): try again later` };
+    }
+    return allow;
   }
 
   /** Replaying stored messages (join with `after`, resume of a room). */

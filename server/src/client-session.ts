@@ -157,9 +157,10 @@ export class ClientSession {
     }
     const actor = this.actor(room, roomToken);
     if (!member) {
-      const decision = deps.access.join(actor, room);
+      const decision = deps.access.join(actor, room, deps.local.inRoom(room.room)?.size ?? 0);
       if (!decision.ok) {
-        this.forbidden(frame.id, 'join', decision.message);
+        if (decision.code === 'room_full') this.error(frame.id, ErrorCode.roomFull, decision.message);
+        else this.forbidden(frame.id, 'join', decision.message);
         return;
       }
     }

@@ -30,8 +30,8 @@ export interface DeliveryResult {
   unreachable: number;
   /** Where the message sits in its subject's history (`duplicate`: stored before, by an earlier try); absent when it could not be stored. */
   stored?: Sequenced;
-  /** Refused, not delivered anywhere: the history is full (why, for the sender's `not_stored` error). */
-  refused?: string;
+  /** Refused, not delivered anywhere: the history is full (which limit and why, for the sender's `not_stored` error). */
+  refused?: StreamFullError;
 }
 
 /**
@@ -91,7 +91,7 @@ export class Delivery {
   async direct(env: Direct): Promise<DeliveryResult> {
     const { msgId, ...message } = env;
     const outcome = await this.settle(this.history.append(subjects.inbox(env.to), { kind: 'direct', to: env.to, from: env.from, data: env.data, ts: env.ts }, msgId), { to: env.to });
-    if (outcome instanceof StreamFullError) return { delivered: 0, unreachable: 0, refused: outcome.message };
+    if (outcome instanceof StreamFullError) return { delivered: 0, unreachable: 0, refused: outcome };
     const stored = outcome;
     const sequenced: Direct = stored === undefined ? message : { ...message, seq: stored.seq, prev: stored.prev };
     let delivered = this.writeToUser(sequenced, 'local');
@@ -109,11 +109,14 @@ export class Delivery {
     return { delivered, unreachable, ...(stored === undefined ? {} : { stored }) };
   }
 
-  /** Stores, then delivers a room message here and publishes it once for the other replicas (`msgId`: as for direct). */
-  async room(env: Room): Promise<DeliveryResult & { published: boolean }> {
+  /**
+   * Stores (unless the room's namespace keeps no history: `store` false), then delivers a room
+   * message here and publishes it once for the other replicas (`msgId`: as for direct).
+   */
+  async room(env: Room, store = true): Promise<DeliveryResult & { published: boolean }> {
     const { msgId, ...message } = env;
-    const outcome = await this.settle(this.history.append(subjects.roomLog(env.room), { kind: 'room', room: env.room, from: env.from, data: env.data, ts: env.ts }, msgId), { room: env.room });
-    if (outcome instanceof StreamFullError) return { delivered: 0, unreachable: 0, published: false, refused: outcome.message };
+    const outcome = store ? await this.settle(this.history.append(subjects.roomLog(env.room), { kind: 'room', room: env.room, from: env.from, data: env.data, ts: env.ts }, msgId), { room: env.room }) : undefined;
+    if (outcome instanceof StreamFullError) return { delivered: 0, unreachable: 0, published: false, refused: outcome };
     const stored = outcome;
     const sequenced: Room = stored === undefined ? message : { ...message, seq: stored.seq, prev: stored.prev };
     const delivered = this.writeToRoom(sequenced, 'local');

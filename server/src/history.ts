@@ -25,6 +25,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { jetStreamReplicas } from './nats-setup.js';
+import { HistoryLimits } from './history-limits.js';
 import { streams } from './subjects.js';
 
 export type StoredMessage =
@@ -50,12 +51,17 @@ export interface HistoryEntry {
   message: StoredMessage;
 }
 
-/** The stream (or the subject's share of it) is full: the message was refused, nothing was evicted. */
+/**
+ * The stream (or the subject's share of it) is full: the message was refused, nothing was evicted.
+ * `per_subject` is the recipient's or the room's quota (a client's matter: HTTP 429), `stream` the
+ * whole store (the deployment's capacity: HTTP 503). `retryAfterSec`: when the subject's oldest
+ * message ages out, if known.
+ */
 export class StreamFullError extends Error {
-  constructor(readonly subject: string, readonly limit: 'per_subject' | 'stream') {
-    super(limit === 'per_subject'
-      ? 'history full for this recipient: the oldest messages must age out before new ones are stored'
-      : 'message store full: no new messages are stored until older ones age out');
+  constructor(readonly subject: string, readonly limit: 'per_subject' | 'stream', readonly retryAfterSec?: number) {
+    super(limit === 'stream'
+      ? 'message store full: no new messages are stored until older ones age out'
+      : `history full for this ${subject.startsWith('roomlog.') ? 'room' : 'recipient'}: the oldest messages must age out before new ones are stored`);
     this.name = 'StreamFullError';
   }
 }
@@ -157,6 +163,8 @@ export class History {
     private readonly leader: JetStreamManager,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    /** Where a room's namespace keeps less than the stream (history-limits.ts). */
+    private readonly limits: HistoryLimits,
   ) {}
 
   /**
@@ -168,8 +176,11 @@ export class History {
   static async open(nc: NatsConnection, config: Config, log: Logger, metrics: Metrics): Promise<History> {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
     const common = streamSettings(config, jetStreamReplicas(config));
+    const limits = new HistoryLimits(config);
+    if (limits.capped.length > 0) log.warn({ capped: limits.capped }, 'namespaces ask for more history than the streams keep: the streams\' limits apply');
     for (const [name, subjects] of [[streams.inbox, ['inbox.*']], [streams.rooms, ['roomlog.*']]] as const) {
-      const cfg = { ...common, name, subjects: [...subjects] };
+      // Rooms: a namespace that keeps history for less than the stream's max age gives its messages a TTL.
+      const cfg = { ...common, name, subjects: [...subjects], ...(name === streams.rooms ? { allow_msg_ttl: true } : {}) };
       try {
         await jsm.streams.add(cfg);
         continue;
@@ -191,7 +202,7 @@ export class History {
         }
       }
     }
-    return new History(jetstream(nc, { timeout: 5_000 }), jsm, await jetstreamManager(nc, { timeout: LEADER_READ_TIMEOUT_MS }), log, metrics);
+    return new History(jetstream(nc, { timeout: 5_000 }), jsm, await jetstreamManager(nc, { timeout: LEADER_READ_TIMEOUT_MS }), log, metrics, limits);
   }
 
   /**
@@ -215,14 +226,20 @@ export class History {
 
   private async appendNow(subject: string, message: UnstoredMessage, msgId: string): Promise<Sequenced> {
     const deadline = Date.now() + APPEND_DEADLINE_MS;
+    const limits = this.limits.of(subject);
     let conflicts = 0;
     for (let backoffMs = 50; ; backoffMs = Math.min(backoffMs * 2, 500)) {
       try {
         const prev = this.lastSeq.get(subject) ?? (await this.tailHint(subject));
+        // Counted after the predecessor is known: an append that lands in between changes the tail,
+        // so this append's condition fails and the count is taken again.
+        if (limits.maxMsgs !== undefined && (await this.countOn(subject)) >= limits.maxMsgs) {
+          throw new StreamFullError(subject, 'per_subject', await this.retryAfterSec(subject));
+        }
         const body = this.encoder.encode(JSON.stringify({ ...message, prev }));
         const started = performance.now();
         // One attempt per call (retries: 1): a timed-out attempt is retried here, with the same msgID.
-        const ack = await this.js.publish(subject, body, { msgID: msgId, expect: { lastSubjectSequence: prev }, retries: 1 });
+        const ack = await this.js.publish(subject, body, { msgID: msgId, expect: { lastSubjectSequence: prev }, retries: 1, ...(limits.ttlSec === undefined ? {} : { ttl: `${limits.ttlSec}s` }) });
         this.metrics.jetstreamPublishLatency.observe((performance.now() - started) / 1000);
         if (ack.duplicate) {
           this.metrics.historyAppendRetries.inc({ reason: 'duplicate' });
@@ -232,9 +249,10 @@ export class History {
         return { seq: ack.seq, prev };
       } catch (err) {
         this.lastSeq.delete(subject);
+        if (err instanceof StreamFullError) throw err;
         if (err instanceof JetStreamApiError && err.code === STORE_FAILED) {
           const limit = fullLimitOf(err.message);
-          if (limit !== undefined) throw new StreamFullError(subject, limit);
+          if (limit !== undefined) throw new StreamFullError(subject, limit, limit === 'per_subject' ? await this.retryAfterSec(subject) : undefined);
           throw err;
         }
         if (err instanceof JetStreamApiError && err.code === DUPLICATE_IN_FLIGHT && Date.now() + backoffMs < deadline) {
@@ -274,6 +292,28 @@ export class History {
     this.metrics.historyTailReads.inc();
     const m = await this.leader.streams.getMessage(streamOf(subject), { last_by_subj: subject });
     return m?.seq ?? 0;
+  }
+
+  /** How many messages `subject` holds, asked of the stream leader (a namespace's room quota). */
+  private async countOn(subject: string): Promise<number> {
+    const info = await this.leader.streams.info(streamOf(subject), { subjects_filter: subject });
+    return info.state.subjects?.[subject] ?? 0;
+  }
+
+  /**
+   * Seconds until the oldest message on a full subject ages out (when a new one fits again), or
+   * undefined when it cannot be read: only asked when an append was refused.
+   */
+  private async retryAfterSec(subject: string): Promise<number | undefined> {
+    try {
+      const oldest = await this.jsm.direct.getMessage(streamOf(subject), { seq: 1, next_by_subj: subject });
+      if (oldest === null) return undefined;
+      const ts = (JSON.parse(this.decoder.decode(oldest.data)) as { ts?: unknown }).ts;
+      if (typeof ts !== 'number') return undefined;
+      return Math.max(1, Math.ceil((ts + this.limits.maxAgeSecOf(subject) * 1000 - Date.now()) / 1000));
+    } catch {
+      return undefined;
+    }
   }
 
   /**

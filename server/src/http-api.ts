@@ -143,12 +143,26 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new HttpRefusal(400, 'bad_request', `field "${issue?.path.join('.') ?? ''}" ${issue?.message ?? 'is invalid'}`);
 }
 
-const STATUS: Record<Extract<SendOutcome, { ok: false }>['code'], number> = {
-  forbidden: 403,
-  rate_limited: 429,
-  remote_unavailable: 503,
-  not_stored: 503,
-};
+type Refusal = Extract<SendOutcome, { ok: false }>;
+
+/**
+ * The status of a refusal. A full quota (the recipient's or the room's history, a namespace's
+ * historyMaxMsgs) is the sender's matter, like a rate limit: 429, with Retry-After when the oldest
+ * message ages out. A full store, or NATS unreachable, is the deployment's: 503. (HAProxy takes no
+ * replica out for any status: `observe layer4`.)
+ */
+function statusOf(outcome: Refusal): number {
+  switch (outcome.code) {
+    case 'forbidden':
+      return 403;
+    case 'rate_limited':
+      return 429;
+    case 'not_stored':
+      return outcome.full === 'quota' ? 429 : 503;
+    case 'remote_unavailable':
+      return 503;
+  }
+}
 
 function answer(res: ServerResponse, outcome: SendOutcome): void {
   if (outcome.ok) {
@@ -160,8 +174,9 @@ function answer(res: ServerResponse, outcome: SendOutcome): void {
     });
     return;
   }
+  const status = statusOf(outcome);
   const headers: Record<string, string> = {};
-  if (outcome.code === 'rate_limited') headers['retry-after'] = String(Math.max(1, Math.ceil((outcome.retryAfterMs ?? 1000) / 1000)));
-  else if (STATUS[outcome.code] === 503) headers['retry-after'] = '1';
-  sendJson(res, STATUS[outcome.code], { error: outcome.code, message: outcome.message, delivered: outcome.delivered }, headers);
+  if (outcome.retryAfterMs !== undefined || outcome.code === 'rate_limited') headers['retry-after'] = String(Math.max(1, Math.ceil((outcome.retryAfterMs ?? 1000) / 1000)));
+  else if (status === 503) headers['retry-after'] = '1';
+  sendJson(res, status, { error: outcome.code, message: outcome.message, delivered: outcome.delivered }, headers);
 }

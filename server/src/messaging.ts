@@ -5,6 +5,7 @@
  */
 import type { Access, Actor } from './access.js';
 import type { Delivery } from './delivery.js';
+import type { StreamFullError } from './history.js';
 import type { Metrics } from './metrics.js';
 import type { UserRateLimits } from './rate-limit.js';
 import { parseRoom } from './rooms.js';
@@ -16,7 +17,15 @@ export type Sender =
 
 export type SendOutcome =
   | { ok: true; delivered: number; stored: boolean; seq?: number; duplicate?: boolean }
-  | { ok: false; code: 'forbidden' | 'remote_unavailable' | 'not_stored' | 'rate_limited'; message: string; delivered: number; retryAfterMs?: number };
+  | {
+      ok: false;
+      code: 'forbidden' | 'remote_unavailable' | 'not_stored' | 'rate_limited';
+      message: string;
+      delivered: number;
+      retryAfterMs?: number;
+      /** not_stored: the recipient's or room's quota is full (`quota`: the client's matter), or the store as a whole (`store`). */
+      full?: 'quota' | 'store';
+    };
 
 /** Name used as `from` when the server API sends without naming a sender. */
 export const SERVER_SENDER = 'server';
@@ -66,7 +75,8 @@ export class Messaging {
     if (r.unreachable > 0) {
       return { ok: false, code: 'remote_unavailable', message: `not stored, and ${r.unreachable} replica(s) holding the recipient could not be reached`, delivered: r.delivered };
     }
-    if (r.delivered === 0) return { ok: false, code: 'not_stored', message: refusedOf(r) ?? 'could not store the message and the recipient is not connected here', delivered: 0 };
+    if (r.refused !== undefined) return notStored(r.refused);
+    if (r.delivered === 0) return { ok: false, code: 'not_stored', message: 'could not store the message and the recipient is not connected here', delivered: 0 };
     return { ok: true, delivered: r.delivered, stored: false };
   }
 
@@ -81,9 +91,9 @@ export class Messaging {
     const admitted = this.admit(sender, opts);
     if ('ok' in admitted) return admitted;
     const { from, msgId } = admitted;
-    const r = await this.delivery.room({ v: 1, kind: 'room', room: name.room, from, data, ts: Date.now(), origin: this.serverId, ...(msgId === undefined ? {} : { msgId }) });
-    const refused = refusedOf(r);
-    if (refused !== undefined) return { ok: false, code: 'not_stored', message: refused, delivered: 0 };
+    const keep = this.access.policy(name)?.keepHistory ?? false;
+    const r = await this.delivery.room({ v: 1, kind: 'room', room: name.room, from, data, ts: Date.now(), origin: this.serverId, ...(msgId === undefined ? {} : { msgId }) }, keep);
+    if (r.refused !== undefined) return notStored(r.refused);
     if (!r.published && r.stored === undefined) {
       return { ok: false, code: 'remote_unavailable', message: 'NATS is unreachable: only local members got it', delivered: r.delivered };
     }
@@ -104,8 +114,14 @@ function duplicateOf(stored: object): { duplicate?: true } {
   return (stored as { duplicate?: unknown }).duplicate === true ? { duplicate: true } : {};
 }
 
-/** Why the history refused the message (a full stream), when Delivery says so. */
-function refusedOf(r: object): string | undefined {
-  const refused = (r as { refused?: unknown }).refused;
-  return typeof refused === 'string' ? refused : undefined;
+/** The sender's answer when the history refused the message because it is full. */
+function notStored(refused: StreamFullError): SendOutcome {
+  return {
+    ok: false,
+    code: 'not_stored',
+    message: refused.message,
+    delivered: 0,
+    full: refused.limit === 'per_subject' ? 'quota' : 'store',
+    ...(refused.retryAfterSec === undefined ? {} : { retryAfterMs: refused.retryAfterSec * 1000 }),
+  };
 }

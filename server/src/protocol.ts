@@ -40,6 +40,7 @@ export const ErrorCode = {
   notMember: 'not_member',
   notStored: 'not_stored',
   tooManyRooms: 'too_many_rooms',
+  roomFull: 'room_full',
   invalidToken: 'invalid_token',
   internal: 'internal',
 } as const;

@@ -22,6 +22,14 @@ export function roomToken(room: string): string {
   return colon < 0 ? `default__${room}` : `${room.slice(0, colon)}__${room.slice(colon + 1)}`;
 }
 
+/** The namespace of a room history subject (`roomlog.<namespace>__<name>`); undefined for any other subject. */
+export function namespaceOfRoomLog(subject: string): string | undefined {
+  if (!subject.startsWith('roomlog.')) return undefined;
+  const token = subject.slice('roomlog.'.length);
+  const sep = token.indexOf('__');
+  return sep > 0 ? token.slice(0, sep) : undefined;
+}
+
 export const subjects = {
   /** Targeted delivery to the replica that holds the sockets (request/reply: the reply carries the count). */
   server: (serverId: string) => `server.${serverId}`,
