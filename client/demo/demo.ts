@@ -185,8 +185,8 @@ function sendFrom(form: HTMLFormElement, input: HTMLInputElement, go: (text: str
 sendFrom(ui.dmForm, ui.dmText, (text) => client?.send(ui.dmTo.value.trim(), { text }) ?? Promise.reject(new Error('not signed in')));
 sendFrom(ui.roomForm, ui.roomText, (text) => client?.publish(ROOM, { text }) ?? Promise.reject(new Error('not signed in')));
 
-// ---- the fleet panel: each poll may reach another replica through the balancer; keep the latest of each.
-const heard = new Map<string, { r: FleetReplica; at: number }>();
+// ---- the fleet panel: any replica's /fleet lists every live replica, from their heartbeats.
+let replicas: { r: FleetReplica; at: number }[] = [];
 let nodes: FleetView['nats']['nodes'] = [];
 
 async function pollFleet(): Promise<void> {
@@ -195,10 +195,10 @@ async function pollFleet(): Promise<void> {
     if (!res.ok) return;
     const view = (await res.json()) as FleetView;
     const now = Date.now();
-    for (const r of view.replicas) heard.set(r.id, { r, at: now - r.ageMs });
+    replicas = view.replicas.map((r) => ({ r, at: now - r.ageMs }));
     nodes = view.nats.nodes;
   } catch {
-    // the balancer may be between replicas: the next poll tries again
+    // the balancer may be between replicas: the next poll tries again (the last answer stays shown)
   }
   renderFleet();
 }
@@ -212,7 +212,8 @@ function cell(text: string, num = false): HTMLTableCellElement {
 
 function renderFleet(): void {
   const now = Date.now();
-  const rows = [...heard.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([id, { r, at }]) => {
+  const rows = [...replicas].sort((a, b) => a.r.id.localeCompare(b.r.id)).map(({ r, at }) => {
+    const id = r.id;
     const tr = document.createElement('tr');
     const age = Math.round((now - at) / 1000);
     if (now - at > STALE_MS) tr.classList.add('stale');

@@ -1,5 +1,6 @@
 /**
- * One replica's lifecycle: listen, connect to NATS, join the directory, serve, drain.
+ * One replica's lifecycle: listen, connect to NATS, join the fleet, serve, drain. This is where the
+ * modules are assembled: each gets what it needs as one deps object (server/README.md has the map).
  */
 import { createServer, type Server } from 'node:http';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -7,7 +8,9 @@ import { Access } from './access.js';
 import { CloseCode, CloseReason } from './close-codes.js';
 import type { Config } from './config.js';
 import { LocalConnections } from './connections.js';
-import { Delivery, type SocketWriter } from './delivery.js';
+import { Delivery } from './delivery.js';
+import type { ReplicaView } from './demo/fleet-view.js';
+import { FleetMembership } from './fleet-membership.js';
 import { Gateway } from './gateway.js';
 import { createHttpHandler } from './http-api.js';
 import type { Logger } from './logger.js';
@@ -18,14 +21,17 @@ import { guardSubscriptions } from './nats-guard.js';
 import { UserRateLimits } from './rate-limit.js';
 import { CursorStore } from './cursor-store.js';
 import { History } from './history.js';
-import { connectNats, openBuckets } from './nats-setup.js';
+import { connectNats, openBuckets, openStreams } from './nats-setup.js';
 import { OrderedDelivery } from './ordered-delivery.js';
 import { PresenceDirectory } from './presence.js';
+import { LoadMeter } from './replica-load.js';
+import { SocketWriter } from './socket-writer.js';
 
 interface Routing {
   nc: NatsConnection;
   delivery: Delivery;
   presence: PresenceDirectory;
+  membership: FleetMembership;
   messaging: Messaging;
   ordered: OrderedDelivery;
   cursors: CursorStore;
@@ -36,9 +42,11 @@ export class App {
   private readonly local = new LocalConnections();
   private readonly http: Server;
   private readonly metricsHttp: Server;
+  private readonly writer: SocketWriter;
   private readonly gateway: Gateway;
   private readonly access: Access;
   private readonly rates: UserRateLimits;
+  private readonly load: LoadMeter;
   private routing: Routing | null = null;
   private natsUp = false;
   private draining = false;
@@ -47,12 +55,15 @@ export class App {
     this.metrics = new Metrics(config.serverId);
     this.access = new Access(config.namespaces);
     this.rates = new UserRateLimits(config.limits.userRatePerSec, config.limits.userRateBurst);
+    this.load = new LoadMeter(this.metrics);
     this.metricsHttp = createMetricsServer(this.metrics, log);
+    this.writer = new SocketWriter({ limits: config.limits, pingIntervalMs: config.timing.pingIntervalMs, local: this.local, metrics: this.metrics, log });
     this.gateway = new Gateway({
       config,
       log,
       metrics: this.metrics,
       local: this.local,
+      writer: this.writer,
       routing: () => this.routing,
       access: this.access,
       notAcceptingReason: () => this.notReadyReason(),
@@ -61,6 +72,8 @@ export class App {
       config,
       log,
       metrics: this.metrics,
+      load: this.load,
+      fleet: () => this.otherReplicas(),
       messaging: () => this.routing?.messaging ?? null,
       readiness: () => {
         const reason = this.notReadyReason();
@@ -76,8 +89,17 @@ export class App {
     if (this.draining) return 'draining';
     if (this.routing === null) return 'starting';
     if (!this.natsUp) return 'nats_disconnected';
-    if (!this.routing.presence.healthy) return 'kv_unreachable';
+    if (!this.routing.membership.healthy) return 'kv_unreachable';
     return null;
+  }
+
+  /** The other live replicas' numbers, as their heartbeats carry them (for the demo's /fleet). */
+  private otherReplicas(): ReplicaView[] {
+    const out: ReplicaView[] = [];
+    for (const r of this.routing?.membership.live() ?? []) {
+      if (r.id !== this.config.serverId && r.load !== undefined) out.push({ id: r.id, ...r.load, ageMs: r.ageMs });
+    }
+    return out;
   }
 
   async start(): Promise<void> {
@@ -95,20 +117,31 @@ export class App {
     this.metrics.natsConnected.set(1);
     this.log.info({ nats: nc.getServer() }, 'connected to NATS');
     const kv = await openBuckets(nc, this.config);
-    const presence = new PresenceDirectory(kv.presence, kv.replicas, this.config.serverId, this.config.timing, this.log, this.metrics, (user) => this.local.ofUser(user) !== undefined);
-    const history = await History.open(nc, this.config, this.log, this.metrics);
-    const write: SocketWriter = (c, frame, onWritten) => this.gateway.write(c, frame, onWritten);
-    const ordered = new OrderedDelivery(history, write, this.metrics, this.log, {
+    await openStreams(nc, this.config, this.log);
+    const { serverId } = this.config;
+    const { log, metrics, writer, local } = this;
+    this.load.start();
+    const membership = new FleetMembership({ replicas: kv.replicas, serverId, timing: this.config.timing, log, load: () => this.load.current() });
+    const presence = new PresenceDirectory({ presence: kv.presence, serverId, membership, log, metrics, holdsLocally: (user) => local.ofUser(user) !== undefined });
+    membership.onTick(() => { presence.retryFailed(); });
+    membership.onReplicaDead((server) => presence.purgeServer(server));
+    const history = await History.open(nc, this.config, log, metrics);
+    const ordered = new OrderedDelivery({
+      history,
+      writer,
+      metrics,
+      log,
       pageSize: this.config.durability.replayPageSize,
       highWaterBytes: Math.floor(this.config.limits.maxBufferedBytes / 2),
-      close: (c, code, reason) => { this.gateway.close(c, code, reason); },
     });
-    const delivery = new Delivery(nc, history, ordered, this.local, presence, this.config.serverId, write, this.config.timing.remoteTimeoutMs, this.metrics, this.log);
+    const delivery = new Delivery({ nc, history, ordered, local, presence, writer, serverId, remoteTimeoutMs: this.config.timing.remoteTimeoutMs, metrics, log });
     await presence.start();
+    await membership.start();
     delivery.start();
     this.watchNats(nc, delivery, presence, ordered);
-    this.routing = { nc, delivery, presence, messaging: new Messaging(delivery, this.config.serverId, this.access, this.rates, this.metrics), ordered, cursors: new CursorStore(kv.cursors, this.log) };
-    this.gateway.start();
+    const messaging = new Messaging({ delivery, serverId, access: this.access, rates: this.rates, metrics });
+    this.routing = { nc, delivery, presence, membership, messaging, ordered, cursors: new CursorStore(kv.cursors, log) };
+    writer.start();
     this.log.info('ready');
   }
 
@@ -150,16 +183,19 @@ export class App {
     this.log.info({ connections: conns.length, windowMs }, 'draining');
     await Promise.all(conns.map((conn) => new Promise<void>((resolve) => {
       setTimeout(() => {
-        this.gateway.close(conn, CloseCode.serviceRestart, CloseReason.restart);
+        this.writer.close(conn, CloseCode.serviceRestart, CloseReason.restart);
         resolve();
       }, Math.random() * windowMs);
     })));
     const deadline = Date.now() + 2_000;
     while (this.local.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
     for (const conn of this.local.all()) conn.socket.terminate();
-    this.gateway.stop();
+    this.writer.stop();
+    this.load.stop();
     if (this.routing !== null) {
+      this.routing.membership.halt();
       await this.routing.presence.stop().catch((err: unknown) => { this.log.warn({ err }, 'presence stop failed'); });
+      await this.routing.membership.stop();
       await this.routing.nc.drain().catch((err: unknown) => { this.log.warn({ err }, 'NATS drain failed'); });
     }
     this.http.closeAllConnections();

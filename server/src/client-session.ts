@@ -5,7 +5,7 @@
  */
 import type { Access, Actor } from './access.js';
 import { AuthError, verifyRoomToken, verifyToken, type AuthOptions, type RoomToken } from './auth.js';
-import type { ClientConnection, LocalConnections } from './connections.js';
+import type { ClientConnection, ConnectionWriter, LocalConnections } from './connections.js';
 import type { Delivery } from './delivery.js';
 import type { OrderedDelivery } from './ordered-delivery.js';
 import { parseRoom, type RoomName } from './rooms.js';
@@ -14,7 +14,7 @@ import type { Logger } from './logger.js';
 import type { Messaging, Sender, SendOutcome } from './messaging.js';
 import type { Metrics } from './metrics.js';
 import { CloseCode, CloseReason } from './close-codes.js';
-import { ErrorCode, parseClientFrame, type ClientFrame, type ClientId, type ServerFrame } from './protocol.js';
+import { ErrorCode, parseClientFrame, type ClientFrame, type ClientId } from './protocol.js';
 import type { TokenBucket } from './rate-limit.js';
 
 export interface SessionDeps {
@@ -26,10 +26,8 @@ export interface SessionDeps {
   auth: AuthOptions;
   metrics: Metrics;
   log: Logger;
-  /** Sends a control frame (ack, error, pong) to this connection. */
-  reply: (conn: ClientConnection, frame: ServerFrame) => void;
-  /** Closes the connection with a code and reason. */
-  close: (conn: ClientConnection, code: number, reason: string) => void;
+  /** Control frames (ack, error, pong) and closes go out through it. */
+  writer: ConnectionWriter;
   /** The connection's token was replaced by a valid `refresh`: schedule its new expiry. */
   refreshed: (conn: ClientConnection) => void;
   rateBurst: number;
@@ -46,13 +44,13 @@ export class ClientSession {
     if (conn.state.closing) return;
     if (isBinary) {
       this.error(undefined, ErrorCode.badFrame, CloseReason.binary);
-      deps.close(conn, CloseCode.unsupportedData, CloseReason.binary);
+      deps.writer.close(conn, CloseCode.unsupportedData, CloseReason.binary);
       return;
     }
     if (!this.bucket.take()) {
       conn.state.strikes += 1;
       if (conn.state.strikes === 1) this.error(undefined, ErrorCode.rateLimited, 'too many frames: slow down');
-      if (conn.state.strikes > deps.rateBurst) deps.close(conn, CloseCode.policy, CloseReason.rateLimit);
+      if (conn.state.strikes > deps.rateBurst) deps.writer.close(conn, CloseCode.policy, CloseReason.rateLimit);
       return;
     }
     conn.state.strikes = 0;
@@ -85,7 +83,7 @@ export class ClientSession {
     const { conn, deps } = this;
     switch (frame.type) {
       case 'ping':
-        deps.reply(conn, { type: 'pong', id: frame.id });
+        deps.writer.send(conn, { type: 'pong', id: frame.id });
         return;
       case 'send':
         this.answer(frame.id, await deps.messaging.sendDirect(this.sender(), frame.to, frame.data, { from: frame.from, clientId: frame.id, transport: 'ws' }));
@@ -96,7 +94,7 @@ export class ClientSession {
       case 'leave':
         conn.cursors.delete(subjects.roomLog(frame.room));
         if (deps.local.leave(conn, frame.room)) deps.delivery.roomClosed(frame.room);
-        deps.reply(conn, { type: 'ack', id: frame.id, room: frame.room });
+        deps.writer.send(conn, { type: 'ack', id: frame.id, room: frame.room });
         return;
       case 'publish': {
         const room = parseRoom(frame.room);
@@ -119,7 +117,7 @@ export class ClientSession {
           }
         }
         const subject = frame.room === undefined ? subjects.inbox(conn.userId) : subjects.roomLog(frame.room);
-        deps.reply(conn, { type: 'ack', id: frame.id, ...(frame.room === undefined ? {} : { room: frame.room }) });
+        deps.writer.send(conn, { type: 'ack', id: frame.id, ...(frame.room === undefined ? {} : { room: frame.room }) });
         await deps.ordered.start(conn, subject, frame.after, 'resume');
         return;
       }
@@ -178,12 +176,12 @@ export class ClientSession {
       // Hold live room messages from here on; settle at the tail (live only) or replay from `after`.
       deps.ordered.hold(conn, subject);
       if (deps.local.join(conn, room.room)) deps.delivery.roomOpened(room.room);
-      deps.reply(conn, { type: 'ack', id: frame.id, room: room.room });
+      deps.writer.send(conn, { type: 'ack', id: frame.id, room: room.room });
       if (frame.after === undefined) await deps.ordered.startAtTail(conn, subject);
       else await deps.ordered.start(conn, subject, frame.after, 'resume');
       return;
     }
-    deps.reply(conn, { type: 'ack', id: frame.id, room: room.room });
+    deps.writer.send(conn, { type: 'ack', id: frame.id, room: room.room });
     if (frame.after !== undefined) await deps.ordered.start(conn, subject, frame.after, 'resume');
   }
 
@@ -205,12 +203,12 @@ export class ClientSession {
     conn.auth.exp = principal.exp;
     conn.auth.grants = principal.grants;
     deps.refreshed(conn);
-    deps.reply(conn, { type: 'ack', id, ...(principal.exp === null ? {} : { exp: principal.exp }) });
+    deps.writer.send(conn, { type: 'ack', id, ...(principal.exp === null ? {} : { exp: principal.exp }) });
   }
 
   private answer(id: ClientId, outcome: SendOutcome, room?: string): void {
     if (outcome.ok) {
-      this.deps.reply(this.conn, {
+      this.deps.writer.send(this.conn, {
         type: 'ack',
         id,
         ...(room === undefined ? {} : { room }),
@@ -231,6 +229,6 @@ export class ClientSession {
 
   private error(id: ClientId, code: ErrorCode, message: string, delivered?: number): void {
     this.deps.metrics.errorsSent.inc({ code });
-    this.deps.reply(this.conn, delivered === undefined ? { type: 'error', code, message, id } : { type: 'error', code, message, id, delivered });
+    this.deps.writer.send(this.conn, delivered === undefined ? { type: 'error', code, message, id } : { type: 'error', code, message, id, delivered });
   }
 }

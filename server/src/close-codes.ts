@@ -33,6 +33,8 @@ export const CloseReason = {
   forbidden: 'forbidden',
   tooManyConnections: 'too many connections for this user',
   slowConsumer: 'slow consumer: reconnect and resume',
+  tooFarBehind: 'too far behind: reconnect and resume',
+  historyUnavailable: 'history unavailable: reconnect and resume',
   bufferBudget: 'replica send budget exceeded: reconnect and resume',
   rateLimit: 'rate limit exceeded',
   binary: 'binary frames are not supported',

@@ -1,10 +1,12 @@
 /**
- * The sockets this replica holds, indexed by connection, user and room. Only local state:
- * what other replicas hold is the presence directory's business.
+ * A client connection and everything it carries (its cursors, what it may do), the seam through which
+ * frames reach its socket (`ConnectionWriter`, implemented by socket-writer.ts), and the sockets this
+ * replica holds, indexed by connection, user and room. Only local state: what other replicas hold is
+ * the presence directory's business.
  */
 import type { WebSocket } from 'ws';
 import type { Action, Grants } from './grants.js';
-import type { Cursor } from './ordered-delivery.js';
+import type { ServerFrame } from './protocol.js';
 
 export interface ClientConnection {
   readonly id: string;
@@ -19,6 +21,54 @@ export interface ClientConnection {
   readonly state: { missedPongs: number; strikes: number; closing: boolean };
   /** subject (inbox.<user>, roomlog.<room>) → the last seq written to this connection. */
   readonly cursors: Map<string, Cursor>;
+}
+
+/** A live message on its way to one connection's cursor (ordered-delivery.ts decides when it is written). */
+export interface LiveItem {
+  seq: number;
+  prev: number;
+  frame: Extract<ServerFrame, { type: 'message' }>;
+  /** The frame with its seq as UTF-8 JSON, made by the first write: every member of a room gets the same bytes. */
+  bytes?: Buffer;
+}
+
+/** One connection's position on one subject (its inbox, or a room it joined). */
+export interface Cursor {
+  /** The last seq written to the socket: what follows it is written next, what is at or below it is a repeat. */
+  last: number;
+  /**
+   * The last seq whose bytes the socket handed to the kernel (ws's send callback, without error):
+   * what the client received as far as the server can know. Bytes `terminate()` threw away do not count.
+   */
+  delivered: number;
+  /** True while a replay is queued or running, or a page waits for the client: live messages wait in `buffer`. */
+  replaying: boolean;
+  buffer: LiveItem[];
+  /** A page ended with more to come: live messages are dropped (a later page reads them) until the client asks. */
+  paused: boolean;
+  /** Holes at or below this seq were checked with the stream leader: retention removed what was there. */
+  trimmedTo: number;
+  /** Replays for one cursor run one after the other. */
+  work: Promise<void>;
+  runs: number;
+}
+
+/**
+ * The only way frames reach a socket (socket-writer.ts implements it; tests pass a fake). Delivery,
+ * ordered delivery, the sessions and the gateway all write through it.
+ */
+export interface ConnectionWriter {
+  /**
+   * Writes a text frame unless the connection is closing or its send buffer is over the cap (then it
+   * closes the connection 1013 and returns false). A frame going to many sockets is passed as UTF-8
+   * bytes encoded once. `onWritten` is ws's send callback: no error once the bytes were handed to
+   * the kernel, an error when they were not (the socket was terminated first).
+   */
+  write(conn: ClientConnection, frame: string | Buffer, onWritten?: (err?: Error | null) => void): boolean;
+  /** A control frame (welcome, ack, error, pong, refresh), counted in wsfleet_messages_total. */
+  send(conn: ClientConnection, frame: ServerFrame): void;
+  /** Closes with a code (close-codes.ts) and its reason; the first close of a connection wins. */
+  close(conn: ClientConnection, code: number, reason: string): void;
 }
 
 export class LocalConnections {

@@ -9,12 +9,13 @@
  * Stored messages carry seq/prev, and reach each connection through its cursor (ordered-delivery).
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import type { ClientConnection, LocalConnections } from './connections.js';
+import type { ClientConnection, ConnectionWriter, LiveItem, LocalConnections } from './connections.js';
 import { decodeEnvelope, decodeReply, encode, type Envelope } from './envelope.js';
 import { StreamFullError, type History, type Sequenced } from './history.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { LiveItem, OrderedDelivery } from './ordered-delivery.js';
+import { isNoResponders } from './nats-errors.js';
+import type { OrderedDelivery } from './ordered-delivery.js';
 import type { PresenceDirectory } from './presence.js';
 import type { ServerFrame } from './protocol.js';
 import { subjects } from './subjects.js';
@@ -34,47 +35,46 @@ export interface DeliveryResult {
   refused?: StreamFullError;
 }
 
-/**
- * Writes a text frame to one socket unless it is closing or its send buffer is over the cap. A frame
- * going to many sockets is passed as UTF-8 bytes encoded once, not re-encoded per socket.
- * `onWritten` is ws's send callback: called once the bytes were handed to the kernel (no error),
- * or with an error when they were not (the socket was terminated first).
- */
-export type SocketWriter = (conn: ClientConnection, frame: string | Buffer, onWritten?: (err?: Error | null) => void) => boolean;
+export interface DeliveryDeps {
+  nc: NatsConnection;
+  /** Stores before delivering; remembers seqs seen live (the next append's predecessor hint). */
+  history: Pick<History, 'append' | 'observe'>;
+  /** Sequenced messages reach each connection through its cursor. */
+  ordered: Pick<OrderedDelivery, 'offer'>;
+  local: LocalConnections;
+  /** Which other live replicas hold a user's sockets. */
+  presence: Pick<PresenceDirectory, 'remoteServersFor'>;
+  /** Unsequenced messages (broadcasts, ones that could not be stored) are written straight out. */
+  writer: ConnectionWriter;
+  serverId: string;
+  /** REMOTE_TIMEOUT_MS: how long a targeted delivery to another replica may take. */
+  remoteTimeoutMs: number;
+  metrics: Metrics;
+  log: Logger;
+}
 
 export class Delivery {
   private readonly roomSubs = new Map<string, Subscription>();
   private natsUp = true;
 
-  constructor(
-    private readonly nc: NatsConnection,
-    private readonly history: History,
-    private readonly ordered: OrderedDelivery,
-    private readonly local: LocalConnections,
-    private readonly presence: PresenceDirectory,
-    private readonly serverId: string,
-    private readonly write: SocketWriter,
-    private readonly remoteTimeoutMs: number,
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
-  ) {}
+  constructor(private readonly deps: DeliveryDeps) {}
 
   start(): void {
-    this.nc.subscribe(subjects.server(this.serverId), { callback: (err, msg) => {
+    this.deps.nc.subscribe(subjects.server(this.deps.serverId), { callback: (err, msg) => {
       if (err !== null) return;
       const env = decodeEnvelope(msg.data);
       if (env?.kind !== 'direct') {
         msg.respond(encode({ delivered: 0 }));
         return;
       }
-      this.metrics.crossReplicaReceived.inc({ kind: 'direct' });
+      this.deps.metrics.crossReplicaReceived.inc({ kind: 'direct' });
       msg.respond(encode({ delivered: this.writeToUser(env, 'remote') }));
     } });
-    this.nc.subscribe(subjects.broadcast, { callback: (err, msg) => {
+    this.deps.nc.subscribe(subjects.broadcast, { callback: (err, msg) => {
       if (err !== null) return;
       const env = decodeEnvelope(msg.data);
       if (env?.kind !== 'broadcast') return;
-      this.metrics.crossReplicaReceived.inc({ kind: 'broadcast' });
+      this.deps.metrics.crossReplicaReceived.inc({ kind: 'broadcast' });
       this.writeToAll(env, 'remote');
     } });
   }
@@ -90,12 +90,12 @@ export class Delivery {
    */
   async direct(env: Direct): Promise<DeliveryResult> {
     const { msgId, ...message } = env;
-    const outcome = await this.settle(this.history.append(subjects.inbox(env.to), { kind: 'direct', to: env.to, from: env.from, data: env.data, ts: env.ts }, msgId), { to: env.to });
+    const outcome = await this.settle(this.deps.history.append(subjects.inbox(env.to), { kind: 'direct', to: env.to, from: env.from, data: env.data, ts: env.ts }, msgId), { to: env.to });
     if (outcome instanceof StreamFullError) return { delivered: 0, unreachable: 0, refused: outcome };
     const stored = outcome;
     const sequenced: Direct = stored === undefined ? message : { ...message, seq: stored.seq, prev: stored.prev };
     let delivered = this.writeToUser(sequenced, 'local');
-    const remotes = this.presence.remoteServersFor(env.to);
+    const remotes = this.deps.presence.remoteServersFor(env.to);
     if (remotes.length === 0) return { delivered, unreachable: 0, ...(stored === undefined ? {} : { stored }) };
     // Stored means NATS answered just now: try the live path even if a status event said otherwise.
     if (!this.natsUp && stored === undefined) return { delivered, unreachable: remotes.length };
@@ -115,33 +115,33 @@ export class Delivery {
    */
   async room(env: Room, store = true): Promise<DeliveryResult & { published: boolean }> {
     const { msgId, ...message } = env;
-    const outcome = store ? await this.settle(this.history.append(subjects.roomLog(env.room), { kind: 'room', room: env.room, from: env.from, data: env.data, ts: env.ts }, msgId), { room: env.room }) : undefined;
+    const outcome = store ? await this.settle(this.deps.history.append(subjects.roomLog(env.room), { kind: 'room', room: env.room, from: env.from, data: env.data, ts: env.ts }, msgId), { room: env.room }) : undefined;
     if (outcome instanceof StreamFullError) return { delivered: 0, unreachable: 0, published: false, refused: outcome };
     const stored = outcome;
     const sequenced: Room = stored === undefined ? message : { ...message, seq: stored.seq, prev: stored.prev };
     const delivered = this.writeToRoom(sequenced, 'local');
     if (!this.natsUp && stored === undefined) return { delivered, unreachable: 0, published: false };
-    this.nc.publish(subjects.room(env.room), encode(sequenced));
-    this.metrics.crossReplicaPublishes.inc({ kind: 'room' });
+    this.deps.nc.publish(subjects.room(env.room), encode(sequenced));
+    this.deps.metrics.crossReplicaPublishes.inc({ kind: 'room' });
     return { delivered, unreachable: 0, published: true, ...(stored === undefined ? {} : { stored }) };
   }
 
   broadcast(env: Broadcast): { delivered: number; published: boolean } {
     const delivered = this.writeToAll(env, 'local');
     if (!this.natsUp) return { delivered, published: false };
-    this.nc.publish(subjects.broadcast, encode(env));
-    this.metrics.crossReplicaPublishes.inc({ kind: 'broadcast' });
+    this.deps.nc.publish(subjects.broadcast, encode(env));
+    this.deps.metrics.crossReplicaPublishes.inc({ kind: 'broadcast' });
     return { delivered, published: true };
   }
 
   /** Called when a room gets its first local member: start hearing other replicas' messages for it. */
   roomOpened(room: string): void {
     if (this.roomSubs.has(room)) return;
-    this.roomSubs.set(room, this.nc.subscribe(subjects.room(room), { callback: (err, msg) => {
+    this.roomSubs.set(room, this.deps.nc.subscribe(subjects.room(room), { callback: (err, msg) => {
       if (err !== null) return;
       const env = decodeEnvelope(msg.data);
       if (env?.kind !== 'room' || env.room !== room) return;
-      this.metrics.crossReplicaReceived.inc({ kind: 'room' });
+      this.deps.metrics.crossReplicaReceived.inc({ kind: 'room' });
       this.writeToRoom(env, 'remote');
     } }));
   }
@@ -162,10 +162,10 @@ export class Delivery {
       return await storing;
     } catch (err) {
       if (err instanceof StreamFullError) {
-        this.log.info({ ...target, limit: err.limit }, 'history full: message refused');
+        this.deps.log.info({ ...target, limit: err.limit }, 'history full: message refused');
         return err;
       }
-      this.log.warn({ err, ...target }, 'could not store a message; delivering it live only');
+      this.deps.log.warn({ err, ...target }, 'could not store a message; delivering it live only');
       return undefined;
     }
   }
@@ -173,9 +173,9 @@ export class Delivery {
   /** One targeted request, retried once on a timeout; null when the replica could not be reached. */
   private async requestDelivery(server: string, payload: Uint8Array): Promise<number | null> {
     for (let attempt = 1; attempt <= 2; attempt++) {
-      this.metrics.crossReplicaPublishes.inc({ kind: 'direct' });
+      this.deps.metrics.crossReplicaPublishes.inc({ kind: 'direct' });
       try {
-        const reply = await this.nc.request(subjects.server(server), payload, { timeout: this.remoteTimeoutMs });
+        const reply = await this.deps.nc.request(subjects.server(server), payload, { timeout: this.deps.remoteTimeoutMs });
         return decodeReply(reply.data)?.delivered ?? 0;
       } catch (err) {
         if (isNoResponders(err)) {
@@ -183,22 +183,22 @@ export class Delivery {
           // its clients will resume from the stored history on whichever replica they reach.
           return 0;
         }
-        this.log.warn({ target: server, attempt, err: err as Error }, 'targeted delivery failed');
+        this.deps.log.warn({ target: server, attempt, err: err as Error }, 'targeted delivery failed');
       }
     }
     return null;
   }
 
   private writeToUser(env: Direct, path: 'local' | 'remote'): number {
-    if (path === 'remote' && env.seq !== undefined) this.history.observe(subjects.inbox(env.to), env.seq);
-    const conns = this.local.ofUser(env.to);
+    if (path === 'remote' && env.seq !== undefined) this.deps.history.observe(subjects.inbox(env.to), env.seq);
+    const conns = this.deps.local.ofUser(env.to);
     if (conns === undefined) return 0;
     return this.writeEach(conns, subjects.inbox(env.to), { type: 'message', from: env.from, data: env.data, ts: env.ts }, env, path);
   }
 
   private writeToRoom(env: Room, path: 'local' | 'remote'): number {
-    if (path === 'remote' && env.seq !== undefined) this.history.observe(subjects.roomLog(env.room), env.seq);
-    const conns = this.local.inRoom(env.room);
+    if (path === 'remote' && env.seq !== undefined) this.deps.history.observe(subjects.roomLog(env.room), env.seq);
+    const conns = this.deps.local.inRoom(env.room);
     if (conns === undefined) return 0;
     return this.writeEach(conns, subjects.roomLog(env.room), { type: 'message', room: env.room, from: env.from, data: env.data, ts: env.ts }, env, path);
   }
@@ -206,7 +206,7 @@ export class Delivery {
   private writeToAll(env: Broadcast, path: 'local' | 'remote'): number {
     const bytes = Buffer.from(JSON.stringify({ type: 'message', broadcast: true, from: env.from, data: env.data, ts: env.ts } satisfies ServerFrame));
     let n = 0;
-    for (const conn of this.local.all()) if (this.write(conn, bytes)) n += 1;
+    for (const conn of this.deps.local.all()) if (this.deps.writer.write(conn, bytes)) n += 1;
     this.observe(n, env.ts, path);
     return n;
   }
@@ -216,10 +216,10 @@ export class Delivery {
     let n = 0;
     if (env.seq !== undefined && env.prev !== undefined) {
       const item: LiveItem = { seq: env.seq, prev: env.prev, frame };
-      for (const conn of conns) if (this.ordered.offer(conn, subject, item)) n += 1;
+      for (const conn of conns) if (this.deps.ordered.offer(conn, subject, item)) n += 1;
     } else {
       const bytes = Buffer.from(JSON.stringify(frame));
-      for (const conn of conns) if (this.write(conn, bytes)) n += 1;
+      for (const conn of conns) if (this.deps.writer.write(conn, bytes)) n += 1;
     }
     this.observe(n, env.ts, path);
     return n;
@@ -227,14 +227,7 @@ export class Delivery {
 
   private observe(n: number, ts: number, path: 'local' | 'remote'): void {
     if (n === 0) return;
-    this.metrics.messages.inc({ type: 'message', direction: 'out' }, n);
-    this.metrics.deliveryLatency.observe({ path }, Math.max(0, Date.now() - ts) / 1000);
+    this.deps.metrics.messages.inc({ type: 'message', direction: 'out' }, n);
+    this.deps.metrics.deliveryLatency.observe({ path }, Math.max(0, Date.now() - ts) / 1000);
   }
-}
-
-function isNoResponders(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const e = err as Error & { isNoResponders?: () => boolean };
-  if (typeof e.isNoResponders === 'function') return e.isNoResponders();
-  return /no responders/i.test(e.message);
 }

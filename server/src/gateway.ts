@@ -1,6 +1,7 @@
 /**
  * The WebSocket side of a replica: admits upgrades (path, readiness, capacity, auth), then runs
- * each connection (welcome, frames, protocol pings, slow-consumer cap, cleanup).
+ * each connection (welcome, frames, token expiry, cleanup). Frames reach the socket through the
+ * socket writer (socket-writer.ts: send buffer caps, closes, protocol pings).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -21,25 +22,15 @@ import type { Logger } from './logger.js';
 import type { Messaging } from './messaging.js';
 import type { Metrics } from './metrics.js';
 import type { PresenceDirectory } from './presence.js';
-import type { ServerFrame } from './protocol.js';
 import { TokenBucket } from './rate-limit.js';
-
-/** Bytes are sent as a text frame too (ws would frame a Buffer as binary by default). */
-const TEXT_FRAME = { binary: false } as const;
-
-/**
- * Each WebSocket's TCP socket. Node calls a write's callback without an error when the socket was
- * destroyed before the write completed (terminate(), a reset): such a write did not reach the
- * client, so it must not count as delivered.
- */
-const tcpSockets = new WeakMap<WebSocket, Duplex>();
-const DESTROYED = new Error('socket destroyed before the write completed');
+import type { SocketWriter } from './socket-writer.js';
 
 export interface GatewayDeps {
   config: Config;
   log: Logger;
   metrics: Metrics;
   local: LocalConnections;
+  writer: SocketWriter;
   /** Present once the replica is connected to NATS and the KV; null before. */
   routing: () => { delivery: Delivery; presence: PresenceDirectory; messaging: Messaging; ordered: OrderedDelivery; cursors: CursorStore } | null;
   access: Access;
@@ -63,10 +54,6 @@ export class Gateway {
   /** user → upgrades admitted but not yet open (counted against MAX_CONNECTIONS_PER_USER). */
   private readonly pendingByUser = new Map<string, number>();
   private readonly expiry = new WeakMap<ClientConnection, ExpiryTimers>();
-  private pingTimer: NodeJS.Timeout | undefined;
-  private bufferTimer: NodeJS.Timeout | undefined;
-  /** Bytes in all send buffers at the last sample, plus what was written since (an upper bound). */
-  private bufferedTotal = 0;
 
   constructor(private readonly deps: GatewayDeps) {
     this.wss = new WebSocketServer({
@@ -76,18 +63,6 @@ export class Gateway {
       maxPayload: deps.config.limits.maxPayloadBytes,
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
-  }
-
-  start(): void {
-    this.pingTimer = setInterval(() => { this.pingAll(); }, this.deps.config.timing.pingIntervalMs);
-    this.pingTimer.unref();
-    this.bufferTimer = setInterval(() => { this.sampleBuffered(); }, 250);
-    this.bufferTimer.unref();
-  }
-
-  stop(): void {
-    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
-    if (this.bufferTimer !== undefined) clearInterval(this.bufferTimer);
   }
 
   /** Upgrades in flight (admitted, handshake not finished): always comes back to 0. */
@@ -183,7 +158,7 @@ export class Gateway {
   }
 
   private onConnection(socket: WebSocket, principal: Principal, req: IncomingMessage, resumeAfter: number | null): void {
-    const { config, log, metrics, local } = this.deps;
+    const { config, log, metrics, local, writer } = this.deps;
     const routing = this.deps.routing();
     if (routing === null) {
       socket.close(CloseCode.tryAgainLater, CloseReason.notReady);
@@ -218,8 +193,7 @@ export class Gateway {
       auth: config.auth,
       metrics,
       log: connLog,
-      reply: (c, frame) => { this.sendControl(c, frame); },
-      close: (c, code, reason) => { this.close(c, code, reason); },
+      writer,
       refreshed: (c) => { this.scheduleExpiry(c); },
       rateBurst: config.limits.rateBurst,
       maxRooms: config.limits.maxRoomsPerConnection,
@@ -232,7 +206,7 @@ export class Gateway {
       metrics.errorsSent.inc({ code: err.code ?? 'socket_error' });
       connLog.info({ reason: err.code ?? err.message }, 'connection error');
     });
-    tcpSockets.set(socket, req.socket);
+    writer.track(socket, req.socket);
     socket.on('close', (code) => {
       this.clearExpiry(conn);
       metrics.connections.dec();
@@ -244,7 +218,7 @@ export class Gateway {
       for (const room of emptiedRooms) routing.delivery.roomClosed(room);
       connLog.debug({ code }, 'closed');
     });
-    this.sendControl(conn, {
+    writer.send(conn, {
       type: 'welcome',
       server: config.serverId,
       user: conn.userId,
@@ -274,52 +248,6 @@ export class Gateway {
   }
 
   /**
-   * Writes a text frame (a string, or its UTF-8 bytes) unless the connection is closing or its send
-   * buffer passed the cap. `onWritten` is ws's send callback: no error once the bytes were handed to the kernel.
-   */
-  write(conn: ClientConnection, frame: string | Buffer, onWritten?: (err?: Error | null) => void): boolean {
-    const { socket, state } = conn;
-    if (state.closing || socket.readyState !== WebSocket.OPEN) return false;
-    const buffered = socket.bufferedAmount;
-    if (buffered > this.deps.config.limits.maxBufferedBytes) {
-      this.deps.metrics.slowConsumerCloses.inc();
-      this.deps.log.info({ conn: conn.id, user: conn.userId, buffered }, 'slow consumer: closing');
-      this.closeSlow(conn, CloseReason.slowConsumer);
-      return false;
-    }
-    const size = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
-    // Over the replica's budget, a socket that is already behind goes (one that keeps up does not).
-    if (buffered > 0 && this.bufferedTotal + size > this.deps.config.limits.maxBufferedBytesTotal) {
-      this.deps.metrics.bufferBudgetCloses.inc();
-      this.deps.log.info({ conn: conn.id, user: conn.userId, buffered, total: this.bufferedTotal }, 'replica over its send budget: closing a lagging connection');
-      this.bufferedTotal = Math.max(0, this.bufferedTotal - buffered);
-      this.closeSlow(conn, CloseReason.bufferBudget);
-      return false;
-    }
-    this.bufferedTotal += size;
-    if (onWritten === undefined) {
-      socket.send(frame, TEXT_FRAME);
-    } else {
-      const tcp = tcpSockets.get(socket);
-      socket.send(frame, TEXT_FRAME, (err) => { onWritten(err ?? (tcp === undefined || tcp.destroyed ? DESTROYED : null)); });
-    }
-    return true;
-  }
-
-  private closeSlow(conn: ClientConnection, reason: string): void {
-    this.close(conn, CloseCode.tryAgainLater, reason);
-    setTimeout(() => { conn.socket.terminate(); }, 1000).unref();
-  }
-
-  /** Sums the send buffers of all sockets (the write path adds to it between samples). */
-  private sampleBuffered(): void {
-    let total = 0;
-    for (const conn of this.deps.local.all()) total += conn.socket.bufferedAmount;
-    this.bufferedTotal = total;
-    this.deps.metrics.bufferedBytes.set(total);
-  }
-
-  /**
    * At the token's expiry: a `refresh` frame with a deadline; without a valid refresh by then,
    * close 4001. A refresh (any time) reschedules from the new token's exp.
    */
@@ -337,13 +265,12 @@ export class Gateway {
         return;
       }
       const windowMs = this.deps.config.auth.refreshWindowMs;
-      this.sendControl(conn, { type: 'refresh', deadline: Date.now() + windowMs });
+      this.deps.writer.send(conn, { type: 'refresh', deadline: Date.now() + windowMs });
       timers.deadline = setTimeout(() => {
         if (conn.auth.exp !== exp) return;
         this.deps.metrics.tokenExpiryCloses.inc();
         this.deps.log.info({ conn: conn.id, user: conn.userId }, 'token expired and not refreshed: closing');
-        this.close(conn, CloseCode.tokenExpired, CloseReason.tokenExpired);
-        setTimeout(() => { conn.socket.terminate(); }, 1000).unref();
+        this.deps.writer.closeThenTerminate(conn, CloseCode.tokenExpired, CloseReason.tokenExpired);
       }, windowMs);
       timers.deadline.unref();
     };
@@ -356,29 +283,6 @@ export class Gateway {
     clearTimeout(timers.expiry);
     clearTimeout(timers.deadline);
     this.expiry.delete(conn);
-  }
-
-  close(conn: ClientConnection, code: number, reason: string): void {
-    if (conn.state.closing) return;
-    conn.state.closing = true;
-    this.deps.metrics.errorsSent.inc({ code: String(code) });
-    conn.socket.close(code, reason);
-  }
-
-  private sendControl(conn: ClientConnection, frame: ServerFrame): void {
-    if (this.write(conn, JSON.stringify(frame))) this.deps.metrics.messages.inc({ type: frame.type, direction: 'out' });
-  }
-
-  private pingAll(): void {
-    for (const conn of this.deps.local.all()) {
-      if (conn.state.missedPongs >= 2) {
-        this.deps.log.info({ conn: conn.id, user: conn.userId }, 'missed two pings: terminating');
-        conn.socket.terminate();
-        continue;
-      }
-      conn.state.missedPongs += 1;
-      if (conn.socket.readyState === WebSocket.OPEN) conn.socket.ping();
-    }
   }
 }
 

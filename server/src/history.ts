@@ -20,12 +20,12 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { JetStreamApiError, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { jetStreamReplicas } from './nats-setup.js';
 import { HistoryLimits } from './history-limits.js';
+import { ServerErrorCodes, isApiError, isNoMessage, isTransient, wrongLastSequence } from './nats-errors.js';
 import { streams } from './subjects.js';
 
 export type StoredMessage =
@@ -66,14 +66,6 @@ export class StreamFullError extends Error {
   }
 }
 
-/** "wrong last sequence: N": another append got there first; N is the subject's tail now. */
-const WRONG_LAST_SEQUENCE = 10071;
-/** "wrong last sequence" without N: in a cluster, another conditional append to the subject is still in flight. */
-const WRONG_LAST_SEQUENCE_IN_FLIGHT = 10164;
-/** "duplicate message id is in process": our earlier attempt with this Nats-Msg-Id is still being stored. */
-const DUPLICATE_IN_FLIGHT = 10158;
-/** "store failed": with discard new, the stream or the subject is at its limit. */
-const STORE_FAILED = 10077;
 const MAX_APPEND_ATTEMPTS = 8;
 /** How long an append keeps trying through a JetStream leader election (a NATS node lost). */
 const APPEND_DEADLINE_MS = 8_000;
@@ -82,13 +74,10 @@ const LEADER_READ_TIMEOUT_MS = 2_000;
 /** Stored messages read per direct-get batch. */
 export const READ_BATCH_MAX = 256;
 
-/** Errors that a JetStream leader election or a NATS reconnect produces, and that go away. */
-function isTransient(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return err.name === 'TimeoutError' || /no responders|timeout|not enabled|leader|unavailable|disconnect|closed/i.test(err.message);
-}
-
-/** The subject's actual last sequence, from JetStream's "wrong last sequence: N" refusal. */
+/**
+ * The subject's actual last sequence, from the text of a JetStreamApiCodes.StreamWrongLastSequence
+ * refusal ("wrong last sequence: N"): the code says what happened, only the text carries N.
+ */
 export function lastSequenceFromConflict(description: string): number | undefined {
   const m = /wrong last sequence: (\d+)/i.exec(description);
   if (m?.[1] === undefined) return undefined;
@@ -96,7 +85,7 @@ export function lastSequenceFromConflict(description: string): number | undefine
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
-/** Which limit a "store failed" refusal names, or undefined when it is not a full stream. */
+/** Which limit a "store failed" refusal (ServerErrorCodes.StreamStoreFailed) names, or undefined when it is not a full stream. */
 export function fullLimitOf(description: string): StreamFullError['limit'] | undefined {
   if (/maximum messages per subject exceeded/i.test(description)) return 'per_subject';
   if (/maximum (bytes|messages) exceeded/i.test(description)) return 'stream';
@@ -120,32 +109,17 @@ function streamOf(subject: string): string {
   return subject.startsWith('inbox.') ? streams.inbox : streams.rooms;
 }
 
-/** The stream settings this version needs; a stream created by an older version is updated to them. */
-export function streamSettings(config: Config, replicas: number): Partial<StreamConfig> {
-  const maxAgeNs = config.history.maxAgeSec * 1_000_000_000;
-  return {
-    num_replicas: replicas,
-    max_age: maxAgeNs,
-    max_msgs_per_subject: config.history.maxMsgsPerUser,
-    max_bytes: config.history.maxBytes,
-    // Full means full: refuse the new message rather than evict an acknowledged one.
-    discard: 'new',
-    discard_new_per_subject: true,
-    // Within this window an append with a Nats-Msg-Id already stored is answered "duplicate".
-    duplicate_window: Math.min(config.durability.duplicateWindowSec * 1_000_000_000, maxAgeNs),
-    allow_direct: true,
-    storage: 'file',
-  };
-}
-
-/** The settings of `wanted` that `actual` does not have, as "field: actual → wanted". */
-export function settingsDiff(actual: Partial<StreamConfig>, wanted: Partial<StreamConfig>): string[] {
-  const out: string[] = [];
-  for (const [key, value] of Object.entries(wanted)) {
-    const have = (actual as Record<string, unknown>)[key];
-    if (have !== value) out.push(`${key}: ${JSON.stringify(have)} -> ${JSON.stringify(value)}`);
-  }
-  return out;
+export interface HistoryDeps {
+  /** Appends (publish with the expected last subject sequence). */
+  js: JetStreamClient;
+  /** Direct gets: any replica of the stream answers. */
+  jsm: JetStreamManager;
+  /** For reads the stream leader must answer: short, since there is no answer at all while a leader is being elected. */
+  leader: JetStreamManager;
+  log: Logger;
+  metrics: Metrics;
+  /** Where a room's namespace keeps less than the stream (history-limits.ts). */
+  limits: HistoryLimits;
 }
 
 export class History {
@@ -156,53 +130,21 @@ export class History {
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
 
-  private constructor(
-    private readonly js: JetStreamClient,
-    private readonly jsm: JetStreamManager,
-    /** For reads the stream leader must answer: short, since there is no answer at all while a leader is being elected. */
-    private readonly leader: JetStreamManager,
-    private readonly log: Logger,
-    private readonly metrics: Metrics,
-    /** Where a room's namespace keeps less than the stream (history-limits.ts). */
-    private readonly limits: HistoryLimits,
-  ) {}
 
-  /**
-   * Creates or updates both streams (idempotent: whichever replica comes first) and opens them.
-   * A stream that exists with other settings (an older version's `discard: old`) is updated; when
-   * the update is refused, start-up stops with the differences named, rather than run on a
-   * stream that could evict acknowledged messages.
-   */
+  constructor(private readonly deps: HistoryDeps) {}
+
+  /** Opens the clients on the streams (nats-setup.ts creates the streams beside the buckets). */
   static async open(nc: NatsConnection, config: Config, log: Logger, metrics: Metrics): Promise<History> {
-    const jsm = await jetstreamManager(nc, { timeout: 10_000 });
-    const common = streamSettings(config, jetStreamReplicas(config));
     const limits = new HistoryLimits(config);
     if (limits.capped.length > 0) log.warn({ capped: limits.capped }, 'namespaces ask for more history than the streams keep: the streams\' limits apply');
-    for (const [name, subjects] of [[streams.inbox, ['inbox.*']], [streams.rooms, ['roomlog.*']]] as const) {
-      // Rooms: a namespace that keeps history for less than the stream's max age gives its messages a TTL.
-      const cfg = { ...common, name, subjects: [...subjects], ...(name === streams.rooms ? { allow_msg_ttl: true } : {}) };
-      try {
-        await jsm.streams.add(cfg);
-        continue;
-      } catch (addErr) {
-        // Exists already (another replica was first, or an older version made it): bring it to ours.
-        let current: Partial<StreamConfig>;
-        try {
-          current = (await jsm.streams.info(name)).config;
-        } catch {
-          throw new Error(`cannot create JetStream stream ${name}: ${(addErr as Error).message}`, { cause: addErr });
-        }
-        const diff = settingsDiff(current, cfg);
-        if (diff.length === 0) continue;
-        try {
-          await jsm.streams.update(name, cfg);
-          log.info({ stream: name, changed: diff }, 'stream settings updated');
-        } catch (updateErr) {
-          throw new Error(`JetStream stream ${name} exists with other settings and could not be updated (${(updateErr as Error).message}): ${diff.join('; ')}`, { cause: updateErr });
-        }
-      }
-    }
-    return new History(jetstream(nc, { timeout: 5_000 }), jsm, await jetstreamManager(nc, { timeout: LEADER_READ_TIMEOUT_MS }), log, metrics, limits);
+    return new History({
+      js: jetstream(nc, { timeout: 5_000 }),
+      jsm: await jetstreamManager(nc, { timeout: 10_000 }),
+      leader: await jetstreamManager(nc, { timeout: LEADER_READ_TIMEOUT_MS }),
+      log,
+      metrics,
+      limits,
+    });
   }
 
   /**
@@ -226,7 +168,7 @@ export class History {
 
   private async appendNow(subject: string, message: UnstoredMessage, msgId: string): Promise<Sequenced> {
     const deadline = Date.now() + APPEND_DEADLINE_MS;
-    const limits = this.limits.of(subject);
+    const limits = this.deps.limits.of(subject);
     let conflicts = 0;
     for (let backoffMs = 50; ; backoffMs = Math.min(backoffMs * 2, 500)) {
       try {
@@ -239,10 +181,10 @@ export class History {
         const body = this.encoder.encode(JSON.stringify({ ...message, prev }));
         const started = performance.now();
         // One attempt per call (retries: 1): a timed-out attempt is retried here, with the same msgID.
-        const ack = await this.js.publish(subject, body, { msgID: msgId, expect: { lastSubjectSequence: prev }, retries: 1, ...(limits.ttlSec === undefined ? {} : { ttl: `${limits.ttlSec}s` }) });
-        this.metrics.jetstreamPublishLatency.observe((performance.now() - started) / 1000);
+        const ack = await this.deps.js.publish(subject, body, { msgID: msgId, expect: { lastSubjectSequence: prev }, retries: 1, ...(limits.ttlSec === undefined ? {} : { ttl: `${limits.ttlSec}s` }) });
+        this.deps.metrics.jetstreamPublishLatency.observe((performance.now() - started) / 1000);
         if (ack.duplicate) {
-          this.metrics.historyAppendRetries.inc({ reason: 'duplicate' });
+          this.deps.metrics.historyAppendRetries.inc({ reason: 'duplicate' });
           return { seq: ack.seq, prev: ack.seq - 1, duplicate: true };
         }
         this.remember(subject, ack.seq);
@@ -250,31 +192,33 @@ export class History {
       } catch (err) {
         this.lastSeq.delete(subject);
         if (err instanceof StreamFullError) throw err;
-        if (err instanceof JetStreamApiError && err.code === STORE_FAILED) {
+        if (isApiError(err, ServerErrorCodes.StreamStoreFailed)) {
           const limit = fullLimitOf(err.message);
           if (limit !== undefined) throw new StreamFullError(subject, limit, limit === 'per_subject' ? await this.retryAfterSec(subject) : undefined);
           throw err;
         }
-        if (err instanceof JetStreamApiError && err.code === DUPLICATE_IN_FLIGHT && Date.now() + backoffMs < deadline) {
+        if (isApiError(err, ServerErrorCodes.DuplicateMessageInFlight) && Date.now() + backoffMs < deadline) {
           // Our earlier, timed-out attempt is still being stored (a leader election): its outcome decides.
-          this.metrics.historyAppendRetries.inc({ reason: 'in_flight' });
+          this.deps.metrics.historyAppendRetries.inc({ reason: 'in_flight' });
           await new Promise((r) => setTimeout(r, backoffMs));
           continue;
         }
-        if (err instanceof JetStreamApiError && (err.code === WRONG_LAST_SEQUENCE || err.code === WRONG_LAST_SEQUENCE_IN_FLIGHT)) {
-          // Another replica appended meanwhile: the refusal names the new tail; try again after it.
-          const actual = err.code === WRONG_LAST_SEQUENCE ? lastSequenceFromConflict(err.message) : undefined;
+        const conflict = wrongLastSequence(err);
+        if (conflict !== undefined) {
+          // Another replica appended meanwhile: the refusal names the new tail (or, in a cluster, that
+          // another conditional append to the subject is still in flight); try again after it.
+          const actual = conflict.tailNamed ? lastSequenceFromConflict(conflict.description) : undefined;
           if (actual !== undefined) this.remember(subject, actual);
           conflicts += 1;
           if (conflicts < MAX_APPEND_ATTEMPTS) {
-            this.metrics.historyAppendRetries.inc({ reason: actual === undefined ? 'in_flight' : 'conflict' });
+            this.deps.metrics.historyAppendRetries.inc({ reason: actual === undefined ? 'in_flight' : 'conflict' });
             // The other append is still being stored: give it a moment to land before reading the tail.
             if (actual === undefined) await new Promise((r) => setTimeout(r, Math.min(2 * conflicts, 20)));
             continue;
           }
         } else if (isTransient(err) && Date.now() + backoffMs < deadline) {
           // No stream leader for a moment, or no ack in time (stored or not: the msgID makes the retry safe).
-          this.metrics.historyAppendRetries.inc({ reason: 'transient' });
+          this.deps.metrics.historyAppendRetries.inc({ reason: 'transient' });
           await new Promise((r) => setTimeout(r, backoffMs));
           continue;
         }
@@ -289,14 +233,14 @@ export class History {
    * a replay must reach.
    */
   async lastSequenceOf(subject: string): Promise<number> {
-    this.metrics.historyTailReads.inc();
-    const m = await this.leader.streams.getMessage(streamOf(subject), { last_by_subj: subject });
+    this.deps.metrics.historyTailReads.inc();
+    const m = await this.deps.leader.streams.getMessage(streamOf(subject), { last_by_subj: subject });
     return m?.seq ?? 0;
   }
 
   /** How many messages `subject` holds, asked of the stream leader (a namespace's room quota). */
   private async countOn(subject: string): Promise<number> {
-    const info = await this.leader.streams.info(streamOf(subject), { subjects_filter: subject });
+    const info = await this.deps.leader.streams.info(streamOf(subject), { subjects_filter: subject });
     return info.state.subjects?.[subject] ?? 0;
   }
 
@@ -306,11 +250,11 @@ export class History {
    */
   private async retryAfterSec(subject: string): Promise<number | undefined> {
     try {
-      const oldest = await this.jsm.direct.getMessage(streamOf(subject), { seq: 1, next_by_subj: subject });
+      const oldest = await this.deps.jsm.direct.getMessage(streamOf(subject), { seq: 1, next_by_subj: subject });
       if (oldest === null) return undefined;
       const ts = (JSON.parse(this.decoder.decode(oldest.data)) as { ts?: unknown }).ts;
       if (typeof ts !== 'number') return undefined;
-      return Math.max(1, Math.ceil((ts + this.limits.maxAgeSecOf(subject) * 1000 - Date.now()) / 1000));
+      return Math.max(1, Math.ceil((ts + this.deps.limits.maxAgeSecOf(subject) * 1000 - Date.now()) / 1000));
     } catch {
       return undefined;
     }
@@ -322,8 +266,8 @@ export class History {
    * during a leader election, when the leader cannot.
    */
   private async tailHint(subject: string): Promise<number> {
-    this.metrics.historyTailReads.inc();
-    const m = await this.jsm.direct.getMessage(streamOf(subject), { last_by_subj: subject });
+    this.deps.metrics.historyTailReads.inc();
+    const m = await this.deps.jsm.direct.getMessage(streamOf(subject), { last_by_subj: subject });
     return m?.seq ?? 0;
   }
 
@@ -334,18 +278,18 @@ export class History {
    */
   async page(subject: string, after: number, limit: number): Promise<HistoryEntry[]> {
     const out: HistoryEntry[] = [];
-    const batch = await this.jsm.direct.getBatch(streamOf(subject), { seq: after + 1, next_by_subj: subject, batch: Math.max(1, Math.min(limit, READ_BATCH_MAX)) });
+    const batch = await this.deps.jsm.direct.getBatch(streamOf(subject), { seq: after + 1, next_by_subj: subject, batch: Math.max(1, Math.min(limit, READ_BATCH_MAX)) });
     try {
       for await (const m of batch) {
         try {
           out.push({ seq: m.seq, message: JSON.parse(this.decoder.decode(m.data)) as StoredMessage });
         } catch (err) {
-          this.log.error({ err, subject, seq: m.seq }, 'unreadable stored message skipped');
+          this.deps.log.error({ err, subject, seq: m.seq }, 'unreadable stored message skipped');
         }
       }
     } catch (err) {
       // The end of the stream (no message at or after `from`) is how a batch says it is done.
-      if (!(err instanceof Error) || !/message not found|no message found/i.test(err.message)) throw err;
+      if (!isNoMessage(err)) throw err;
     }
     return out;
   }
@@ -353,7 +297,7 @@ export class History {
   /** Whether message `seq` of `subject` is still stored, asked of the stream leader: false means retention removed it. */
   async isRetained(subject: string, seq: number): Promise<boolean> {
     if (seq <= 0) return false;
-    const m = await this.leader.streams.getMessage(streamOf(subject), { seq });
+    const m = await this.deps.leader.streams.getMessage(streamOf(subject), { seq });
     return m !== null && m.subject === subject;
   }
 

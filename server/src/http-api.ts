@@ -17,9 +17,9 @@ import type { Messaging, Sender, SendOutcome } from './messaging.js';
 import type { Metrics } from './metrics.js';
 import { ROOM_RULE, parseRoom } from './rooms.js';
 import { isValidToken } from './subjects.js';
-import { createDemoRoutes } from './demo/routes.js';
+import { createDemoRoutes, type DemoDeps } from './demo/routes.js';
 
-export interface HttpDeps {
+export interface HttpDeps extends Pick<DemoDeps, 'fleet' | 'load'> {
   config: Config;
   log: Logger;
   metrics: Metrics;

@@ -38,14 +38,19 @@ export interface SendOptions {
   transport: 'ws' | 'http';
 }
 
+export interface MessagingDeps {
+  delivery: Delivery;
+  /** This replica (the envelopes' origin). */
+  serverId: string;
+  access: Access;
+  /** The per-user rate limit, shared by every transport. */
+  rates: UserRateLimits;
+  metrics: Metrics;
+}
+
 export class Messaging {
-  constructor(
-    private readonly delivery: Delivery,
-    private readonly serverId: string,
-    private readonly access: Access,
-    private readonly rates: UserRateLimits,
-    private readonly metrics: Metrics,
-  ) {}
+
+  constructor(private readonly deps: MessagingDeps) {}
 
   /** Identity and rate checks common to every send; the `from` to use, or a refusal. */
   private admit(sender: Sender, opts: SendOptions): { from: string; msgId?: string } | SendOutcome {
@@ -53,9 +58,9 @@ export class Messaging {
     if (opts.from !== undefined && opts.from !== sender.userId) {
       return { ok: false, code: 'forbidden', message: 'cannot send as another user', delivered: 0 };
     }
-    const waitMs = this.rates.take(sender.userId);
+    const waitMs = this.deps.rates.take(sender.userId);
     if (waitMs > 0) {
-      this.metrics.rateLimited.inc({ transport: opts.transport });
+      this.deps.metrics.rateLimited.inc({ transport: opts.transport });
       return { ok: false, code: 'rate_limited', message: 'too many messages from this user: slow down', delivered: 0, retryAfterMs: waitMs };
     }
     return { from: sender.userId, ...(opts.clientId === undefined ? {} : { msgId: `${sender.userId}:${String(opts.clientId)}` }) };
@@ -70,7 +75,7 @@ export class Messaging {
     const admitted = this.admit(sender, opts);
     if ('ok' in admitted) return admitted;
     const { from, msgId } = admitted;
-    const r = await this.delivery.direct({ v: 1, kind: 'direct', to, from, data, ts: Date.now(), origin: this.serverId, ...(msgId === undefined ? {} : { msgId }) });
+    const r = await this.deps.delivery.direct({ v: 1, kind: 'direct', to, from, data, ts: Date.now(), origin: this.deps.serverId, ...(msgId === undefined ? {} : { msgId }) });
     if (r.stored !== undefined) return { ok: true, delivered: r.delivered, stored: true, seq: r.stored.seq, ...duplicateOf(r.stored) };
     if (r.unreachable > 0) {
       return { ok: false, code: 'remote_unavailable', message: `not stored, and ${r.unreachable} replica(s) holding the recipient could not be reached`, delivered: r.delivered };
@@ -83,16 +88,16 @@ export class Messaging {
   async publishRoom(sender: Sender, room: string, data: unknown, opts: SendOptions): Promise<SendOutcome> {
     const name = parseRoom(room);
     if (name === null) return { ok: false, code: 'forbidden', message: 'not a room', delivered: 0 };
-    const decision = this.access.publish(sender.kind === 'server' ? sender : sender.actor, name);
+    const decision = this.deps.access.publish(sender.kind === 'server' ? sender : sender.actor, name);
     if (!decision.ok) {
-      this.metrics.forbidden.inc({ action: 'publish' });
+      this.deps.metrics.forbidden.inc({ action: 'publish' });
       return { ok: false, code: 'forbidden', message: decision.message, delivered: 0 };
     }
     const admitted = this.admit(sender, opts);
     if ('ok' in admitted) return admitted;
     const { from, msgId } = admitted;
-    const keep = this.access.policy(name)?.keepHistory ?? false;
-    const r = await this.delivery.room({ v: 1, kind: 'room', room: name.room, from, data, ts: Date.now(), origin: this.serverId, ...(msgId === undefined ? {} : { msgId }) }, keep);
+    const keep = this.deps.access.policy(name)?.keepHistory ?? false;
+    const r = await this.deps.delivery.room({ v: 1, kind: 'room', room: name.room, from, data, ts: Date.now(), origin: this.deps.serverId, ...(msgId === undefined ? {} : { msgId }) }, keep);
     if (r.refused !== undefined) return notStored(r.refused);
     if (!r.published && r.stored === undefined) {
       return { ok: false, code: 'remote_unavailable', message: 'NATS is unreachable: only local members got it', delivered: r.delivered };
@@ -103,7 +108,7 @@ export class Messaging {
   /** To every connection of the fleet: the server API only (no user token grants it). */
   broadcast(sender: Sender, data: unknown, from?: string): SendOutcome {
     if (sender.kind !== 'server') return { ok: false, code: 'forbidden', message: 'broadcast is for the server API only', delivered: 0 };
-    const r = this.delivery.broadcast({ v: 1, kind: 'broadcast', from: from ?? SERVER_SENDER, data, ts: Date.now(), origin: this.serverId });
+    const r = this.deps.delivery.broadcast({ v: 1, kind: 'broadcast', from: from ?? SERVER_SENDER, data, ts: Date.now(), origin: this.deps.serverId });
     if (!r.published) return { ok: false, code: 'remote_unavailable', message: 'NATS is unreachable: only local connections got it', delivered: r.delivered };
     return { ok: true, delivered: r.delivered, stored: false };
   }

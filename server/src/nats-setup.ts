@@ -1,13 +1,17 @@
 /**
- * Connects to the NATS cluster and opens (creating when first) the KV buckets the fleet uses.
- * Creation is idempotent: whichever replica comes first creates, the others find them.
+ * Connects to the NATS cluster and creates (or finds, and brings to this version's settings) what
+ * the fleet keeps there: the KV buckets (presence, heartbeats, cursors) and the two message
+ * streams (WSF_INBOX, WSF_ROOMS). Creation is idempotent: whichever replica comes first creates,
+ * the others find them.
  */
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
-import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { JetStreamApiCodes, jetstreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { Config } from './config.js';
-import { buckets } from './subjects.js';
+import type { Logger } from './logger.js';
+import { isApiError } from './nats-errors.js';
+import { buckets, streams } from './subjects.js';
 
 export async function connectNats(config: Config): Promise<NatsConnection> {
   return connect({
@@ -40,7 +44,7 @@ export function jetStreamReplicas(config: Config): number {
  * Every bucket is bounded: a cap on its bytes (KV buckets refuse writes when full, they never
  * evict), on one value's size, one value per key (history 1), and an age after which unused keys
  * go. The presence bucket has no age: its keys are removed when users leave and when a replica's
- * heartbeat stops (presence.ts), and an age could drop a long-lived connection's entry.
+ * heartbeat stops (presence.ts, on fleet-membership.ts's word), and an age could drop a long-lived connection's entry.
  */
 export function bucketLimits(config: Config): Record<'presence' | 'replicas' | 'cursors', Partial<KvOptions>> {
   const replicas = jetStreamReplicas(config);
@@ -77,7 +81,7 @@ async function boundExisting(nc: NatsConnection, name: string, opts: Partial<KvO
       config = (await jsm.streams.info(stream)).config;
     } catch (err) {
       // Another replica is creating it right now (with these limits): wait for it, briefly.
-      if (!(err instanceof JetStreamApiError) || err.code !== JetStreamApiCodes.StreamNotFound) throw err;
+      if (!isApiError(err, JetStreamApiCodes.StreamNotFound)) throw err;
       if (attempt >= 10) return;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -100,4 +104,67 @@ export async function openBuckets(nc: NatsConnection, config: Config): Promise<{
   const heartbeats = await openBucket(nc, kvm, buckets.replicas, limits.replicas);
   const cursors = await openBucket(nc, kvm, buckets.cursors, limits.cursors);
   return { presence, replicas: heartbeats, cursors };
+}
+
+/** The stream settings this version needs; a stream created by an older version is updated to them. */
+export function streamSettings(config: Config, replicas: number): Partial<StreamConfig> {
+  const maxAgeNs = config.history.maxAgeSec * 1_000_000_000;
+  return {
+    num_replicas: replicas,
+    max_age: maxAgeNs,
+    max_msgs_per_subject: config.history.maxMsgsPerUser,
+    max_bytes: config.history.maxBytes,
+    // Full means full: refuse the new message rather than evict an acknowledged one.
+    discard: 'new',
+    discard_new_per_subject: true,
+    // Within this window an append with a Nats-Msg-Id already stored is answered "duplicate".
+    duplicate_window: Math.min(config.durability.duplicateWindowSec * 1_000_000_000, maxAgeNs),
+    allow_direct: true,
+    storage: 'file',
+  };
+}
+
+/** The settings of `wanted` that `actual` does not have, as "field: actual → wanted". */
+export function settingsDiff(actual: Partial<StreamConfig>, wanted: Partial<StreamConfig>): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(wanted)) {
+    const have = (actual as Record<string, unknown>)[key];
+    if (have !== value) out.push(`${key}: ${JSON.stringify(have)} -> ${JSON.stringify(value)}`);
+  }
+  return out;
+}
+
+/**
+ * Creates or updates both message streams (idempotent: whichever replica comes first). A stream
+ * that exists with other settings (an older version's `discard: old`) is updated; when the update
+ * is refused, start-up stops with the differences named, rather than run on a stream that could
+ * evict acknowledged messages.
+ */
+export async function openStreams(nc: NatsConnection, config: Config, log: Logger): Promise<void> {
+  const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+  const common = streamSettings(config, jetStreamReplicas(config));
+  for (const [name, subjects] of [[streams.inbox, ['inbox.*']], [streams.rooms, ['roomlog.*']]] as const) {
+    // Rooms: a namespace that keeps history for less than the stream's max age gives its messages a TTL.
+    const cfg = { ...common, name, subjects: [...subjects], ...(name === streams.rooms ? { allow_msg_ttl: true } : {}) };
+    try {
+      await jsm.streams.add(cfg);
+      continue;
+    } catch (addErr) {
+      // Exists already (another replica was first, or an older version made it): bring it to ours.
+      let current: Partial<StreamConfig>;
+      try {
+        current = (await jsm.streams.info(name)).config;
+      } catch {
+        throw new Error(`cannot create JetStream stream ${name}: ${(addErr as Error).message}`, { cause: addErr });
+      }
+      const diff = settingsDiff(current, cfg);
+      if (diff.length === 0) continue;
+      try {
+        await jsm.streams.update(name, cfg);
+        log.info({ stream: name, changed: diff }, 'stream settings updated');
+      } catch (updateErr) {
+        throw new Error(`JetStream stream ${name} exists with other settings and could not be updated (${(updateErr as Error).message}): ${diff.join('; ')}`, { cause: updateErr });
+      }
+    }
+  }
 }

@@ -18,12 +18,11 @@
  * ended and whether there is more. With more to come, live messages of that subject are not
  * written (a later page reads them from history) until the client asks for the next page.
  */
-import type { ClientConnection } from './connections.js';
-import type { SocketWriter } from './delivery.js';
+import { CloseCode, CloseReason } from './close-codes.js';
+import type { ClientConnection, ConnectionWriter, Cursor, LiveItem } from './connections.js';
 import { READ_BATCH_MAX, type HistoryEntry } from './history.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { ServerFrame } from './protocol.js';
 import { subjects } from './subjects.js';
 
 /** What ordered delivery needs from the history (History implements it; tests pass a fake). */
@@ -34,34 +33,6 @@ export interface HistoryReader {
   page(subject: string, after: number, limit: number): Promise<HistoryEntry[]>;
   /** Whether message `seq` of `subject` is still stored (asked of the leader): false means retention removed it. */
   isRetained(subject: string, seq: number): Promise<boolean>;
-}
-
-export interface LiveItem {
-  seq: number;
-  prev: number;
-  frame: Extract<ServerFrame, { type: 'message' }>;
-  /** The frame with its seq as UTF-8 JSON, made by the first write: every member of a room gets the same bytes. */
-  bytes?: Buffer;
-}
-
-export interface Cursor {
-  /** The last seq written to the socket: what follows it is written next, what is at or below it is a repeat. */
-  last: number;
-  /**
-   * The last seq whose bytes the socket handed to the kernel (ws's send callback, without error):
-   * what the client received as far as the server can know. Bytes `terminate()` threw away do not count.
-   */
-  delivered: number;
-  /** True while a replay is queued or running, or a page waits for the client: live messages wait in `buffer`. */
-  replaying: boolean;
-  buffer: LiveItem[];
-  /** A page ended with more to come: live messages are dropped (a later page reads them) until the client asks. */
-  paused: boolean;
-  /** Holes at or below this seq were checked with the stream leader: retention removed what was there. */
-  trimmedTo: number;
-  /** Replays for one cursor run one after the other. */
-  work: Promise<void>;
-  runs: number;
 }
 
 export type ResumeTrigger = 'resume' | 'cursor' | 'gap' | 'reconnect' | 'tail';
@@ -78,13 +49,17 @@ export interface ReplayedFrame {
   recovered: boolean;
 }
 
-export interface OrderedDeliveryOptions {
+export interface OrderedDeliveryDeps {
+  /** Where replays read from (History; tests pass a fake). */
+  history: HistoryReader;
+  /** Writes frames, and closes a connection whose history cannot be read (1013: reconnect and resume). */
+  writer: ConnectionWriter;
+  metrics: Metrics;
+  log: Logger;
   /** Messages per client-asked replay page (REPLAY_PAGE_SIZE). */
   pageSize?: number;
   /** A replay waits while the socket holds more than this many unsent bytes (so it never trips the slow-consumer cap). */
   highWaterBytes?: number;
-  /** Closes a connection whose history cannot be read (1013: reconnect and resume). */
-  close?: (conn: ClientConnection, code: number, reason: string) => void;
   /** Waits before reading again when a read stopped short of a tail the leader still holds. */
   lagRetryMs?: readonly number[];
   /** Waits before running a failed replay again; after the last, the connection is closed with 1013. */
@@ -96,7 +71,6 @@ const DEFAULT_PAGE_SIZE = 500;
 const BUFFER_MAX = 10_000;
 /** How long a replay waits for the socket to drain below the high-water mark before giving up. */
 const DRAIN_WAIT_MAX_MS = 30_000;
-const TRY_AGAIN_LATER = 1013;
 
 /** A history read stayed behind a tail the leader still holds: the cursor must not move past it. */
 class HistoryBehindError extends Error {
@@ -113,23 +87,12 @@ export class OrderedDelivery {
   private readonly highWaterBytes: number;
   private readonly lagRetryMs: readonly number[];
   private readonly failureRetryMs: readonly number[];
-  private readonly closeConn: (conn: ClientConnection, code: number, reason: string) => void;
 
-  constructor(
-    private readonly history: HistoryReader,
-    private readonly write: SocketWriter,
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
-    options: OrderedDeliveryOptions = {},
-  ) {
-    this.pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
-    this.highWaterBytes = options.highWaterBytes ?? 1024 * 1024;
-    this.lagRetryMs = options.lagRetryMs ?? [5, 10, 20, 40, 80, 160, 320, 640];
-    this.failureRetryMs = options.failureRetryMs ?? [250, 500, 1000, 2000, 4000, 4000];
-    this.closeConn = options.close ?? ((conn, code, reason) => {
-      conn.state.closing = true;
-      conn.socket.close(code, reason);
-    });
+  constructor(private readonly deps: OrderedDeliveryDeps) {
+    this.pageSize = deps.pageSize ?? DEFAULT_PAGE_SIZE;
+    this.highWaterBytes = deps.highWaterBytes ?? 1024 * 1024;
+    this.lagRetryMs = deps.lagRetryMs ?? [5, 10, 20, 40, 80, 160, 320, 640];
+    this.failureRetryMs = deps.failureRetryMs ?? [250, 500, 1000, 2000, 4000, 4000];
   }
 
   /** Creates a cursor that buffers live messages until `start` (or `startAtTail`) settles it. */
@@ -156,7 +119,7 @@ export class OrderedDelivery {
         cursor.delivered = after;
         cursor.paused = false;
         cursor.buffer = [];
-        tail = await this.history.lastSequenceOf(subject);
+        tail = await this.deps.history.lastSequenceOf(subject);
         first = false;
       }
       const page = await this.replayTo(conn, subject, cursor, tail, this.pageSize - written, (n) => { written += n; });
@@ -175,10 +138,10 @@ export class OrderedDelivery {
     const cursor = conn.cursors.get(subject) ?? this.hold(conn, subject);
     return this.run(conn, subject, cursor, 'tail', async () => {
       try {
-        cursor.last = Math.max(cursor.last, await this.history.lastSequenceOf(subject));
+        cursor.last = Math.max(cursor.last, await this.deps.history.lastSequenceOf(subject));
         cursor.delivered = Math.max(cursor.delivered, cursor.last);
       } catch (err) {
-        this.log.warn({ err, conn: conn.id, subject }, 'could not read the tail; taking live messages as they come');
+        this.deps.log.warn({ err, conn: conn.id, subject }, 'could not read the tail; taking live messages as they come');
         cursor.last = Number.NEGATIVE_INFINITY;
       }
     }, false);
@@ -201,14 +164,22 @@ export class OrderedDelivery {
     return this.writeItem(conn, cursor, item);
   }
 
-  /** Checks history for anything past the cursor (after NATS came back, or a connect race). */
+  /**
+   * Checks history for anything past the cursor (`reconnect`: NATS came back; `tail`: a send raced
+   * the connect). Counted in wsfleet_resumes_total under its trigger only when there was something
+   * to replay.
+   */
   catchUp(conn: ClientConnection, subject: string, trigger: ResumeTrigger): Promise<void> {
     const cursor = conn.cursors.get(subject);
     if (cursor === undefined || cursor.paused || !Number.isFinite(cursor.last)) return Promise.resolve();
+    let counted = false;
     return this.run(conn, subject, cursor, trigger, async () => {
       if (cursor.paused) return;
-      const tail = await this.history.lastSequenceOf(subject);
-      if (tail > cursor.last) await this.replayTo(conn, subject, cursor, tail, Number.POSITIVE_INFINITY);
+      const tail = await this.deps.history.lastSequenceOf(subject);
+      if (tail <= cursor.last) return;
+      if (!counted) this.deps.metrics.resumes.inc({ trigger });
+      counted = true;
+      await this.replayTo(conn, subject, cursor, tail, Number.POSITIVE_INFINITY);
     }, false);
   }
 
@@ -218,8 +189,8 @@ export class OrderedDelivery {
 
   private enqueue(conn: ClientConnection, cursor: Cursor, item: LiveItem): boolean {
     if (cursor.buffer.length >= BUFFER_MAX) {
-      this.log.info({ conn: conn.id, user: conn.userId }, 'too many live messages behind a replay: closing');
-      this.closeConn(conn, TRY_AGAIN_LATER, 'too far behind: reconnect and resume');
+      this.deps.log.info({ conn: conn.id, user: conn.userId }, 'too many live messages behind a replay: closing');
+      this.deps.writer.close(conn, CloseCode.tryAgainLater, CloseReason.tooFarBehind);
       return false;
     }
     cursor.buffer.push(item);
@@ -233,7 +204,7 @@ export class OrderedDelivery {
   private run(conn: ClientConnection, subject: string, cursor: Cursor, trigger: ResumeTrigger, job: () => Promise<void>, counts = true): Promise<void> {
     cursor.replaying = true;
     cursor.runs += 1;
-    if (counts) this.metrics.resumes.inc({ trigger });
+    if (counts) this.deps.metrics.resumes.inc({ trigger });
     const attempt = async (failures: number): Promise<void> => {
       try {
         await job();
@@ -242,11 +213,11 @@ export class OrderedDelivery {
         const waitMs = this.failureRetryMs[failures];
         if (waitMs === undefined) {
           // The holes stay holes: the client reconnects and resumes from what it has.
-          this.log.warn({ err, conn: conn.id, subject, after: cursor.last }, 'replay from history failed repeatedly: closing');
-          this.closeConn(conn, TRY_AGAIN_LATER, 'history unavailable: reconnect and resume');
+          this.deps.log.warn({ err, conn: conn.id, subject, after: cursor.last }, 'replay from history failed repeatedly: closing');
+          this.deps.writer.close(conn, CloseCode.tryAgainLater, CloseReason.historyUnavailable);
           return;
         }
-        this.log.warn({ err, conn: conn.id, subject, after: cursor.last, retryInMs: waitMs }, 'replay from history failed; trying again');
+        this.deps.log.warn({ err, conn: conn.id, subject, after: cursor.last, retryInMs: waitMs }, 'replay from history failed; trying again');
         await sleep(waitMs);
         if (this.stale(conn, subject, cursor)) return;
         await attempt(failures + 1);
@@ -254,7 +225,7 @@ export class OrderedDelivery {
     };
     const done = cursor.work
       .then(() => attempt(0))
-      .catch((err: unknown) => { this.log.error({ err, conn: conn.id, subject }, 'replay bookkeeping failed'); })
+      .catch((err: unknown) => { this.deps.log.error({ err, conn: conn.id, subject }, 'replay bookkeeping failed'); })
       .then(() => {
         cursor.runs -= 1;
         if (cursor.runs === 0) this.release(conn, subject, cursor);
@@ -282,7 +253,7 @@ export class OrderedDelivery {
     while (cursor.last < target && written < limit) {
       if (this.stale(conn, subject, cursor)) return { written, recovered };
       await this.belowHighWater(conn);
-      const entries = await this.history.page(subject, cursor.last, Math.min(limit - written, READ_BATCH_MAX));
+      const entries = await this.deps.history.page(subject, cursor.last, Math.min(limit - written, READ_BATCH_MAX));
       if (this.stale(conn, subject, cursor)) return { written, recovered };
       let progressed = false;
       for (const entry of entries) {
@@ -293,12 +264,12 @@ export class OrderedDelivery {
         written += 1;
         onWritten?.(1);
         progressed = true;
-        this.metrics.replayedMessages.inc();
+        this.deps.metrics.replayedMessages.inc();
         if (written >= limit) break;
       }
       if (progressed || cursor.last >= target) continue;
       // Nothing past the cursor, yet the tail is further: the replica that answered is behind, or retention took the rest.
-      if (!(await this.history.isRetained(subject, target))) {
+      if (!(await this.deps.history.isRetained(subject, target))) {
         // Age-based retention removes from the front: everything up to `target` on this subject is gone.
         cursor.trimmedTo = Math.max(cursor.trimmedTo, target);
         recovered = false;
@@ -349,7 +320,7 @@ export class OrderedDelivery {
   private writeItem(conn: ClientConnection, cursor: Cursor, item: LiveItem): boolean {
     item.bytes ??= Buffer.from(JSON.stringify({ ...item.frame, seq: item.seq }));
     const seq = item.seq;
-    const written = this.write(conn, item.bytes, (err) => {
+    const written = this.deps.writer.write(conn, item.bytes, (err) => {
       if (err == null && seq > cursor.delivered) cursor.delivered = seq;
     });
     if (!written) return false;
@@ -359,7 +330,7 @@ export class OrderedDelivery {
 
   private sendReplayed(conn: ClientConnection, subject: string, frame: ReplayedFrame): void {
     const room = roomOf(conn, subject);
-    this.write(conn, JSON.stringify(room === undefined ? frame : { ...frame, room }));
+    this.deps.writer.write(conn, JSON.stringify(room === undefined ? frame : { ...frame, room }));
   }
 }
 

@@ -44,11 +44,11 @@ export const subjects = {
 } as const;
 
 export const buckets = {
-  /** key `<user>.<server>` → JSON PresenceValue: which replica holds which user's connections. */
+  /** key `<user>.<server>` → JSON `PresenceValue` {since} (presence.ts): which replica holds which user's connections. */
   presence: 'wsf_presence',
-  /** key `<server>` → JSON heartbeat: which replicas are alive. */
+  /** key `<server>` → JSON `ReplicaHeartbeat` {at, connections, messagesInPerSec, messagesOutPerSec} (fleet-membership.ts): which replicas are alive, and their load. */
   replicas: 'wsf_replicas',
-  /** key `<user>` → JSON {seq}: the last inbox seq delivered when the user's socket closed. */
+  /** key `<user>` → JSON `CursorValue` {seq, at} (cursor-store.ts): the last inbox seq delivered when the user's socket closed. */
   cursors: 'wsf_cursors',
 } as const;
 

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { verifyToken } from '../../server/src/auth.js';
 import { DemoConfigError, parseDevTokens } from '../../server/src/demo/demo-config.js';
+import type { FleetSource } from '../../server/src/demo/fleet-view.js';
 import { createDemoRoutes } from '../../server/src/demo/routes.js';
 import { Metrics } from '../../server/src/metrics.js';
 
@@ -20,7 +21,7 @@ const dir = mkdtempSync(join(tmpdir(), 'wsf-demo-'));
 writeFileSync(join(dir, 'fleet-client.js'), 'export class FleetClient {}\n');
 writeFileSync(join(dir, 'index.html'), '<!doctype html><title>demo</title>\n');
 
-async function serve(devTokens: string | undefined): Promise<{ url: string; server: Server }> {
+async function serve(devTokens: string | undefined, fleet?: FleetSource): Promise<{ url: string; server: Server }> {
   const metrics = new Metrics('r9');
   metrics.connections.set(3);
   const routes = createDemoRoutes({
@@ -29,6 +30,7 @@ async function serve(devTokens: string | undefined): Promise<{ url: string; serv
     metrics,
     devTokens,
     assetDirs: [join(dir, 'absent'), dir],
+    fleet,
   });
   const server = createServer((req, res) => {
     if (!routes(req, res)) {
@@ -88,6 +90,20 @@ describe('demo routes', () => {
     assert.equal(view.source, 'self');
     assert.deepEqual(view.replicas.map((r) => [r.id, r.connections, r.self]), [['r9', 3, true]]);
     assert.deepEqual(view.nats.nodes, [{ node: '127.0.0.1:1', up: false }]);
+  });
+
+  it("GET /fleet with a heartbeat source: every live replica in one answer, this one's numbers its own", async () => {
+    const withFleet = await serve(undefined, () => [
+      { id: 'r2', connections: 5, messagesInPerSec: 1.5, messagesOutPerSec: 2, ageMs: 800 },
+      { id: 'r9', connections: 99, messagesInPerSec: 0, messagesOutPerSec: 0, ageMs: 1500 },
+    ]);
+    try {
+      const view = (await (await fetch(`${withFleet.url}/fleet`)).json()) as { source: string; replicas: { id: string; connections: number; ageMs: number; self?: boolean }[] };
+      assert.equal(view.source, 'heartbeats');
+      assert.deepEqual(view.replicas.map((r) => [r.id, r.connections, r.ageMs, r.self ?? false]), [['r2', 5, 800, false], ['r9', 3, 0, true]]);
+    } finally {
+      withFleet.server.close();
+    }
   });
 
   it('POST /dev/token mints a token the server accepts (DEV_TOKENS=true)', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { appendMsgId, fullLimitOf, settingsDiff, streamSettings } from '../../server/src/history.js';
+import { appendMsgId, fullLimitOf } from '../../server/src/history.js';
+import { settingsDiff, streamSettings } from '../../server/src/nats-setup.js';
 import { loadConfig } from '../../server/src/config.js';
 
 test('a full stream is told apart from other store failures (nats-server 10077 texts)', () => {

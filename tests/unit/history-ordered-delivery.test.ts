@@ -6,12 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ClientConnection } from '../../server/src/connections.js';
-import type { SocketWriter } from '../../server/src/delivery.js';
+import type { ClientConnection, ConnectionWriter, LiveItem } from '../../server/src/connections.js';
 import type { HistoryEntry, StoredMessage } from '../../server/src/history.js';
 import { createLogger } from '../../server/src/logger.js';
 import { Metrics } from '../../server/src/metrics.js';
-import { OrderedDelivery, type HistoryReader, type LiveItem, type ReplayedFrame } from '../../server/src/ordered-delivery.js';
+import { OrderedDelivery, type HistoryReader, type ReplayedFrame } from '../../server/src/ordered-delivery.js';
 
 const SUBJECT = 'inbox.u1';
 const log = createLogger('test', 'silent');
@@ -84,20 +83,27 @@ function harness(stream: FakeStream, opts: { pageSize?: number; failWritesFrom?:
     state: { missedPongs: 0, strikes: 0, closing: false },
     cursors: new Map(),
   } as unknown as ClientConnection;
-  const write: SocketWriter = (_conn, frame, onWritten) => {
-    const f = JSON.parse(frame.toString()) as { type: string; seq?: number };
-    if (f.type === 'replayed') replayed.push(f as unknown as ReplayedFrame);
-    else if (f.seq !== undefined) written.push(f.seq);
-    const failed = opts.failWritesFrom !== undefined && f.seq !== undefined && f.seq >= opts.failWritesFrom;
-    // Like ws: the callback comes later, with an error when the bytes never reached the kernel.
-    setImmediate(() => onWritten?.(failed ? new Error('socket terminated') : null));
-    return true;
+  const writer: ConnectionWriter = {
+    write: (_conn, frame, onWritten) => {
+      const f = JSON.parse(frame.toString()) as { type: string; seq?: number };
+      if (f.type === 'replayed') replayed.push(f as unknown as ReplayedFrame);
+      else if (f.seq !== undefined) written.push(f.seq);
+      const failed = opts.failWritesFrom !== undefined && f.seq !== undefined && f.seq >= opts.failWritesFrom;
+      // Like ws: the callback comes later, with an error when the bytes never reached the kernel.
+      setImmediate(() => onWritten?.(failed ? new Error('socket terminated') : null));
+      return true;
+    },
+    send: () => { assert.fail('ordered delivery sends no control frames'); },
+    close: (_c, code, reason) => { closes.push({ code, reason }); conn.state.closing = true; },
   };
-  const ordered = new OrderedDelivery(stream, write, metrics, log, {
+  const ordered = new OrderedDelivery({
+    history: stream,
+    writer,
+    metrics,
+    log,
     pageSize: opts.pageSize ?? 500,
     lagRetryMs: [1, 2, 4, 8, 16, 32, 64],
     failureRetryMs: [1, 2, 4],
-    close: (_c, code, reason) => { closes.push({ code, reason }); conn.state.closing = true; },
   });
   return { conn, ordered, written, replayed, closes };
 }
@@ -251,6 +257,40 @@ describe('ordered delivery: holes, retention, paging', () => {
       assert.deepEqual(h.written, storedSeqs(stream), `round ${round}`);
       assert.deepEqual(h.closes, [], `round ${round}`);
     }
+  });
+
+  it('live copies that arrive while a replay reads the same messages are written once, in order (a merge, as in Centrifuge)', async () => {
+    const stream = new FakeStream();
+    for (let i = 0; i < 5; i++) stream.append();
+    const h = harness(stream);
+    h.ordered.hold(h.conn, SUBJECT);
+    const replay = h.ordered.start(h.conn, SUBJECT, 0, 'resume');
+    // Stored before the replay reads the tail: the replay reads them, and their live copies (each
+    // offered twice, as a room publish and a retried request would) wait in the buffer meanwhile.
+    const live = [stream.append(), stream.append()];
+    for (const item of [...live, ...live]) assert.equal(h.ordered.offer(h.conn, SUBJECT, item), true);
+    await replay;
+    await settle(h);
+    assert.deepEqual(h.written, storedSeqs(stream), 'seven messages, once each');
+    assert.deepEqual(h.replayed, [{ type: 'replayed', last: live[1]?.seq, more: false, recovered: true }]);
+  });
+
+  it('a catch-up after NATS came back replays what was stored meanwhile, and only then counts trigger "reconnect"', async () => {
+    const count = async (): Promise<number> => (await metrics.resumes.get()).values.find((v) => v.labels.trigger === 'reconnect')?.value ?? 0;
+    const stream = new FakeStream();
+    stream.append();
+    const h = harness(stream);
+    h.ordered.hold(h.conn, SUBJECT);
+    await h.ordered.start(h.conn, SUBJECT, 0, 'resume');
+    const before = await count();
+    await h.ordered.catchUp(h.conn, SUBJECT, 'reconnect');
+    assert.equal(await count(), before, 'nothing past the cursor: no replay, not counted');
+    stream.append();
+    stream.append(); // stored while the live path was cut: no live copy ever comes
+    await h.ordered.catchUp(h.conn, SUBJECT, 'reconnect');
+    await settle(h);
+    assert.deepEqual(h.written, storedSeqs(stream));
+    assert.equal(await count(), before + 1);
   });
 
   it('delivered follows the send callback: bytes that never reached the kernel do not count', async () => {

@@ -1,18 +1,17 @@
 /**
  * GET /fleet: what the demo's fleet panel shows, as this replica sees it.
  *  - this replica: open connections and message rates (frames in from clients, out to clients, per
- *    second over the last sampling window), from its own metrics;
- *  - the other replicas, when the server passes a `fleet` source (heartbeats carrying those numbers);
+ *    second over the last sampling window), from its own load meter (replica-load.ts);
+ *  - every other live replica, when the server passes a `fleet` source: the same numbers, carried by
+ *    their heartbeats (fleet-membership.ts), so any one answer shows the whole fleet;
  *  - the NATS nodes of its configuration, each probed with a TCP connect (cached a few seconds).
  */
 import net from 'node:net';
+import type { LoadMeter, ReplicaLoad } from '../replica-load.js';
 import type { Metrics } from '../metrics.js';
 
-export interface ReplicaView {
+export interface ReplicaView extends ReplicaLoad {
   id: string;
-  connections: number;
-  messagesInPerSec: number;
-  messagesOutPerSec: number;
   /** Age of the numbers (ms): 0 for this replica, the heartbeat's age for the others. */
   ageMs: number;
   self?: boolean;
@@ -36,84 +35,47 @@ export interface FleetView {
 /** Other replicas' numbers, e.g. from their heartbeats. */
 export type FleetSource = () => Promise<ReplicaView[]> | ReplicaView[];
 
-const SAMPLE_MS = 2_000;
 const PROBE_CACHE_MS = 3_000;
 const PROBE_TIMEOUT_MS = 500;
 
+export interface FleetViewerDeps {
+  serverId: string;
+  /** For whether this replica is connected to NATS. */
+  metrics: Metrics;
+  /** This replica's own numbers. */
+  load: LoadMeter;
+  natsServers: readonly string[];
+  /** The other replicas' numbers (from their heartbeats); without it the view shows this replica only. */
+  source?: FleetSource | undefined;
+}
+
 export class FleetViewer {
-  private last: { at: number; in: number; out: number } | undefined;
-  private rates = { in: 0, out: 0 };
-  private timer: NodeJS.Timeout | undefined;
   private probes: { at: number; result: Promise<NatsNodeView[]> } | undefined;
 
-  constructor(
-    private readonly serverId: string,
-    private readonly metrics: Metrics,
-    private readonly natsServers: readonly string[],
-    private readonly source?: FleetSource,
-  ) {}
+  constructor(private readonly deps: FleetViewerDeps) {}
 
   async view(): Promise<FleetView> {
-    this.startSampling();
-    const self: ReplicaView = {
-      id: this.serverId,
-      connections: await this.connections(),
-      messagesInPerSec: round(this.rates.in),
-      messagesOutPerSec: round(this.rates.out),
-      ageMs: 0,
-      self: true,
-    };
-    const others = this.source === undefined ? [] : (await this.source()).filter((r) => r.id !== this.serverId);
+    this.deps.load.start();
+    const self: ReplicaView = { id: this.deps.serverId, ...(await this.deps.load.current()), ageMs: 0, self: true };
+    const others = this.deps.source === undefined ? [] : (await this.deps.source()).filter((r) => r.id !== this.deps.serverId);
     const [natsConnected, nodes] = await Promise.all([this.natsConnected(), this.natsNodes()]);
     return {
-      server: this.serverId,
+      server: this.deps.serverId,
       at: Date.now(),
       replicas: [self, ...others].sort((a, b) => a.id.localeCompare(b.id)),
-      source: this.source === undefined ? 'self' : 'heartbeats',
+      source: this.deps.source === undefined ? 'self' : 'heartbeats',
       nats: { connected: natsConnected, nodes },
     };
   }
 
-  stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  private startSampling(): void {
-    if (this.timer !== undefined) return;
-    void this.sample();
-    this.timer = setInterval(() => { void this.sample(); }, SAMPLE_MS);
-    this.timer.unref();
-  }
-
-  private async sample(): Promise<void> {
-    const { values } = await this.metrics.messages.get();
-    let inCount = 0;
-    let outCount = 0;
-    for (const v of values) {
-      if (v.labels.direction === 'in') inCount += v.value;
-      else if (v.labels.direction === 'out') outCount += v.value;
-    }
-    const now = Date.now();
-    if (this.last !== undefined && now > this.last.at) {
-      const sec = (now - this.last.at) / 1000;
-      this.rates = { in: (inCount - this.last.in) / sec, out: (outCount - this.last.out) / sec };
-    }
-    this.last = { at: now, in: inCount, out: outCount };
-  }
-
-  private async connections(): Promise<number> {
-    return (await this.metrics.connections.get()).values[0]?.value ?? 0;
-  }
-
   private async natsConnected(): Promise<boolean> {
-    return ((await this.metrics.natsConnected.get()).values[0]?.value ?? 0) === 1;
+    return ((await this.deps.metrics.natsConnected.get()).values[0]?.value ?? 0) === 1;
   }
 
   private natsNodes(): Promise<NatsNodeView[]> {
     const now = Date.now();
     if (this.probes === undefined || now - this.probes.at > PROBE_CACHE_MS) {
-      this.probes = { at: now, result: Promise.all(this.natsServers.map(async (s) => { const node = hostPort(s); return { node, up: await probe(node) }; })) };
+      this.probes = { at: now, result: Promise.all(this.deps.natsServers.map(async (s) => { const node = hostPort(s); return { node, up: await probe(node) }; })) };
     }
     return this.probes.result;
   }
@@ -140,8 +102,4 @@ function probe(node: string): Promise<boolean> {
     s.once('connect', () => { done(true); });
     s.once('error', () => { done(false); });
   });
-}
-
-function round(n: number): number {
-  return Math.round(n * 10) / 10;
 }

@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics.js';
 import { ASSET_PATHS, loadAssets, notModified, type Asset } from './assets.js';
 import { parseDevTokens } from './demo-config.js';
 import { devTokenHandler } from './dev-token.js';
+import { LoadMeter } from '../replica-load.js';
 import { FleetViewer, type FleetSource } from './fleet-view.js';
 
 export interface DemoDeps {
@@ -19,7 +20,9 @@ export interface DemoDeps {
   log: Logger;
   metrics: Metrics;
   /** The other replicas' numbers (from heartbeats); without it /fleet shows this replica only. */
-  fleet?: FleetSource;
+  fleet?: FleetSource | undefined;
+  /** This replica's numbers (default: a meter of its own on `metrics`). */
+  load?: LoadMeter | undefined;
   /** DEV_TOKENS as given (default: process.env.DEV_TOKENS). */
   devTokens?: string | undefined;
   /** Where the built assets are (default: beside the server bundle, else client/dist). */
@@ -40,7 +43,13 @@ export function createDemoRoutes(deps: DemoDeps): DemoRoutes {
   const devTokens = parseDevTokens('devTokens' in deps ? deps.devTokens : process.env.DEV_TOKENS);
   const { dir, assets } = loadAssets(deps.assetDirs);
   if (dir === undefined) deps.log.warn('demo assets not found (build them with `node client/build.mjs`): / and /client.js answer 404');
-  const viewer = new FleetViewer(deps.config.serverId, deps.metrics, deps.config.nats.servers, deps.fleet);
+  const viewer = new FleetViewer({
+    serverId: deps.config.serverId,
+    metrics: deps.metrics,
+    load: deps.load ?? new LoadMeter(deps.metrics),
+    natsServers: deps.config.nats.servers,
+    source: deps.fleet,
+  });
   const devToken = devTokenHandler(devTokens, deps.config.auth.secret);
 
   return (req, res) => {
