@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ws-fleet test command (`npm test`): setup, lint, typecheck, then the test tiers on Node's test runner.
 #   TEST_TIERS=unit,integration npm test     run only these tiers (default: unit,integration,e2e)
-#   TEST_TIERS=extended npm test             the multi-node swarm and chaos runs (tests/extended): not in the
-#                                            default tiers while they do not hold on a 2-core box (README)
+#   TEST_TIERS=extended npm test             the multi-node swarm run (tests/extended): not in the default
+#                                            tiers while it does not hold on a 2-core box (README); the short
+#                                            chaos run is in the e2e tier (tests/e2e/load-chaos.test.ts)
 # A tier runs only when it has files (tests/<tier>/*.test.ts). Fails fast with a non-zero exit.
 # Integration and e2e run one file at a time (--test-concurrency=1): real processes on a 2-core machine.
 set -Eeuo pipefail

@@ -1,9 +1,8 @@
 /**
  * The project's load runner against the stack the end-to-end tests deploy (the Fleet helper, same
  * sizing as fleet.test.ts, prefix wsf-load, OS-chosen ports), all through `npm run load` exactly as a
- * user runs it: smoke; a 3-minute soak with a scale-down 3 → 2 (the chaos run is in tests/extended/load-chaos.test.ts,
- * outside the default tiers until it holds on this box). Each run's
- * thresholds (load/scenarios.js) are asserted from its summary.json.
+ * user runs it: smoke; a 3-minute soak with a scale-down 3 → 2 (the short chaos run is in load-chaos.test.ts).
+ * Each run's thresholds (load/scenarios.js) are asserted from its summary.json.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';

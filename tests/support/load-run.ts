@@ -1,6 +1,6 @@
 /**
  * What the load-runner end-to-end files share: the fleet's sizing, the summary.json shape the runner
- * writes, and the checks on a run's results directory (tests/e2e/load.test.ts, tests/extended/load-chaos.test.ts).
+ * writes, and the checks on a run's results directory (tests/e2e/load.test.ts, tests/e2e/load-chaos.test.ts).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

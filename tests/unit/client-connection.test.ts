@@ -110,6 +110,29 @@ describe('client connection', () => {
     assert.equal(h.client.stats.reconnects, 0, 'no welcome yet on the new sockets');
   });
 
+  it('attempt and disconnect events: each socket opened, each one gone, and whether it had reached its welcome', async () => {
+    const h = harness();
+    const attempts: { attempt: number; url: string }[] = [];
+    const gone: { code: number; welcomed: boolean }[] = [];
+    h.client.on('attempt', (a) => attempts.push(a));
+    h.client.on('disconnect', (d) => gone.push({ code: d.code, welcomed: d.welcomed }));
+    const s0 = await connected(h);
+    s0.frame(msg(4));
+    s0.serverClose(1006);
+    const s1 = await h.t.socket(1);
+    s1.serverClose(1006); // fails before its welcome
+    const s2 = await h.t.socket(2);
+    s2.welcome();
+    await until('third welcome', () => h.client.state === 'open');
+    assert.deepEqual(attempts, [
+      { attempt: 1, url: 'ws://fleet.test/ws' },
+      { attempt: 1, url: 'ws://fleet.test/ws?resume=4' },
+      { attempt: 2, url: 'ws://fleet.test/ws?resume=4' },
+    ]);
+    assert.deepEqual(gone, [{ code: 1006, welcomed: true }, { code: 1006, welcomed: false }]);
+    assert.deepEqual({ attempts: h.client.stats.attempts, failedAttempts: h.client.stats.failedAttempts, reconnects: h.client.stats.reconnects }, { attempts: 3, failedAttempts: 1, reconnects: 1 });
+  });
+
   it('HTTP 401 on upgrade: connect rejects with AuthError, no reconnect', async () => {
     const h = harness();
     const p = h.client.connect();
