@@ -3,6 +3,7 @@
  * It owns the connection state machine (idle → connecting → open ⇄ reconnecting → closed) and ties
  * the small parts together: backoff, subject positions, replay tracking, pending requests.
  */
+import { CloseCode } from '../../protocol/codes.js';
 import { backoffDelay, backoffPolicy, quickDelay, type BackoffOptions, type BackoffPolicy } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { AuthError, ClosedError, FleetError, ServerError } from './errors.js';
@@ -104,8 +105,8 @@ type JoinFrame = Extract<ClientFrame, { type: 'join' }>;
 const NAME_PART = /^[A-Za-z0-9_-]{1,64}$/;
 const CLOSE_NORMAL = 1000;
 const CLOSE_IDLE = 4000;
-const QUICK_RECONNECT_CODES = new Set([1012, 1013]);
-const AUTH_CLOSE_CODES = new Set([4001, 4003]);
+const QUICK_RECONNECT_CODES = new Set<number>([CloseCode.serviceRestart, CloseCode.tryAgainLater]);
+const AUTH_CLOSE_CODES = new Set<number>([CloseCode.tokenExpired, CloseCode.forbidden]);
 const REFRESH_MARGIN_MIN_MS = 5_000;
 const REFRESH_MARGIN_MAX_MS = 60_000;
 
