@@ -2,9 +2,10 @@
  * `tsx infra/cli/secrets.ts ensure`: creates .ws-fleet/secrets/<prefix>.env (mode 600) when missing and
  * prints its path. Never prints a secret.
  */
+import { prefixFromEnv } from '../paths.js';
 import { ensureSecrets } from '../secrets.js';
 
-const prefix = process.env['WSFLEET_PREFIX'] ?? 'wsfleet';
+const prefix = prefixFromEnv();
 if (process.argv[2] !== 'ensure') {
   console.error('usage: secrets.ts ensure');
   process.exit(2);

@@ -25,6 +25,7 @@ import { Fleet, type PlannedChange } from '../support/fleet.js';
 import { freePort, waitFor } from '../support/ports.js';
 import { mintToken } from '../support/tokens.js';
 import { repoRoot } from '../support/paths.js';
+import { terraformStateFile } from '../../infra/paths.js';
 import { acknowledged, TestClient } from './ws-client.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -170,11 +171,7 @@ describe('e2e: ws-fleet on Docker', { timeout: 45 * 60_000 }, () => {
       }
       await fleet.forceCleanup();
     }
-    for (const f of [fleet.settingsFile, fleet.secretsFile, path.join(repoRoot, '.ws-fleet', 'outputs', `${PREFIX}.json`)]) {
-      fs.rmSync(f, { force: true });
-    }
-    fs.rmSync(path.join(repoRoot, '.ws-fleet', 'cdktf', PREFIX), { recursive: true, force: true });
-    fs.rmSync(path.join(repoRoot, '.ws-fleet', 'server-builds', PREFIX), { recursive: true, force: true });
+    fleet.removeFiles();
     console.log(`e2e timings (s): ${JSON.stringify(timings)}`);
   });
 
@@ -205,12 +202,12 @@ describe('e2e: ws-fleet on Docker', { timeout: 45 * 60_000 }, () => {
 
   it('the deployment keeps its secrets private: state and secrets directories 0700, their files 0600', () => {
     const mode = (f: string): number => fs.statSync(f).mode & 0o777;
-    const stateDir = path.join(repoRoot, '.ws-fleet', 'state');
-    const secretsDir = path.join(repoRoot, '.ws-fleet', 'secrets');
+    const state = terraformStateFile(PREFIX);
+    const stateDir = path.dirname(state);
+    const secretsDir = path.dirname(fleet.secretsFile);
     assert.equal(mode(stateDir).toString(8), '700');
     assert.equal(mode(secretsDir).toString(8), '700');
     assert.equal(mode(fleet.secretsFile).toString(8), '600');
-    const state = path.join(stateDir, `${PREFIX}.tfstate`);
     assert.ok(fs.statSync(state).size > 0, 'the state was written');
     assert.equal(mode(state).toString(8), '600', 'Terraform kept the private mode of the state file');
     const backup = `${state}.backup`;
@@ -226,7 +223,7 @@ describe('e2e: ws-fleet on Docker', { timeout: 45 * 60_000 }, () => {
     assert.equal(prom.status, 200);
     assert.match(await prom.text(), /haproxy_backend_active_servers/);
     const config = await dockerExec(`${PREFIX}-lb`, ['cat', '/usr/local/etc/haproxy/haproxy.cfg']);
-    assert.ok(!config.includes(fleet.secret('LB_STATS_PASSWORD')), 'no credential in the balancer\'s config');
+    assert.ok(!config.includes(fleet.secrets().lbStatsPassword), 'no credential in the balancer\'s config');
     // Server side (issue 11, helper "sec"): /metrics only on METRICS_PORT, reachable on the fleet network.
     const metricsThroughBalancer = await fetch(`${fleet.balancerUrl}/metrics`);
     assert.notEqual(metricsThroughBalancer.status, 200, 'the replicas\' /metrics is not served through the balancer');

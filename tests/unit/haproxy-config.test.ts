@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   CONNECTION_LOG_FORMAT,
+  DEFAULT_LB_MODE,
   findSection,
   formatDuration,
   HAPROXY_NAMES,
@@ -25,6 +26,7 @@ import { freePort } from '../support/ports.js';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { repoRoot } from '../support/paths.js';
+import { defaultSettings, readImageVersions } from '../../infra/settings.js';
 
 const dnsBackend = { kind: 'dns' as const, serviceName: 'ws-fleet-ws', port: 8080, slots: 12 };
 const staticBackend = {
@@ -334,9 +336,10 @@ void describe('haproxy.cfg settings', () => {
     );
   });
 
-  void it('defaults to leastconn and detects a draining replica within 3 s', () => {
+  void it('defaults to the one default mode (the deployment\'s too) and detects a draining replica within 3 s', () => {
     const s = parseLoadBalancerSettings({ backend: dnsBackend });
-    assert.equal(s.mode, 'leastconn');
+    assert.equal(s.mode, DEFAULT_LB_MODE);
+    assert.equal(defaultSettings(readImageVersions()).lbMode, DEFAULT_LB_MODE);
     assert.ok(s.timeouts.tunnel >= 3_600_000);
     const worstCaseDetectMs = s.healthCheck.interval + (s.healthCheck.fall - 1) * s.healthCheck.fastInterval + s.timeouts.check;
     assert.ok(worstCaseDetectMs <= 3000, `detection bound ${worstCaseDetectMs} ms`);
