@@ -133,7 +133,7 @@ if [ -n "$fleet_file" ]; then
   scale_cmd="${scale_cmd:-bash k6/dev/dev-scale.sh}"
   target_desc="dev process fleet ($fleet_file)"
 else
-  outputs="$WS_FLEET_STATE/outputs/$prefix.json"
+  outputs="$WSFLEET_STATE/outputs/$prefix.json"
   if [ -z "$balancer" ] && [ -f "$outputs" ]; then
     # cdktf's outputs file ({"<stack>": {"balancer_url": "..."}}) or terraform's ({"balancer_url": {"value": "..."}}).
     balancer="$(jq -r '[.. | objects | select(has("balancer_url")) | .balancer_url | if type == "object" then .value else . end | strings] | first // empty' "$outputs" 2>/dev/null || true)"
@@ -146,10 +146,10 @@ else
     port="$(cd "$ROOT" && node --import tsx infra/cli/settings.ts get balancerPort 2>/dev/null || true)"
     [ -n "$bind" ] && [ -n "$port" ] && balancer="http://$bind:$port"
   fi
-  secrets_file="$WS_FLEET_STATE/secrets/$prefix.env"
   if [ -z "$secret" ]; then
-    [ -f "$secrets_file" ] || die "$secrets_file does not exist: deploy the fleet first (npm run up), or set WSF_AUTH_SECRET"
-    secret="$(sed -n 's/^AUTH_SECRET=//p' "$secrets_file" | head -n1)"
+    # infra/secrets.ts is the one reader of the secrets file; it names what is missing.
+    secret="$(cd "$ROOT" && WSFLEET_PREFIX="$prefix" node --import tsx infra/cli/secrets.ts get AUTH_SECRET)" ||
+      die "no secrets for deployment $prefix: deploy the fleet first (npm run up), or set WSF_AUTH_SECRET"
   fi
   scale_cmd="${scale_cmd:-bash scripts/scale.sh}"
   target_desc="deployment $prefix"

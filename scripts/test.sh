@@ -35,7 +35,7 @@ summary() {
   echo "tests: ${passed} passed, ${failed} failed"
 }
 
-log_dir="$WS_FLEET_STATE/logs"
+log_dir="$WSFLEET_STATE/logs"
 for t in unit integration e2e extended; do
   if [[ ",$tiers," != *",$t,"* ]]; then continue; fi
   shopt -s nullglob

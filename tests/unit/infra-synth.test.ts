@@ -462,8 +462,8 @@ describe('infra synth: provider version', () => {
       assert.equal(dockerProviderVersion({}, stamp), '3.6.2');
       fs.writeFileSync(stamp, '4.6.1-0.20260916201441-96d331c98ff4 source v0.0.0-20260916201441-96d331c98ff4\n');
       assert.equal(dockerProviderVersion({}, stamp), '4.6.1-0.20260916201441-96d331c98ff4');
-      assert.equal(dockerProviderVersion({ WS_FLEET_DOCKER_PROVIDER_VERSION: '3.6.2' }, stamp), '3.6.2');
-      assert.equal(dockerProviderVersion({ WS_FLEET_DOCKER_PROVIDER_VERSION: 'latest' }, stamp), '4.6.1-0.20260916201441-96d331c98ff4');
+      assert.equal(dockerProviderVersion({ WSFLEET_DOCKER_PROVIDER_VERSION: '3.6.2' }, stamp), '3.6.2');
+      assert.equal(dockerProviderVersion({ WSFLEET_DOCKER_PROVIDER_VERSION: 'latest' }, stamp), '4.6.1-0.20260916201441-96d331c98ff4');
       const json = synth();
       assert.equal(json.terraform.required_providers.docker.version, dockerProviderVersion());
       assert.equal(json.terraform.required_providers.docker.source, 'kreuzwerker/docker');

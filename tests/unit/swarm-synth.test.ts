@@ -121,15 +121,15 @@ describe('swarm synth: what it creates', () => {
   });
 
   it('services join the network by id, in the form the pinned provider keeps in its state', () => {
-    const saved = process.env['WS_FLEET_DOCKER_PROVIDER_VERSION'];
+    const saved = process.env['WSFLEET_DOCKER_PROVIDER_VERSION'];
     try {
-      process.env['WS_FLEET_DOCKER_PROVIDER_VERSION'] = '3.6.2';
+      process.env['WSFLEET_DOCKER_PROVIDER_VERSION'] = '3.6.2';
       assert.deepEqual(service(synth(), 'wsfleet-ws').task_spec.networks_advanced, [{ name: '${docker_network.network_overlay_50072514.id}' }]);
-      process.env['WS_FLEET_DOCKER_PROVIDER_VERSION'] = '4.6.1';
+      process.env['WSFLEET_DOCKER_PROVIDER_VERSION'] = '4.6.1';
       assert.deepEqual(service(synth(), 'wsfleet-ws').task_spec.networks_advanced, [{ id: '${docker_network.network_overlay_50072514.id}' }]);
     } finally {
-      if (saved === undefined) Reflect.deleteProperty(process.env, 'WS_FLEET_DOCKER_PROVIDER_VERSION');
-      else process.env['WS_FLEET_DOCKER_PROVIDER_VERSION'] = saved;
+      if (saved === undefined) Reflect.deleteProperty(process.env, 'WSFLEET_DOCKER_PROVIDER_VERSION');
+      else process.env['WSFLEET_DOCKER_PROVIDER_VERSION'] = saved;
     }
   });
 
