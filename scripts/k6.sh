@@ -46,13 +46,10 @@ log() { printf 'k6: %s\n' "$*" >&2; }
 die() { printf 'k6: error: %s\n' "$*" >&2; exit 2; }
 now_ms() { date +%s%3N; }
 
-# Duration → milliseconds (same grammar as k6/lib/config.js).
+# Duration → milliseconds, read by the project's one duration grammar (load/scenarios.js, as k6/lib/config.js).
 duration_ms() {
-  local raw="$1" n unit
-  [[ "$raw" =~ ^([0-9]+(\.[0-9]+)?)(ms|s|m|h)?$ ]] || die "not a duration: '$raw' (use e.g. 500ms, 90s, 3m, 1h)"
-  n="${BASH_REMATCH[1]}"
-  unit="${BASH_REMATCH[3]:-s}"
-  awk -v n="$n" -v u="$unit" 'BEGIN { f = (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : 3600000; printf "%d", n * f }'
+  (cd "$ROOT" && node --input-type=module -e 'import { parseDurationMs } from "./load/scenarios.js"; process.stdout.write(String(parseDurationMs("duration", process.argv[1] ?? "")));' "$1" 2>/dev/null) ||
+    die "not a duration: '$1' (use e.g. 500ms, 90s, 3m, 1h)"
 }
 
 script="${1:-}"
