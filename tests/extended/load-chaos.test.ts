@@ -1,9 +1,8 @@
 /**
- * The project's load runner against the stack the end-to-end tests deploy (the Fleet helper, same
- * sizing as fleet.test.ts, prefix wsf-load, OS-chosen ports), all through `npm run load` exactly as a
- * user runs it: smoke; a 3-minute soak with a scale-down 3 → 2; a short chaos run (replica SIGKILL,
- * NATS node kill and restart, NATS partition, scale 3 → 5 → 2, the jitter profile). Each run's
- * thresholds (load/scenarios.js) are asserted from its summary.json.
+ * Nothing lost or doubled under chaos: the project's load runner (`npm run load -- chaos`, as a user
+ * runs it) against a fleet deployed like the end-to-end tests' (prefix wsf-chaos, OS-chosen ports) through
+ * a replica SIGKILL, a NATS node kill and restart, a NATS partition, scale 3 → 5 → 2 and the jitter
+ * profile. The thresholds (load/scenarios.js) are asserted from its summary.json.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -16,7 +16,7 @@ import { mintToken } from '../support/tokens.js';
 import { deploymentLeftovers, outputsFile, settingsFile, terraformStateFile } from '../../infra/paths.js';
 import { readSecrets } from '../../infra/secrets.js';
 import { connectClient } from '../support/ws-client.js';
-import { acknowledged, TestClient } from '../e2e/ws-client.js';
+import { acknowledged, ResumingClient } from '../support/resuming-client.js';
 
 const PREFIX = 'wsf-swarm-e2e';
 const BALANCER_PORT = 18080;
@@ -30,7 +30,7 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 20 * 60_000 }, () 
   let wsUrl = '';
   let statsUrl = '';
   let deployed = false;
-  const clients: TestClient[] = [];
+  const clients: ResumingClient[] = [];
 
   async function cli(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<string> {
     const started = Date.now();
@@ -40,8 +40,8 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 20 * 60_000 }, () 
     return r.stdout;
   }
 
-  async function client(user: string, autoReconnect = true): Promise<TestClient> {
-    const c = new TestClient({ url: wsUrl, token: await mintToken(secret, user), autoReconnect, connectTimeoutMs: 8000 });
+  async function client(user: string, autoReconnect = true): Promise<ResumingClient> {
+    const c = new ResumingClient({ url: wsUrl, token: await mintToken(secret, user), autoReconnect, connectTimeoutMs: 8000 });
     clients.push(c);
     await c.connect();
     return c;
@@ -78,7 +78,7 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 20 * 60_000 }, () 
   async function underTraffic(name: string, during: () => Promise<void>): Promise<void> {
     const receivers = [await client(`${name}-r1`), await client(`${name}-r2`)];
     const senders = await Promise.all([1, 2, 3, 4].map((i) => client(`${name}-s${i}`)));
-    const acked = new Map<string, TestClient>();
+    const acked = new Map<string, ResumingClient>();
     let stop = false;
     let sent = 0;
     const loops = senders.map(async (s, i) => {
@@ -250,7 +250,7 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 20 * 60_000 }, () 
       tasks = await wsTasks();
     }
     const slotsOn3 = [...tasks].filter(([, n]) => n === node3).map(([s]) => `${PREFIX}-ws-${s}`);
-    let ghost: TestClient | undefined;
+    let ghost: ResumingClient | undefined;
     for (let i = 0; i < 20 && ghost === undefined; i++) {
       const c = await client('ghost', false);
       if (slotsOn3.includes(c.server ?? '')) ghost = c;

@@ -1,5 +1,5 @@
 /**
- * Issue 11: no request can make a replica look unhealthy. Malformed percent-encoding, handshakes
+ * No request can make a replica look unhealthy. Malformed percent-encoding, handshakes
  * ws refuses itself (the upgrade counter must come back down), deep JSON, /metrics off the public port.
  */
 import assert from 'node:assert/strict';

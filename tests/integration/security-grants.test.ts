@@ -1,5 +1,5 @@
 /**
- * Issue 11: rooms behind grants. Each namespace policy, the grants claim, room tokens and the
+ * Rooms behind grants: each namespace policy, the grants claim, room tokens and the
  * server API, on every route (WebSocket join / publish / resume and join with `after`; HTTP send,
  * publish, broadcast). Deny unless granted.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 11: tokens. `exp` is required, lifetimes are capped, and an open connection whose token
+ * Tokens: `exp` is required, lifetimes are capped, and an open connection whose token
  * expires gets a `refresh` frame and a window: a valid refresh keeps it, none closes it 4001.
  */
 import assert from 'node:assert/strict';

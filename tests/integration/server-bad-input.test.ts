@@ -1,5 +1,5 @@
 /**
- * Issue 3: every kind of bad input gets its answer (error frame, close code or HTTP status with a
+ * Every kind of bad input gets its answer (error frame, close code or HTTP status with a
  * JSON body), and the replica keeps serving a healthy client afterwards.
  */
 import assert from 'node:assert/strict';

@@ -62,7 +62,7 @@ describe('server configuration', () => {
     assert.throws(() => loadConfig({ ...base, SERVER_API_KEY: 'short-key' }), (err: unknown) => err instanceof ConfigError && /SERVER_API_KEY/.test(err.message) && !err.message.includes('short-key'));
   });
 
-  it('has the limits of issue 11 with their defaults', () => {
+  it('has the connection, payload and rate limits with their defaults', () => {
     const c = loadConfig(base);
     assert.deepEqual(
       [c.limits.maxRoomsPerConnection, c.limits.maxConnectionsPerUser, c.limits.maxJsonDepth, c.auth.refreshWindowMs, c.auth.maxLifetimeSec],
