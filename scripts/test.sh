@@ -3,7 +3,8 @@
 #   TEST_TIERS=unit,integration npm test     run only these tiers (default: unit,integration,e2e)
 #   TEST_TIERS=extended npm test             the multi-node swarm and chaos runs (tests/extended): not in the
 #                                            default tiers while they do not hold on a 2-core box (README)
-# A tier runs only when it has files (tests/<tier>/*.test.ts). Fails fast with a non-zero exit.
+# A tier runs only when it has files (tests/<tier>/**/*.test.ts: the unit files mirror the source folders).
+# Fails fast with a non-zero exit.
 # Integration and e2e run one file at a time (--test-concurrency=1): real processes on a 2-core machine.
 set -Eeuo pipefail
 
@@ -38,9 +39,8 @@ summary() {
 log_dir="$WSFLEET_STATE/logs"
 for t in unit integration e2e extended; do
   if [[ ",$tiers," != *",$t,"* ]]; then continue; fi
-  shopt -s nullglob
-  files=(tests/"$t"/*.test.ts)
-  shopt -u nullglob
+  files=()
+  if [ -d "tests/$t" ]; then mapfile -t files < <(find "tests/$t" -name '*.test.ts' -type f | LC_ALL=C sort); fi
   if [ "${#files[@]}" -eq 0 ]; then
     echo "test: $t: no test files, tier not run"
     continue

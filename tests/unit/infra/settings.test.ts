@@ -7,9 +7,9 @@ import {
   resolveSettings,
   SettingsError,
   type Settings,
-} from '../../infra/settings.js';
-import { assertBalancerPortsAvailable, canBind } from '../../infra/port-check.js';
-import { freePort } from '../support/ports.js';
+} from '../../../infra/settings.js';
+import { assertBalancerPortsAvailable, canBind } from '../../../infra/port-check.js';
+import { freePort } from '../../support/ports.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,8 +21,8 @@ import {
   protectDeploymentFiles,
   SECRET_VARIABLES,
   terraformVariableEnv,
-} from '../../infra/secrets.js';
-import { BYTES_PER_CONNECTION, maxConnectionsFor, memoryMbFor, REPLICA_BASELINE_BYTES } from '../../infra/capacity.js';
+} from '../../../infra/secrets.js';
+import { BYTES_PER_CONNECTION, maxConnectionsFor, memoryMbFor, REPLICA_BASELINE_BYTES } from '../../../infra/capacity.js';
 
 const images = readImageVersions();
 const resolve = (env: NodeJS.ProcessEnv, file?: unknown): Settings =>

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { WebSocket } from 'ws';
-import { LocalConnections, type ClientConnection } from '../../server/src/connections.js';
+import { LocalConnections, type ClientConnection } from '../../../server/src/connections.js';
 
 function conn(id: string, userId: string): ClientConnection {
   return { id, userId, socket: Object.create(null) as WebSocket, auth: { exp: null, grants: { join: [], history: [], publish: [] } }, rooms: new Set(), roomActs: new Map(), state: { missedPongs: 0, strikes: 0, closing: false }, cursors: new Map() };

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chooseDeployTool, toolEnv } from '../../infra/cli/tool.js';
-import { outputsFile, stackDir, synthOutdir } from '../../infra/paths.js';
-import { findOnPath } from '../../infra/cli/run.js';
-import { repoRoot } from '../support/paths.js';
+import { chooseDeployTool, toolEnv } from '../../../../infra/cli/tool.js';
+import { outputsFile, stackDir, synthOutdir } from '../../../../infra/paths.js';
+import { findOnPath } from '../../../../infra/cli/run.js';
+import { repoRoot } from '../../../support/paths.js';
 
 const dirs: string[] = [];
 after(() => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { lastSequenceFromConflict } from '../../server/src/history.js';
+import { lastSequenceFromConflict } from '../../../server/src/history.js';
 
 test("a refused conditional append names the subject's tail; anything else names none", () => {
   // The refusals nats.js names JetStreamApiCodes.StreamWrongLastSequence (the tail in the text) and

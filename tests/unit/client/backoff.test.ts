@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { QUICK_RECONNECT_MAX_MS, backoffCeiling, backoffDelay, backoffPolicy, quickDelay } from '../../client/src/backoff.js';
+import { QUICK_RECONNECT_MAX_MS, backoffCeiling, backoffDelay, backoffPolicy, quickDelay } from '../../../client/src/backoff.js';
 
 describe('client backoff', () => {
   const policy = backoffPolicy({ initialMs: 100, maxMs: 5_000, factor: 2 });

@@ -3,8 +3,8 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it, mock } from 'node:test';
-import { AuthError, ClosedError, FleetClient, QueueFullError, ServerError, TimeoutError, type FleetClientOptions, type FleetError, type FleetMessage, type ReplayReport } from '../../client/src/index.js';
-import { fakeTransport, until, type FakeSocket, type FakeTransport } from './client-fake-transport.js';
+import { AuthError, ClosedError, FleetClient, QueueFullError, ServerError, TimeoutError, type FleetClientOptions, type FleetError, type FleetMessage, type ReplayReport } from '../../../client/src/index.js';
+import { fakeTransport, until, type FakeSocket, type FakeTransport } from './fake-transport.js';
 
 const open: FleetClient[] = [];
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { INBOX, SubjectPositions } from '../../client/src/positions.js';
-import { ReplayTracker, type ReplayReport } from '../../client/src/replay-tracker.js';
+import { INBOX, SubjectPositions } from '../../../client/src/positions.js';
+import { ReplayTracker, type ReplayReport } from '../../../client/src/replay-tracker.js';
 
 describe('client subject positions', () => {
   it('accepts increasing seqs per subject, drops repeats and older ones', () => {

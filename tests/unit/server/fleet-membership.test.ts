@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KV } from '@nats-io/kv';
-import { FleetMembership } from '../../server/src/fleet-membership.js';
-import { createLogger } from '../../server/src/logger.js';
+import { FleetMembership } from '../../../server/src/fleet-membership.js';
+import { createLogger } from '../../../server/src/logger.js';
 
 interface Stored { value: string; created: Date }
 

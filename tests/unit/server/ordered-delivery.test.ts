@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ClientConnection, ConnectionWriter, LiveItem } from '../../server/src/connections.js';
-import type { HistoryEntry, StoredMessage } from '../../server/src/history.js';
-import { createLogger } from '../../server/src/logger.js';
-import { Metrics } from '../../server/src/metrics.js';
-import { OrderedDelivery, type HistoryReader, type ReplayedFrame } from '../../server/src/ordered-delivery.js';
+import type { ClientConnection, ConnectionWriter, LiveItem } from '../../../server/src/connections.js';
+import type { HistoryEntry, StoredMessage } from '../../../server/src/history.js';
+import { createLogger } from '../../../server/src/logger.js';
+import { Metrics } from '../../../server/src/metrics.js';
+import { OrderedDelivery, type HistoryReader, type ReplayedFrame } from '../../../server/src/ordered-delivery.js';
 
 const SUBJECT = 'inbox.u1';
 const log = createLogger('test', 'silent');

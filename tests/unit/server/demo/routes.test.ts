@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { verifyToken } from '../../server/src/auth.js';
-import { DemoConfigError, parseDevTokens } from '../../server/src/demo/demo-config.js';
-import type { FleetSource } from '../../server/src/demo/fleet-view.js';
-import { createDemoRoutes } from '../../server/src/demo/routes.js';
-import { Metrics } from '../../server/src/metrics.js';
+import { verifyToken } from '../../../../server/src/auth.js';
+import { DemoConfigError, parseDevTokens } from '../../../../server/src/demo/demo-config.js';
+import type { FleetSource } from '../../../../server/src/demo/fleet-view.js';
+import { createDemoRoutes } from '../../../../server/src/demo/routes.js';
+import { Metrics } from '../../../../server/src/metrics.js';
 
 const secret = new TextEncoder().encode('demo-routes-test-secret-0123456789abcdef');
 const dir = mkdtempSync(join(tmpdir(), 'wsf-demo-'));

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseClientFrame } from '../../server/src/protocol.js';
-import { jsonDepth } from '../../server/src/json-limits.js';
-import { canonicalRoom, parseRoom } from '../../server/src/rooms.js';
-import { isValidToken, parsePresenceKey, presenceKey, roomToken, subjects } from '../../server/src/subjects.js';
+import { parseClientFrame } from '../../../server/src/protocol.js';
+import { jsonDepth } from '../../../server/src/json-limits.js';
+import { canonicalRoom, parseRoom } from '../../../server/src/rooms.js';
+import { isValidToken, parsePresenceKey, presenceKey, roomToken, subjects } from '../../../server/src/subjects.js';
 
 describe('client frame parsing', () => {
   it('accepts each frame type', () => {

@@ -5,9 +5,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { formatRoutesValue, renderNatsConfig } from '../../infra/render/nats-conf.js';
-import { startNatsCluster } from '../support/nats-cluster.js';
-import { findBinary } from '../support/paths.js';
+import { formatRoutesValue, renderNatsConfig } from '../../../../infra/render/nats-conf.js';
+import { startNatsCluster } from '../../../support/nats-cluster.js';
+import { findBinary } from '../../../support/paths.js';
 
 const node = {
   serverName: 'wsfleet-nats-1',

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { JetStreamApiCodes, JetStreamApiError, JetStreamError } from '@nats-io/jetstream';
 import { NoRespondersError, RequestError, TimeoutError } from '@nats-io/nats-core';
-import { ServerErrorCodes, isApiError, isNoMessage, isNoResponders, isTransient, wrongLastSequence } from '../../server/src/nats-errors.js';
+import { ServerErrorCodes, isApiError, isNoMessage, isNoResponders, isTransient, wrongLastSequence } from '../../../server/src/nats-errors.js';
 
 const api = (code: number, errCode: number, description: string): JetStreamApiError => new JetStreamApiError({ code, err_code: errCode, description });
 

@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DEFAULT_MAX_JSON_DEPTH, ErrorCode, parseClientFrame } from '../../server/src/protocol.js';
+import { DEFAULT_MAX_JSON_DEPTH, ErrorCode, parseClientFrame } from '../../../server/src/protocol.js';
 
 const CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
 const TYPES = ['send', 'join', 'leave', 'publish', 'broadcast', 'ping', 'resume', 'refresh'];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TokenBucket } from '../../server/src/rate-limit.js';
+import { TokenBucket } from '../../../server/src/rate-limit.js';
 
 describe('token bucket', () => {
   it('allows a burst, then refills at the rate', () => {

@@ -10,13 +10,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Testing } from 'cdktf';
-import { readImageVersions, resolveSettings, type Settings } from '../../infra/settings.js';
-import { SwarmStack } from '../../infra/swarm/stack.js';
-import { renderBalancerConfig } from '../../infra/render/haproxy.js';
-import { stopTimeoutSeconds } from '../../infra/constructs/ws-pool.js';
-import { dockerProviderVersion } from '../../infra/provider-version.js';
-import { checkHaproxyConfig } from '../support/haproxy.js';
-import { findBinary, repoRoot } from '../support/paths.js';
+import { readImageVersions, resolveSettings, type Settings } from '../../../../infra/settings.js';
+import { SwarmStack } from '../../../../infra/swarm/stack.js';
+import { renderBalancerConfig } from '../../../../infra/render/haproxy.js';
+import { stopTimeoutSeconds } from '../../../../infra/constructs/ws-pool.js';
+import { dockerProviderVersion } from '../../../../infra/provider-version.js';
+import { checkHaproxyConfig } from '../../../support/haproxy.js';
+import { findBinary, repoRoot } from '../../../support/paths.js';
 
 interface ServiceJson {
   name: string;

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Access } from '../../server/src/access.js';
-import { loadConfig } from '../../server/src/config.js';
-import { StreamFullError } from '../../server/src/history.js';
-import { HistoryLimits } from '../../server/src/history-limits.js';
-import { parseNamespaces } from '../../server/src/namespaces.js';
-import { parseRoom, type RoomName } from '../../server/src/rooms.js';
-import { namespaceOfRoomLog, subjects } from '../../server/src/subjects.js';
+import { Access } from '../../../server/src/access.js';
+import { loadConfig } from '../../../server/src/config.js';
+import { StreamFullError } from '../../../server/src/history.js';
+import { HistoryLimits } from '../../../server/src/history-limits.js';
+import { parseNamespaces } from '../../../server/src/namespaces.js';
+import { parseRoom, type RoomName } from '../../../server/src/rooms.js';
+import { namespaceOfRoomLog, subjects } from '../../../server/src/subjects.js';
 
 const policy = { join: 'authenticated', history: 'members', publish: 'members', keepHistory: true } as const;
 const NAMESPACES = {

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { repoRoot } from '../support/paths.js';
+import { repoRoot } from '../../support/paths.js';
 
 const setupScript = join(repoRoot, 'scripts', 'setup.sh');
 const cliConfig = join(repoRoot, '.ws-fleet', 'terraform', 'terraformrc');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../server/src/config.js';
+import { ConfigError, loadConfig } from '../../../server/src/config.js';
 
 const base = { SERVER_ID: 'ws-1', NATS_URLS: 'nats://n1:4222,nats://n2:4222', AUTH_SECRET: 'x'.repeat(32) };
 

@@ -2,7 +2,7 @@
  * A fake WebSocket for the client library's unit tests: each socket the client opens is recorded;
  * the test plays the server (open, frames, close codes, refused upgrades) and reads what was sent.
  */
-import type { WebSocketConstructorLike, WebSocketLike } from '../../client/src/index.js';
+import type { WebSocketConstructorLike, WebSocketLike } from '../../../client/src/index.js';
 
 export type Sent = Record<string, unknown> & { type: string };
 

@@ -4,8 +4,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { balancerWsUrl, ConfigError, evaluateThresholds, k6Thresholds, loadParams, parseScalePlan, thresholdsFor } from '../../load/scenarios.js';
-import { loadConfig } from '../../k6/lib/config.js';
+import { balancerWsUrl, ConfigError, evaluateThresholds, k6Thresholds, loadParams, parseScalePlan, thresholdsFor } from '../../../load/scenarios.js';
+import { loadConfig } from '../../../k6/lib/config.js';
 
 const SECRET = 'x'.repeat(40);
 

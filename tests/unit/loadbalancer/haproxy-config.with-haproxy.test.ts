@@ -20,13 +20,13 @@ import {
   type HaproxySection,
   type LbMode,
   type LoadBalancerSettingsInput,
-} from '../../loadbalancer/src/index.js';
-import { checkHaproxyConfig, fetchServerStates, startHaproxy, statsAuthHeaders } from '../support/haproxy.js';
-import { freePort } from '../support/ports.js';
+} from '../../../loadbalancer/src/index.js';
+import { checkHaproxyConfig, fetchServerStates, startHaproxy, statsAuthHeaders } from '../../support/haproxy.js';
+import { freePort } from '../../support/ports.js';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
-import { repoRoot } from '../support/paths.js';
-import { defaultSettings, readImageVersions } from '../../infra/settings.js';
+import { repoRoot } from '../../support/paths.js';
+import { defaultSettings, readImageVersions } from '../../../infra/settings.js';
 
 const dnsBackend = { kind: 'dns' as const, serviceName: 'ws-fleet-ws', port: 8080, slots: 12 };
 const staticBackend = {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createSigner } from 'fast-jwt';
-import { AuthError, isServerApiKey, verifyRoomToken, verifyToken, type AuthOptions } from '../../server/src/auth.js';
-import { TEST_SECRET, mintToken, signRoomToken, signToken } from '../support/tokens.js';
+import { AuthError, isServerApiKey, verifyRoomToken, verifyToken, type AuthOptions } from '../../../server/src/auth.js';
+import { TEST_SECRET, mintToken, signRoomToken, signToken } from '../../support/tokens.js';
 
 const opts: AuthOptions = { secret: new TextEncoder().encode(TEST_SECRET), allowDevUser: false, maxLifetimeSec: 24 * 3600 };
 const sign = createSigner({ key: TEST_SECRET, algorithm: 'HS256', noTimestamp: true });

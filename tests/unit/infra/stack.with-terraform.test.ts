@@ -11,18 +11,18 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Testing } from 'cdktf';
-import { readImageVersions, resolveSettings, type Settings } from '../../infra/settings.js';
-import { FleetStack } from '../../infra/stack.js';
-import { renderBalancerConfig } from '../../infra/render/haproxy.js';
-import { generateSecrets, formatSecretsFile, SECRET_VARIABLES, terraformVariableEnv } from '../../infra/secrets.js';
-import { secretsFile, settingsFile } from '../../infra/paths.js';
-import { dockerProviderVersion } from '../../infra/provider-version.js';
-import { buildSnapshotsDir, parseBuildPins, type ServerContext } from '../../infra/server-context.js';
-import { rollingDeploy } from '../../infra/rolling/rolling-deploy.js';
-import { freePort } from '../support/ports.js';
-import { repoRoot } from '../support/paths.js';
-import { checkHaproxyConfig } from '../support/haproxy.js';
-import { formatRoutesValue } from '../../infra/render/nats-conf.js';
+import { readImageVersions, resolveSettings, type Settings } from '../../../infra/settings.js';
+import { FleetStack } from '../../../infra/stack.js';
+import { renderBalancerConfig } from '../../../infra/render/haproxy.js';
+import { generateSecrets, formatSecretsFile, SECRET_VARIABLES, terraformVariableEnv } from '../../../infra/secrets.js';
+import { secretsFile, settingsFile } from '../../../infra/paths.js';
+import { dockerProviderVersion } from '../../../infra/provider-version.js';
+import { buildSnapshotsDir, parseBuildPins, type ServerContext } from '../../../infra/server-context.js';
+import { rollingDeploy } from '../../../infra/rolling/rolling-deploy.js';
+import { freePort } from '../../support/ports.js';
+import { repoRoot } from '../../support/paths.js';
+import { checkHaproxyConfig } from '../../support/haproxy.js';
+import { formatRoutesValue } from '../../../infra/render/nats-conf.js';
 
 interface Port { internal: number; external?: number; ip?: string; protocol?: string }
 interface ContainerJson {

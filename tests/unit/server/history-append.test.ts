@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { appendMsgId, fullLimitOf } from '../../server/src/history.js';
-import { settingsDiff, streamSettings } from '../../server/src/nats-setup.js';
-import { loadConfig } from '../../server/src/config.js';
+import { appendMsgId, fullLimitOf } from '../../../server/src/history.js';
+import { settingsDiff, streamSettings } from '../../../server/src/nats-setup.js';
+import { loadConfig } from '../../../server/src/config.js';
 
 test('a full stream is told apart from other store failures (nats-server 10077 texts)', () => {
   assert.equal(fullLimitOf('maximum messages per subject exceeded'), 'per_subject');
