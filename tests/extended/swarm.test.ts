@@ -10,13 +10,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { SwarmNodes } from '../support/swarm-nodes.js';
 import { run } from '../support/fleet.js';
 import { mintToken } from '../support/tokens.js';
-import { repoRoot } from '../support/paths.js';
+import { deploymentLeftovers, outputsFile, settingsFile, terraformStateFile } from '../../infra/paths.js';
+import { readSecrets } from '../../infra/secrets.js';
 import { connectClient } from '../support/ws-client.js';
-import { acknowledged, TestClient } from '../e2e/ws-client.js';
+import { acknowledged, ResumingClient } from '../support/resuming-client.js';
 
 const PREFIX = 'wsf-swarm-e2e';
 const BALANCER_PORT = 18080;
@@ -30,7 +30,7 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 20 * 60_000 }, () 
   let wsUrl = '';
   let statsUrl = '';
   let deployed = false;
-  const clients: TestClient[] = [];
+  const clients: ResumingClient[] = [];
 
   async function cli(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<string> {
     const started = Date.now();
@@ -40,8 +40,8 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 20 * 60_000 }, () 
     return r.stdout;
   }
 
-  async function client(user: string, autoReconnect = true): Promise<TestClient> {
-    const c = new TestClient({ url: wsUrl, token: await mintToken(secret, user), autoReconnect, connectTimeoutMs: 8000 });
+  async function client(user: string, autoReconnect = true): Promise<ResumingClient> {
+    const c = new ResumingClient({ url: wsUrl, token: await mintToken(secret, user), autoReconnect, connectTimeoutMs: 8000 });
     clients.push(c);
     await c.connect();
     return c;
@@ -78,7 +78,7 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 20 * 60_000 }, () 
   async function underTraffic(name: string, during: () => Promise<void>): Promise<void> {
     const receivers = [await client(`${name}-r1`), await client(`${name}-r2`)];
     const senders = await Promise.all([1, 2, 3, 4].map((i) => client(`${name}-s${i}`)));
-    const acked = new Map<string, TestClient>();
+    const acked = new Map<string, ResumingClient>();
     let stop = false;
     let sent = 0;
     const loops = senders.map(async (s, i) => {
@@ -131,35 +131,28 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 20 * 60_000 }, () 
       WSFLEET_WS_CPUS: '0.3',
       WSFLEET_NATS_CPUS: '0.3',
     };
-    fs.rmSync(path.join(repoRoot, '.ws-fleet', 'settings', `${PREFIX}.json`), { force: true });
-    fs.rmSync(path.join(repoRoot, '.ws-fleet', 'state', `${PREFIX}.tfstate`), { force: true });
+    fs.rmSync(settingsFile(PREFIX), { force: true });
+    fs.rmSync(terraformStateFile(PREFIX), { force: true });
   });
 
   after(async () => {
     await Promise.all(clients.map((c) => c.close()));
     if (deployed) await cli(['down']).catch((err: unknown) => { console.error(`swarm e2e: down failed: ${String(err)}`); });
     await swarm.cleanup();
-    for (const f of [
-      path.join('settings', `${PREFIX}.json`),
-      path.join('secrets', `${PREFIX}.env`),
-      path.join('outputs', `${PREFIX}.json`),
-      path.join('state', `${PREFIX}.tfstate`),
-      path.join('state', `${PREFIX}.tfstate.backup`),
-    ]) {
-      fs.rmSync(path.join(repoRoot, '.ws-fleet', f), { force: true });
-    }
-    fs.rmSync(path.join(repoRoot, '.ws-fleet', 'cdktf', PREFIX), { recursive: true, force: true });
+    const { files, dirs } = deploymentLeftovers(PREFIX);
+    for (const f of files) fs.rmSync(f, { force: true });
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
     console.log(`swarm e2e timings (s): ${JSON.stringify(timings)}`);
   });
 
   it('deploys: services on the swarm, HAProxy answering on the manager node', async () => {
     deployed = true;
     await cli(['up'], { WSFLEET_REPLICAS: '3' });
-    const outputs = JSON.parse(fs.readFileSync(path.join(repoRoot, '.ws-fleet', 'outputs', `${PREFIX}.json`), 'utf8')) as Record<string, { value: unknown }>;
+    const outputs = JSON.parse(fs.readFileSync(outputsFile(PREFIX), 'utf8')) as Record<string, { value: unknown }>;
     assert.equal(outputs['balancer_url']?.value, `http://${swarm.manager.address}:${BALANCER_PORT}`);
     wsUrl = String(outputs['websocket_url']?.value);
     statsUrl = String(outputs['stats_url']?.value);
-    secret = /^AUTH_SECRET=(.+)$/m.exec(fs.readFileSync(path.join(repoRoot, '.ws-fleet', 'secrets', `${PREFIX}.env`), 'utf8'))?.[1] ?? '';
+    secret = readSecrets(PREFIX).authSecret;
     const services = (await swarm.docker(1, ['service', 'ls', '--format', '{{.Name}} {{.Replicas}}'])).trim().split('\n').sort();
     assert.deepEqual(services, [`${PREFIX}-lb 1/1`, `${PREFIX}-nats-1 1/1`, `${PREFIX}-nats-2 1/1`, `${PREFIX}-nats-3 1/1`, `${PREFIX}-ws 3/3`]);
     for (let n = 1; n <= 3; n++) {
@@ -257,7 +250,7 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 20 * 60_000 }, () 
       tasks = await wsTasks();
     }
     const slotsOn3 = [...tasks].filter(([, n]) => n === node3).map(([s]) => `${PREFIX}-ws-${s}`);
-    let ghost: TestClient | undefined;
+    let ghost: ResumingClient | undefined;
     for (let i = 0; i < 20 && ghost === undefined; i++) {
       const c = await client('ghost', false);
       if (slotsOn3.includes(c.server ?? '')) ghost = c;
