@@ -27,11 +27,11 @@ bench_tools_main() {
     fi
   fi
 
-  local bin="$WS_FLEET_BIN/centrifugo" have=""
+  local bin="$WSFLEET_BIN/centrifugo" have=""
   # A `go install`ed binary reports v0.0.0 itself; its build info names the module version.
   if [ -x "$bin" ]; then have="$(go version -m "$bin" 2>/dev/null | awk '$1 == "mod" && $2 == "github.com/centrifugal/centrifugo/v6" { print $3 }')"; fi
   if [ "$have" != "$BENCH_CENTRIFUGO_VERSION" ]; then
-    echo "bench: building centrifugo $BENCH_CENTRIFUGO_VERSION from its Go module into ${bin#"$WS_FLEET_ROOT"/} (a few minutes, once)" >&2
+    echo "bench: building centrifugo $BENCH_CENTRIFUGO_VERSION from its Go module into ${bin#"$WSFLEET_ROOT"/} (a few minutes, once)" >&2
     go_install_pinned centrifugo "github.com/centrifugal/centrifugo/v6@$BENCH_CENTRIFUGO_VERSION"
   fi
 }

@@ -2,7 +2,7 @@
  * The kreuzwerker/docker version the stack requires: exactly what setup installed into the project's
  * provider mirror. 3.6.2 (what @cdktf/provider-docker 12.0.3 was generated for) where the Terraform
  * registry answers; offline, the source-built label recorded in .ws-fleet/terraform/provider-docker.stamp
- * (see scripts/lib/versions.sh). Order: WS_FLEET_DOCKER_PROVIDER_VERSION (exported by scripts/lib/env.sh),
+ * (see scripts/lib/versions.sh). Order: WSFLEET_DOCKER_PROVIDER_VERSION (exported by scripts/lib/env.sh),
  * then the stamp file (so a bare `cdktf synth` or a test outside env.sh agrees), then 3.6.2.
  */
 import fs from 'node:fs';
@@ -17,7 +17,7 @@ export function providerStampFile(): string {
 }
 
 export function dockerProviderVersion(env: NodeJS.ProcessEnv = process.env, stampFile: string = providerStampFile()): string {
-  const fromEnv = env['WS_FLEET_DOCKER_PROVIDER_VERSION'];
+  const fromEnv = env['WSFLEET_DOCKER_PROVIDER_VERSION'];
   if (fromEnv !== undefined && VERSION_RE.test(fromEnv)) return fromEnv;
   if (fs.existsSync(stampFile)) {
     const first = fs.readFileSync(stampFile, 'utf8').trim().split(/\s+/)[0] ?? '';

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serverImageContext, stateDir } from './paths.js';
+import { buildSnapshotsDir, prefixFromEnv, serverImageContext, stateDir } from './paths.js';
 
 function listFiles(dir: string, base = dir): string[] {
   const out: string[] = [];
@@ -46,10 +46,7 @@ export interface ServerContext extends ServerBuild {
 /** The environment variable infra/rolling sets: `{"2":"<sha256>","3":"<sha256>"}`. */
 export const BUILD_PINS_ENV = 'WSFLEET_SERVER_BUILD_PINS';
 
-/** Where a deployment's build snapshots live. */
-export function buildSnapshotsDir(prefix: string, root: string = stateDir): string {
-  return path.join(root, 'server-builds', prefix);
-}
+export { buildSnapshotsDir };
 
 function snapshotDir(prefix: string, hash: string, root: string): string {
   return path.join(buildSnapshotsDir(prefix, root), hash.slice(0, 12));
@@ -92,7 +89,7 @@ export interface ServerContextOptions {
   dir?: string;
   /** Destroy only needs a valid configuration, not a buildable one. */
   allowMissing?: boolean;
-  /** The deployment whose snapshots to use (default WSFLEET_PREFIX, else wsfleet). */
+  /** The deployment whose snapshots to use (default WSFLEET_PREFIX, else DEFAULT_PREFIX). */
   prefix?: string;
   /** Use the context where it is: no snapshot, no pins (unit tests). */
   inPlace?: boolean;
@@ -116,7 +113,7 @@ export function serverContext(opts: ServerContextOptions = {}): ServerContext {
   }
   const hash = hashDirectory(dir);
   if (opts.inPlace === true) return { contextDir: dir, contextHash: hash };
-  const prefix = opts.prefix ?? env['WSFLEET_PREFIX'] ?? 'wsfleet';
+  const prefix = opts.prefix ?? prefixFromEnv(env);
   const root = opts.stateRoot ?? stateDir;
   const current = snapshot(prefix, dir, hash, root);
   const pinned = new Map<number, ServerBuild>();

@@ -5,17 +5,15 @@
  *   1. defaults below (image tags from images/versions.json),
  *   2. the settings file `.ws-fleet/settings/<prefix>.json` (written by `npm run scale` / `npm run lb`),
  *   3. environment variables `WSFLEET_<SETTING_IN_SNAKE_CASE>` (e.g. WSFLEET_REPLICAS=5, WSFLEET_LB_MODE=sticky).
- * The prefix itself only comes from WSFLEET_PREFIX (default `wsfleet`): it picks the settings file.
+ * The prefix itself only comes from WSFLEET_PREFIX (default DEFAULT_PREFIX, infra/paths.ts): it picks the settings file.
  *
  * Every error names the setting, the bad value and where the value came from.
  */
 import fs from 'node:fs';
 import { z } from 'zod';
-import { imageVersionsFile, settingsFile } from './paths.js';
+import { imageVersionsFile, prefixFromEnv, settingsFile } from './paths.js';
 import { maxConnectionsFor, memoryMbFor } from './capacity.js';
-
-export const LB_MODES = ['roundrobin', 'leastconn', 'sticky'] as const;
-export type LbMode = (typeof LB_MODES)[number];
+import { DEFAULT_LB_MODE, LB_MODES } from '../loadbalancer/src/index.js';
 
 export const MAX_REPLICAS = 64;
 
@@ -138,7 +136,7 @@ export function readImageVersions(file: string = imageVersionsFile): ImageVersio
 export function defaultSettings(images: ImageVersions): TunableSettings {
   return {
     replicas: 3,
-    lbMode: 'roundrobin',
+    lbMode: DEFAULT_LB_MODE,
     natsNodes: 3,
     bindAddress: '127.0.0.1',
     balancerPort: 8080,
@@ -235,7 +233,7 @@ export interface ResolveInput {
 
 /** Pure: merges defaults, file and environment, and validates the result. Throws SettingsError. */
 export function resolveSettings(input: ResolveInput): Settings {
-  const prefixRaw = input.env['WSFLEET_PREFIX'] ?? 'wsfleet';
+  const prefixRaw = prefixFromEnv(input.env);
   const prefix = prefixSchema.safeParse(prefixRaw);
   if (!prefix.success) {
     throw new SettingsError(
@@ -311,7 +309,7 @@ export function readSettingsFile(prefix: string): { file?: unknown; fileName: st
 
 /** Reads versions.json, the settings file and the environment. Throws SettingsError naming the bad value. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  const prefix = env['WSFLEET_PREFIX'] ?? 'wsfleet';
+  const prefix = prefixFromEnv(env);
   const images = readImageVersions();
   // An invalid prefix is reported by resolveSettings before any file named after it matters.
   const fileInput = prefixSchema.safeParse(prefix).success ? readSettingsFile(prefix) : { fileName: '' };
@@ -323,7 +321,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
  * (so `npm run scale -- 500` fails before anything is written). Returns the new settings.
  */
 export function updateSettingsFile(key: SettingKey, raw: string, env: NodeJS.ProcessEnv = process.env): Settings {
-  const prefix = env['WSFLEET_PREFIX'] ?? 'wsfleet';
+  const prefix = prefixFromEnv(env);
   const images = readImageVersions();
   const prefixOk = prefixSchema.safeParse(prefix).success;
   const { file, fileName } = prefixOk ? readSettingsFile(prefix) : { file: undefined, fileName: '' };

@@ -8,10 +8,11 @@
  *   kill-nats:N:DOWN       docker kill <prefix>-nats-N, docker start after DOWN
  *   partition-nats:N:FOR   docker network disconnect <prefix>-nats-N for FOR, then connect
  *   scale:N                the project's scale command to N replicas
- *   rolling                a rolling deploy: the command in WSF_ROLLING_CMD (not in the default plan)
+ *   rolling                a rolling deploy of a changed server build (FleetOps.rollingDeploy: infra/rolling/cli.ts,
+ *                          or the command in WSF_ROLLING_CMD)
  */
 import { ConfigError, parseDurationMs } from './scenarios.js';
-import { runCommand, sleep, type FleetOps } from './fleet.js';
+import { sleep, type FleetOps } from './fleet.js';
 
 export type ChaosAction =
   | { kind: 'crash-replica'; replica: number }
@@ -37,7 +38,7 @@ export interface EventRecord {
 }
 
 /** The CI chaos plan for 270 s of traffic: every fault, one after the other, with time to recover. */
-export const DEFAULT_CHAOS_PLAN = '15s=crash-replica:1,40s=kill-nats:2:15s,80s=scale:5,135s=scale:2,190s=partition-nats:3:20s';
+export const DEFAULT_CHAOS_PLAN = '15s=crash-replica:1,40s=kill-nats:2:15s,80s=scale:5,135s=scale:2,190s=partition-nats:3:20s,230s=rolling';
 
 /** The jitter profile (as AnyCable's published test): each socket dropped about every 15 s for about 2 s. */
 export const DEFAULT_JITTER = { everyMs: 15_000, spreadMs: 3000, downMs: 2000, downSpreadMs: 500, stopBeforeEndMs: 20_000 };
@@ -101,6 +102,8 @@ export interface ChaosDeps {
   trafficStart: number;
   trafficEnd: number;
   rollingCmd: string[] | undefined;
+  /** Names the run (the changed build of a rolling deploy says which run made it). */
+  runId: string;
   log: (text: string) => void;
   /** Aborted when the run is interrupted: the executor stops starting events (a running one finishes its undo). */
   signal: AbortSignal;
@@ -134,13 +137,25 @@ async function perform(a: ChaosAction, d: ChaosDeps): Promise<string> {
       return `scale command took ${(r.ms / 1000).toFixed(1)} s`;
     }
     case 'rolling': {
-      const cmd = d.rollingCmd;
-      if (cmd?.[0] === undefined) throw new Error('no rolling deploy command: set WSF_ROLLING_CMD');
-      const r = await runCommand(cmd[0], cmd.slice(1), 900_000);
+      const r = await ops.rollingDeploy(d.runId, d.rollingCmd, 900_000);
       if (r.code !== 0) throw new Error(`rolling deploy exited ${String(r.code)}: ${r.output.slice(-800)}`);
-      return `rolling deploy took ${(r.ms / 1000).toFixed(1)} s`;
+      return `rolling deploy took ${(r.ms / 1000).toFixed(1)} s${rollingSteps(r.output)}`;
     }
   }
+}
+
+/** The steps from infra/rolling/cli.ts's JSON line on stdout, when there is one. */
+function rollingSteps(output: string): string {
+  for (const line of output.split('\n').reverse()) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const rep = JSON.parse(line) as { steps?: { replica: number; applySeconds: number; routedSeconds: number }[] };
+      if (Array.isArray(rep.steps)) return `: ${rep.steps.map((st) => `ws-${st.replica} applied in ${st.applySeconds.toFixed(1)} s, routed after ${st.routedSeconds.toFixed(1)} s`).join('; ')}`;
+    } catch {
+      // not the report line
+    }
+  }
+  return '';
 }
 
 /** Runs the plan on the run's timeline; resolves with every event's record and the plan's problems. */

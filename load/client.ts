@@ -1,63 +1,35 @@
 /**
- * The one place the runner gets its WebSocket client from: the types the load groups program
- * against (the subset of the client library's FleetClient API they use) and the factory. Switching
- * the implementation is a change to `createLoadClient` only.
+ * The one place the runner gets its WebSocket client from: the project's client library
+ * (client/src, `FleetClient`, docs/client.md), the code a browser runs, with `ws`'s WebSocket.
+ * The runner keeps the library's defaults (per-attempt ack timeout, retries with the same id,
+ * resends after a reconnect, idle pings) except the reconnect backoff, which is shorter than a
+ * browser's (100 ms doubling to a 2 s ceiling, full jitter) so that a socket dropped by a fault is
+ * back within the reconnect bounds of the scenarios.
  */
 import WebSocket from 'ws';
-import { ProtocolClient } from './protocol-client.js';
+import { FleetClient } from '../client/src/index.js';
 
-export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+export type { Ack, ConnectionState, FleetClient } from '../client/src/index.js';
 
-export interface Ack {
-  type: 'ack';
-  id?: string | number;
-  delivered?: number;
-  stored?: boolean;
-  seq?: number;
-  duplicate?: boolean;
-  room?: string;
-}
-
-export interface ClientMessage {
-  from: string;
-  data: unknown;
-  ts: number;
-  seq?: number;
-  room?: string;
-}
-
-export interface ClientError {
-  code: string;
-  message: string;
-}
-
-export interface ClientEvents {
-  state: (s: ClientState) => void;
-  message: (m: ClientMessage) => void;
-  welcome: (w: { server?: string; user?: string }) => void;
-  resumed: (r: { room?: string; replayed: number; recovered: boolean }) => void;
-  error: (e: ClientError) => void;
-}
-
-export interface LoadClient {
-  connect(): Promise<unknown>;
-  send(to: string, data: unknown, opts?: { timeoutMs?: number }): Promise<Ack>;
-  publish(room: string, data: unknown, opts?: { timeoutMs?: number }): Promise<Ack>;
-  join(room: string): Promise<void>;
-  close(): Promise<void>;
-  on<E extends keyof ClientEvents>(event: E, fn: ClientEvents[E]): () => void;
-  readonly state: ClientState;
-}
+export const RECONNECT = { initialMs: 100, maxMs: 2000, factor: 2 } as const;
 
 export interface LoadClientOptions {
   url: string;
   token: () => string;
-  ackTimeoutMs: number;
+  /** Opening + welcome within this long, else the attempt fails and is retried. */
+  connectTimeoutMs: number;
   /** Positions from an earlier client of the same user (the jitter profile's replacement sockets). */
   resumeFrom?: { inbox?: number; rooms?: Record<string, number> };
 }
 
 /** The client every simulated user runs. */
-export function createLoadClient(opts: LoadClientOptions): LoadClient {
-  return new ProtocolClient({ ...opts, WebSocket });
+export function createLoadClient(opts: LoadClientOptions): FleetClient {
+  return new FleetClient({
+    url: opts.url,
+    token: opts.token,
+    WebSocket,
+    reconnect: RECONNECT,
+    connectTimeoutMs: opts.connectTimeoutMs,
+    ...(opts.resumeFrom === undefined ? {} : { resumeFrom: opts.resumeFrom }),
+  });
 }

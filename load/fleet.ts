@@ -3,12 +3,15 @@
  * project's own scale command, only on containers of the run's prefix: replica and NATS container
  * names, replica memory (from /metrics inside each container), SIGKILL of a replica's process (the
  * restart policy brings it back), `docker kill`/`start` of a NATS node, `docker network disconnect`/
- * `connect`, and scale. Every command has a time limit.
+ * `connect`, scale, and a rolling deploy of a changed server build. Every command has a time limit.
  */
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './target.js';
+
+/** Where the chaos run's changed server build is prepared (one at a time; the deploy snapshots it). */
+const ROLLING_BUILD_DIR = path.join(repoRoot, '.ws-fleet', 'load', 'rolling-build');
 
 export interface CommandOutcome {
   code: number | null;
@@ -61,6 +64,9 @@ const PROBE = fs.readFileSync(path.join(import.meta.dirname, 'metrics-probe.sh')
 const RSS_RE = /^process_resident_memory_bytes(?:\{[^}]*\})? (\S+)\r?$/m;
 
 export class FleetOps {
+  /** Environment the deploy commands get on top of the runner's: after a rolling deploy, the build it rolled out. */
+  private readonly deployEnv: Record<string, string> = {};
+
   constructor(readonly prefix: string, private readonly scaleCmd: string[]) {}
 
   private async names(kind: 'ws' | 'nats'): Promise<string[]> {
@@ -121,6 +127,18 @@ export class FleetOps {
     return out;
   }
 
+  /** Each NATS node's log since `sinceIso` into `dir/nats-N.log` (evidence for what an event cost); never throws. */
+  async saveNatsLogs(dir: string, sinceIso: string): Promise<string[]> {
+    const saved: string[] = [];
+    for (const name of await this.natsNodes().catch(() => [])) {
+      const r = await runCommand('docker', ['logs', '--since', sinceIso, '--timestamps', name], 30_000);
+      const file = path.join(dir, `${name.slice(this.prefix.length + 1)}.log`);
+      fs.writeFileSync(file, r.output);
+      saved.push(file);
+    }
+    return saved;
+  }
+
   async restartCount(name: string): Promise<number> {
     return Number((await docker(['inspect', '-f', '{{.RestartCount}}', name])).trim());
   }
@@ -170,7 +188,31 @@ export class FleetOps {
   scale(replicas: number, timeoutMs: number): Promise<CommandOutcome> {
     const [cmd, ...args] = this.scaleCmd;
     if (cmd === undefined) return Promise.resolve({ code: -1, output: 'no scale command', ms: 0 });
-    return runCommand(cmd, [...args, String(replicas)], timeoutMs);
+    return runCommand(cmd, [...args, String(replicas)], timeoutMs, { ...process.env, ...this.deployEnv });
+  }
+
+  /**
+   * A rolling deploy of a changed server build: the current build context (WSFLEET_SERVER_CONTEXT,
+   * else server/.image) copied with one file added, so its hash (the image tag) differs, rolled over
+   * the replicas one at a time by `node --import tsx infra/rolling/cli.ts`. Later scale steps of the
+   * run deploy that build too (else a scale would put the old build back on every replica at once).
+   * `cmd` (WSF_ROLLING_CMD) replaces the command; it gets WSFLEET_SERVER_CONTEXT all the same.
+   */
+  async rollingDeploy(tag: string, cmd: string[] | undefined, timeoutMs: number): Promise<CommandOutcome & { build: string }> {
+    const source = this.deployEnv.WSFLEET_SERVER_CONTEXT ?? process.env.WSFLEET_SERVER_CONTEXT ?? path.join(repoRoot, 'server', '.image');
+    if (!fs.existsSync(path.join(source, 'Dockerfile'))) return { code: -1, output: `${source} has no Dockerfile: run npm run build:server first`, ms: 0, build: ROLLING_BUILD_DIR };
+    const tmp = `${ROLLING_BUILD_DIR}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.cpSync(source, tmp, { recursive: true });
+    fs.writeFileSync(path.join(tmp, 'LOAD-RUN-BUILD'), `a changed server build for the chaos run ${tag} (${new Date().toISOString()})\n`);
+    fs.rmSync(ROLLING_BUILD_DIR, { recursive: true, force: true });
+    fs.renameSync(tmp, ROLLING_BUILD_DIR);
+    const [c, ...args] = cmd ?? [process.execPath, '--import', 'tsx', 'infra/rolling/cli.ts'];
+    if (c === undefined) return { code: -1, output: 'empty rolling deploy command', ms: 0, build: ROLLING_BUILD_DIR };
+    const env = { ...process.env, ...this.deployEnv, WSFLEET_SERVER_CONTEXT: ROLLING_BUILD_DIR };
+    const r = await runCommand(c, args, timeoutMs, env);
+    this.deployEnv.WSFLEET_SERVER_CONTEXT = ROLLING_BUILD_DIR;
+    return { ...r, build: ROLLING_BUILD_DIR };
   }
 }
 

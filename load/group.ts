@@ -2,14 +2,14 @@
  * One group of simulated users, as in the k6 scripts (k6/lib/group.js): every message stays inside
  * its group (direct messages to a random other member, room messages to a room of the group), so the
  * group sees both ends of every message and counts losses and duplicates without shared state.
- * Each user is one client (load/client.ts) through the balancer.
+ * Each user is one FleetClient of the client library (load/client.ts) through the balancer.
  *
  * Message data: { r: run id, m: "<sender global index>.<counter>", t: send time, p?: padding }.
  * Counted as the k6 scripts count (docs/k6.md "Users, groups and messages"), plus ack_latency (send →
  * ack), acks_not_stored (an ack with stored:false), replay_time (welcome → replay done) and the
  * jitter profile's deliberate drops (jitter_drops; their down time is not a reconnect time).
  */
-import { createLoadClient, type Ack, type ClientState, type LoadClient } from './client.js';
+import { createLoadClient, type Ack, type FleetClient } from './client.js';
 import { connectAt, type Params } from './scenarios.js';
 import type { Counters, JitterProfile, Trends } from './stats.js';
 
@@ -22,7 +22,7 @@ interface User {
   gi: number;
   id: string;
   room: string;
-  client: LoadClient | undefined;
+  client: FleetClient | undefined;
   /** Unsubscribes of the current client's listeners. */
   offs: (() => void)[];
   open: boolean;
@@ -33,13 +33,11 @@ interface User {
   jittered: boolean;
   welcomedAt: number | undefined;
   counter: number;
-  inboxSeq: number | undefined;
-  roomSeq: number | undefined;
+  /** Positions of the user's last client (its resumePositions when it was dropped): the next client resumes from them. */
+  positions: { inbox?: number; rooms: Record<string, number> } | undefined;
   firstJoinedAt: number | undefined;
   joined: boolean;
   gaps: [number, number | undefined][];
-  /** A connect attempt is under way (for attempts = connects + failures). */
-  attempting: boolean;
   /** The current client has joined the room once (it rejoins by itself on its reconnects). */
   clientJoined: boolean;
 }
@@ -52,7 +50,8 @@ interface MessageRecord {
   sentAt: number;
   ackAt: number | undefined;
   state: 'pending' | 'acked' | 'undelivered';
-  recv: Set<number>;
+  /** Recipient index → how the first copy came (seq, replayed), for the log line of a duplicate. */
+  recv: Map<number, string>;
   settled: boolean;
 }
 
@@ -91,7 +90,7 @@ export class Group {
       const u: User = {
         idx, gi, id: `load-${ctx.runId}-${gi}`, room: `${ctx.roomPrefix}load-${ctx.runId}-g${index}-r${Math.floor(idx / p.roomSize)}`,
         client: undefined, offs: [], open: false, everOpen: false, downSince: undefined, jittered: false, welcomedAt: undefined,
-        counter: 0, inboxSeq: undefined, roomSeq: undefined, firstJoinedAt: undefined, joined: false, gaps: [], attempting: false, clientJoined: false,
+        counter: 0, positions: undefined, firstJoinedAt: undefined, joined: false, gaps: [], clientJoined: false,
       };
       this.users.push(u);
       const list = this.byRoom.get(u.room) ?? [];
@@ -134,49 +133,43 @@ export class Group {
     const client = createLoadClient({
       url: c.wsUrl,
       token: () => c.token(u.id),
-      ackTimeoutMs: Math.max(10_000, c.params.ackP99Ms * 3),
-      ...(u.inboxSeq !== undefined || u.roomSeq !== undefined
-        ? { resumeFrom: { ...(u.inboxSeq === undefined ? {} : { inbox: u.inboxSeq }), ...(u.roomSeq === undefined ? {} : { rooms: { [u.room]: u.roomSeq } }) } }
-        : {}),
+      connectTimeoutMs: c.params.connectTimeoutMs,
+      ...(u.positions === undefined ? {} : { resumeFrom: u.positions }),
     });
     u.client = client;
     u.clientJoined = false;
     u.offs = [
-      client.on('state', (s) => { this.onState(u, client, s); }),
+      client.on('attempt', () => { if (u.client === client) c.counters.ws_connect_attempts += 1; }),
+      client.on('disconnect', (d) => { this.onDisconnect(u, client, d.welcomed); }),
       client.on('welcome', (w) => { this.onWelcome(u, client, w.server); }),
-      client.on('resumed', () => {
-        if (u.welcomedAt !== undefined && u.client === client) {
+      client.on('resumed', (r) => {
+        // Every subject replayed (r.pending 0): the time from the welcome is the replay time.
+        if (r.pending === 0 && u.welcomedAt !== undefined && u.client === client) {
           c.trends.replay_time.add(Date.now() - u.welcomedAt);
           u.welcomedAt = undefined;
         }
       }),
-      client.on('message', (m) => { this.onMessage(u, m.data, m.seq, m.room); }),
+      client.on('message', (m) => { this.onMessage(u, m.data, m.seq, m.room, m.replayed === true); }),
       client.on('error', () => { c.counters.server_errors += 1; }),
     ];
     try {
       await client.connect();
     } catch (err) {
       if (u.client !== client || this.isFinished()) return;
-      // The first connect was refused for good (401) or closed: count it and try again later.
+      // The first connect was refused for good (an auth refusal; network failures are retried inside the client): try again later.
       this.ctx.log(`${u.id}: connect failed: ${err instanceof Error ? err.message : String(err)}`);
       this.dropClient(u);
-      if (u.attempting) {
-        u.attempting = false;
-        c.counters.ws_connect_failures += 1;
-      }
       this.later(1000, () => void this.connect(u));
     }
   }
 
-  private onState(u: User, client: LoadClient, s: ClientState): void {
+  /** A socket of the current client is gone: before its welcome a connect failure, after it a close by the server or the network. */
+  private onDisconnect(u: User, client: FleetClient, welcomed: boolean): void {
     if (u.client !== client) return;
     const c = this.ctx.counters;
-    if (s === 'connecting') {
-      if (u.attempting) c.ws_connect_failures += 1; // the previous attempt never reached the welcome
-      u.attempting = true;
-      c.ws_connect_attempts += 1;
-    } else if (s === 'reconnecting' && u.open) {
-      // The server (or the network) closed an open socket.
+    if (!welcomed) {
+      c.ws_connect_failures += 1;
+    } else if (u.open) {
       u.open = false;
       c.ws_closes_unexpected += 1;
       u.downSince ??= Date.now();
@@ -184,10 +177,9 @@ export class Group {
     }
   }
 
-  private onWelcome(u: User, client: LoadClient, server: string | undefined): void {
+  private onWelcome(u: User, client: FleetClient, server: string | undefined): void {
     if (u.client !== client) return;
     const c = this.ctx;
-    u.attempting = false;
     u.open = true;
     c.counters.ws_connects += 1;
     if (server !== undefined) c.servers.set(server, (c.servers.get(server) ?? 0) + 1);
@@ -213,7 +205,7 @@ export class Group {
     }
   }
 
-  private onJoined(u: User, client: LoadClient): void {
+  private onJoined(u: User, client: FleetClient): void {
     if (u.client !== client) return;
     const now = Date.now();
     u.joined = true;
@@ -236,7 +228,10 @@ export class Group {
     u.offs = [];
     u.client = undefined;
     u.open = false;
-    if (client !== undefined) void client.close();
+    if (client !== undefined) {
+      u.positions = client.resumePositions;
+      void client.close();
+    }
   }
 
   private jitterGap(): number {
@@ -295,14 +290,14 @@ export class Group {
     let rec: MessageRecord;
     let ack: Promise<Ack>;
     if (Math.random() < c.params.roomShare) {
-      rec = { kind: 'room', from: u.idx, to: -1, room: u.room, sentAt: now, ackAt: undefined, state: 'pending', recv: new Set(), settled: false };
+      rec = { kind: 'room', from: u.idx, to: -1, room: u.room, sentAt: now, ackAt: undefined, state: 'pending', recv: new Map(), settled: false };
       ack = client.publish(u.room, data);
     } else {
       let other = Math.floor(Math.random() * (this.users.length - 1));
       if (other >= u.idx) other += 1;
       const to = this.users[other];
       if (to === undefined) return;
-      rec = { kind: 'direct', from: u.idx, to: other, room: '', sentAt: now, ackAt: undefined, state: 'pending', recv: new Set(), settled: false };
+      rec = { kind: 'direct', from: u.idx, to: other, room: '', sentAt: now, ackAt: undefined, state: 'pending', recv: new Map(), settled: false };
       ack = client.send(to.id, data);
     }
     this.msgs.set(id, rec);
@@ -329,25 +324,22 @@ export class Group {
     );
   }
 
-  private onMessage(u: User, data: unknown, seq: number | undefined, room: string | undefined): void {
+  private onMessage(u: User, data: unknown, seq: number | undefined, room: string | undefined, replayed: boolean): void {
     if (this.finished || data === null || typeof data !== 'object') return;
     const d = data as { r?: unknown; m?: unknown; t?: unknown };
     if (d.r !== this.ctx.runId || typeof d.m !== 'string') return;
-    if (seq !== undefined) {
-      if (room !== undefined) {
-        this.roomSeqSeen = true;
-        if (u.roomSeq === undefined || seq > u.roomSeq) u.roomSeq = seq;
-      } else if (u.inboxSeq === undefined || seq > u.inboxSeq) {
-        u.inboxSeq = seq;
-      }
-    }
+    // Room messages with a seq: the server stores rooms, so a member away for a while still gets them (replay).
+    if (seq !== undefined && room !== undefined) this.roomSeqSeen = true;
     const rec = this.msgs.get(d.m);
     if (rec === undefined) return;
-    if (rec.recv.has(u.idx)) {
+    const how = `seq ${seq === undefined ? '-' : String(seq)}${replayed ? ' replayed' : ' live'} at +${Date.now() - this.ctx.schedule.trafficStart} ms`;
+    const first = rec.recv.get(u.idx);
+    if (first !== undefined) {
       this.ctx.counters.messages_duplicated += 1;
+      this.ctx.log(`duplicate: ${rec.kind} ${d.m} to ${u.id}${room === undefined ? '' : ` in ${room}`}: first ${first}, again ${how} (sent at +${rec.sentAt - this.ctx.schedule.trafficStart} ms)`);
       return;
     }
-    rec.recv.add(u.idx);
+    rec.recv.set(u.idx, how);
     this.ctx.counters.messages_received += 1;
     if (typeof d.t === 'number') this.ctx.trends.e2e_latency.add(Date.now() - d.t);
   }
@@ -413,7 +405,12 @@ export class Group {
       }
       if (rec.state !== 'acked') continue;
       const { expected, excused } = this.expected(rec);
-      for (const m of expected) if (!rec.recv.has(m.idx)) c.counters.messages_lost += 1;
+      for (const m of expected) {
+        if (rec.recv.has(m.idx)) continue;
+        c.counters.messages_lost += 1;
+        const t0 = c.schedule.trafficStart;
+        c.log(`lost: ${rec.kind} from ${this.users[rec.from]?.id ?? '?'} to ${m.id}, sent at +${rec.sentAt - t0} ms, acked at +${(rec.ackAt ?? 0) - t0} ms`);
+      }
       for (const m of excused) if (!rec.recv.has(m.idx)) c.counters.messages_missed_offline += 1;
     }
     for (const h of this.timers) clearTimeout(h);

@@ -142,7 +142,7 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
     }
   })();
 
-  const planRun = runPlan(plan, { ops: o.ops, trafficStart: schedule.trafficStart, trafficEnd: schedule.trafficEnd, rollingCmd: o.rollingCmd, log: (t) => { o.log(t); }, signal: abort.signal });
+  const planRun = runPlan(plan, { ops: o.ops, trafficStart: schedule.trafficStart, trafficEnd: schedule.trafficEnd, rollingCmd: o.rollingCmd, runId, log: (t) => { o.log(t); }, signal: abort.signal });
 
   let memory: MemoryCheck | undefined;
   const memoryCheck = p.memoryCheck
@@ -183,6 +183,8 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
   problems.push(...planResult.problems);
   const events: EventRecord[] = planResult.events;
   if (abort.signal.aborted) problems.push('the run was interrupted');
+
+  if (events.length > 0) await o.ops.saveNatsLogs(o.resultsDir, new Date(schedule.t0).toISOString());
 
   if (o.restore && events.some((e) => e.kind === 'scale')) {
     const now = (await o.ops.replicas()).length;

@@ -10,6 +10,7 @@
  * threshold strings and `evaluateThresholds` checks them against a summary of the same shape as k6's
  * (metrics[name].values[stat]).
  */
+import { parseDurationText } from '../loadbalancer/src/duration-grammar.js';
 
 /** @typedef {'smoke' | 'soak' | 'scale' | 'chaos'} ScenarioName */
 
@@ -106,13 +107,10 @@ export function isScenario(name) {
  * @param {string} name @param {string} raw
  */
 export function parseDurationMs(name, raw) {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
-  if (m === null) throw new ConfigError(`${name}=${JSON.stringify(raw)}: not a duration (use e.g. 500ms, 90s, 30m, 1h, or seconds)`);
-  const n = Number(m[1]);
-  const unit = m[2] === undefined ? 's' : m[2];
-  /** @type {Record<string, number>} */
-  const factor = { ms: 1, s: 1000, m: 60000, h: 3600000 };
-  return Math.round(n * (factor[unit] ?? 1000));
+  // The project's one duration grammar; here a bare number is seconds.
+  const ms = parseDurationText(raw, { defaultUnit: 's', units: ['ms', 's', 'm', 'h'] });
+  if (ms === undefined) throw new ConfigError(`${name}=${JSON.stringify(raw)}: not a duration (use e.g. 500ms, 90s, 30m, 1h, or seconds)`);
+  return Math.round(ms);
 }
 
 /**

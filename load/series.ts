@@ -45,13 +45,13 @@ export class Series {
     return [...this.seconds.values()].sort((a, b) => a.s - b.s);
   }
 
-  /** Counters and trends over [fromMs, toMs) from the start of traffic. */
+  /** Counters and trends of the seconds that may overlap [fromMs, toMs) from the start of traffic (see `mayOverlap`). */
   window(fromMs: number, toMs: number): { counters: Counters; trends: Record<TrendName, Histogram> } {
     const counters = zeroCounters();
     const trends = Object.fromEntries(TRENDS.map((n) => [n, new Histogram()])) as Record<TrendName, Histogram>;
     for (const sec of this.seconds.values()) {
       const at = sec.s * 1000;
-      if (at < fromMs || at >= toMs) continue;
+      if (!mayOverlap(at, fromMs, toMs)) continue;
       addCounters(counters, sec.counters);
       for (const n of TRENDS) trends[n].merge(sec.trends[n].serialize());
     }
@@ -63,9 +63,18 @@ export class Series {
     let n = 0;
     for (const sec of this.seconds.values()) {
       const at = sec.s * 1000;
-      if (windows.some(([a, b]) => at + 1000 > a && at < b)) continue;
+      if (windows.some(([a, b]) => mayOverlap(at, a, b))) continue;
       n += sec.counters[name];
     }
     return n;
   }
+}
+
+/**
+ * A worker's second is not aligned with the run's: the record keyed `at` (floor of its start) began
+ * in [at, at + 1000) and so ended before at + 2000. It counts for a window it may overlap: an event
+ * at +10.0 s whose closes landed in a worker second from +9.4 s (keyed 9 s) is charged to the event.
+ */
+function mayOverlap(at: number, fromMs: number, toMs: number): boolean {
+  return at + 2000 > fromMs && at < toMs;
 }

@@ -6,7 +6,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
+import { DEFAULT_PREFIX, outputsFile, projectRoot } from '../infra/paths.js';
+import { readSecrets } from '../infra/secrets.js';
 import { balancerWsUrl, ConfigError } from './scenarios.js';
 
 export interface Target {
@@ -17,8 +18,7 @@ export interface Target {
   description: string;
 }
 
-export const repoRoot = path.resolve(import.meta.dirname, '..');
-const stateDir = (): string => process.env.WS_FLEET_STATE ?? path.join(repoRoot, '.ws-fleet');
+export const repoRoot = projectRoot;
 
 /** The first `balancer_url` anywhere in cdktf's ({"<stack>": {"balancer_url": …}}) or terraform's ({"balancer_url": {"value": …}}) outputs. */
 export function findBalancerUrl(json: unknown): string | undefined {
@@ -35,7 +35,7 @@ export function findBalancerUrl(json: unknown): string | undefined {
 }
 
 function fromOutputs(prefix: string): string | undefined {
-  for (const file of [path.join(stateDir(), 'outputs', `${prefix}.json`), path.join(stateDir(), 'outputs', `${prefix}.json.tf`)]) {
+  for (const file of [outputsFile(prefix), `${outputsFile(prefix)}.tf`]) {
     if (!fs.existsSync(file)) continue;
     try {
       const url = findBalancerUrl(JSON.parse(fs.readFileSync(file, 'utf8')));
@@ -57,16 +57,17 @@ function fromSettings(): string | undefined {
   }
 }
 
+/** The deployment's AUTH_SECRET, read by infra/secrets.ts (the one parser of the secrets file). */
 export function readSecret(prefix: string): string {
-  const file = path.join(stateDir(), 'secrets', `${prefix}.env`);
-  if (!fs.existsSync(file)) throw new ConfigError(`${file} does not exist: deploy the fleet first (npm run up), or set WSF_AUTH_SECRET`);
-  const m = /^AUTH_SECRET=(.+)$/m.exec(fs.readFileSync(file, 'utf8'));
-  if (m?.[1] === undefined) throw new ConfigError(`${file} has no AUTH_SECRET`);
-  return m[1].trim();
+  try {
+    return readSecrets(prefix).authSecret;
+  } catch (err) {
+    throw new ConfigError(`${err instanceof Error ? err.message : String(err)}; or set WSF_AUTH_SECRET`);
+  }
 }
 
 export async function discoverTarget(env: NodeJS.ProcessEnv): Promise<Target> {
-  const prefix = env.WSFLEET_PREFIX !== undefined && env.WSFLEET_PREFIX !== '' ? env.WSFLEET_PREFIX : 'wsfleet';
+  const prefix = env.WSFLEET_PREFIX !== undefined && env.WSFLEET_PREFIX !== '' ? env.WSFLEET_PREFIX : DEFAULT_PREFIX;
   if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(prefix)) throw new ConfigError(`WSFLEET_PREFIX=${JSON.stringify(prefix)}: not a deployment prefix`);
   const given = env.WSF_BALANCER_URL;
   const url = given !== undefined && given !== '' ? given : (fromOutputs(prefix) ?? fromSettings());

@@ -39,7 +39,7 @@ async function runTask(task: WorkerTask): Promise<void> {
     servers: new Map(),
     log: (text) => {
       logged += 1;
-      if (logged <= 5) post({ type: 'log', text: `${text}${logged === 5 ? ' (further messages of this worker not logged)' : ''}` });
+      if (logged <= 20) post({ type: 'log', text: `${text}${logged === 20 ? ' (further messages of this worker not logged)' : ''}` });
     },
   };
   const groups = task.groups.map((g) => new Group(ctx, g));

@@ -46,13 +46,10 @@ log() { printf 'k6: %s\n' "$*" >&2; }
 die() { printf 'k6: error: %s\n' "$*" >&2; exit 2; }
 now_ms() { date +%s%3N; }
 
-# Duration → milliseconds (same grammar as k6/lib/config.js).
+# Duration → milliseconds, read by the project's one duration grammar (load/scenarios.js, as k6/lib/config.js).
 duration_ms() {
-  local raw="$1" n unit
-  [[ "$raw" =~ ^([0-9]+(\.[0-9]+)?)(ms|s|m|h)?$ ]] || die "not a duration: '$raw' (use e.g. 500ms, 90s, 3m, 1h)"
-  n="${BASH_REMATCH[1]}"
-  unit="${BASH_REMATCH[3]:-s}"
-  awk -v n="$n" -v u="$unit" 'BEGIN { f = (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : 3600000; printf "%d", n * f }'
+  (cd "$ROOT" && node --input-type=module -e 'import { parseDurationMs } from "./load/scenarios.js"; process.stdout.write(String(parseDurationMs("duration", process.argv[1] ?? "")));' "$1" 2>/dev/null) ||
+    die "not a duration: '$1' (use e.g. 500ms, 90s, 3m, 1h)"
 }
 
 script="${1:-}"
@@ -133,7 +130,7 @@ if [ -n "$fleet_file" ]; then
   scale_cmd="${scale_cmd:-bash k6/dev/dev-scale.sh}"
   target_desc="dev process fleet ($fleet_file)"
 else
-  outputs="$WS_FLEET_STATE/outputs/$prefix.json"
+  outputs="$WSFLEET_STATE/outputs/$prefix.json"
   if [ -z "$balancer" ] && [ -f "$outputs" ]; then
     # cdktf's outputs file ({"<stack>": {"balancer_url": "..."}}) or terraform's ({"balancer_url": {"value": "..."}}).
     balancer="$(jq -r '[.. | objects | select(has("balancer_url")) | .balancer_url | if type == "object" then .value else . end | strings] | first // empty' "$outputs" 2>/dev/null || true)"
@@ -146,10 +143,10 @@ else
     port="$(cd "$ROOT" && node --import tsx infra/cli/settings.ts get balancerPort 2>/dev/null || true)"
     [ -n "$bind" ] && [ -n "$port" ] && balancer="http://$bind:$port"
   fi
-  secrets_file="$WS_FLEET_STATE/secrets/$prefix.env"
   if [ -z "$secret" ]; then
-    [ -f "$secrets_file" ] || die "$secrets_file does not exist: deploy the fleet first (npm run up), or set WSF_AUTH_SECRET"
-    secret="$(sed -n 's/^AUTH_SECRET=//p' "$secrets_file" | head -n1)"
+    # infra/secrets.ts is the one reader of the secrets file; it names what is missing.
+    secret="$(cd "$ROOT" && WSFLEET_PREFIX="$prefix" node --import tsx infra/cli/secrets.ts get AUTH_SECRET)" ||
+      die "no secrets for deployment $prefix: deploy the fleet first (npm run up), or set WSF_AUTH_SECRET"
   fi
   scale_cmd="${scale_cmd:-bash scripts/scale.sh}"
   target_desc="deployment $prefix"

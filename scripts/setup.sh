@@ -8,8 +8,8 @@
 #   scripts/setup.sh --only node,docker   just these (also: SETUP_ONLY=node,docker)
 #   scripts/setup.sh --skip images        all but these (also: SETUP_SKIP=images)
 #   scripts/setup.sh --list               print the step names
-# Environment: WS_FLEET_PROVIDER_SOURCE=auto|registry|build, WS_FLEET_IMAGE_PULL=0 (never pull images),
-#   WS_FLEET_DEBIAN_MIRROR (stand-in base), WS_FLEET_DOCKERD_WAIT_SECONDS (default 60).
+# Environment: WSFLEET_PROVIDER_SOURCE=auto|registry|build, WSFLEET_IMAGE_PULL=0 (never pull images),
+#   WSFLEET_DEBIAN_MIRROR (stand-in base), WSFLEET_DOCKERD_WAIT_SECONDS (default 60).
 set -Eeuo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -64,12 +64,12 @@ for s in ${only//,/ } ${skip//,/ }; do
   fi
 done
 
-mkdir -p "$WS_FLEET_STATE"/{bin,logs,cache,state,secrets,terraform}
+mkdir -p "$WSFLEET_STATE"/{bin,logs,cache,state,secrets,terraform}
 trap 'echo "setup: ${SETUP_STEP_NAME:-setup}: FAILED: unexpected error in ${BASH_SOURCE[0]##*/} line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 
 # One setup at a time per checkout (tests and scripts may call it concurrently).
 # Anything setup starts in the background must close fd 9 (`9>&-`), or it holds the lock for its whole life.
-lock_file="$WS_FLEET_STATE/state/setup.lock"
+lock_file="$WSFLEET_STATE/state/setup.lock"
 exec 9>"$lock_file"
 if ! flock -n 9; then
   echo "setup: waiting for the setup lock, held by: $(exec 9>&-; lock_holders "$lock_file")" >&2

@@ -8,11 +8,8 @@
  * Always tears the deployment down. Bounded: at most 3,000 probe connections and a time limit.
  */
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import WebSocket from 'ws';
 import { Fleet } from '../../tests/support/fleet.js';
-import { repoRoot } from '../../tests/support/paths.js';
 import { freePort } from '../../tests/support/ports.js';
 import type { BenchProfile } from '../lib/profile.js';
 import type { FigureResult } from '../lib/report.js';
@@ -170,7 +167,6 @@ export async function dockerScaleFigure(p: BenchProfile, log: (s: string) => voi
       log(`  down failed (${String(err).split('\n')[0] ?? ''}): removing by prefix`);
       await fleet.forceCleanup();
     }
-    for (const f of [fleet.settingsFile, fleet.secretsFile, path.join(repoRoot, '.ws-fleet', 'outputs', `${PREFIX}.json`)]) fs.rmSync(f, { force: true });
-    fs.rmSync(path.join(repoRoot, '.ws-fleet', 'cdktf', PREFIX), { recursive: true, force: true });
+    fleet.removeFiles();
   }
 }

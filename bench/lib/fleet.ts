@@ -4,6 +4,7 @@
  * tests/support/replica.ts sets, HAProxy processes in front (static backend), and the baselines.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { serverEnvironment } from '../../infra/server-env.js';
 import { renderHaproxyConfig } from '../../loadbalancer/src/index.js';
 import { fetchServerStates, startHaproxy, type HaproxyProcess } from '../../tests/support/haproxy.js';
 import { startNatsCluster, type NatsCluster } from '../../tests/support/nats-cluster.js';
@@ -57,20 +58,22 @@ export async function startBundledReplica(opts: ReplicaOptions): Promise<BenchRe
   if (opts.inspectPort !== undefined) nodeArgs.push(`--inspect=127.0.0.1:${opts.inspectPort}`);
   if (opts.cpuProfileName !== undefined) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', profilesDir, '--cpu-prof-name', `${opts.cpuProfileName}.cpuprofile`);
   const env: Record<string, string> = {
-    SERVER_ID: opts.id,
-    PORT: String(port),
-    METRICS_PORT: String(metricsPort),
-    HOST: '127.0.0.1',
-    // As the tests' replicas (tests/support/replica.ts): the default namespace open to every user.
-    NAMESPACES: JSON.stringify(TEST_NAMESPACES),
-    SERVER_API_KEY: TEST_SERVER_API_KEY,
-    NATS_URLS: opts.nats.urls.join(','),
-    NATS_USER: opts.nats.user,
-    NATS_PASSWORD: opts.nats.password,
-    AUTH_SECRET: BENCH_SECRET,
-    LOG_LEVEL: 'info',
-    // The bench cluster's JetStream is sized small (tests/support/nats-cluster.ts), as in the tests.
-    HISTORY_MAX_BYTES: String(64 * 1024 * 1024),
+    ...serverEnvironment({
+      serverId: opts.id,
+      port,
+      host: '127.0.0.1',
+      natsUrls: opts.nats.urls,
+      natsUser: opts.nats.user,
+      natsPassword: opts.nats.password,
+      authSecret: BENCH_SECRET,
+      // As the tests' replicas (tests/support/replica.ts): the default namespace open to every user.
+      serverApiKey: TEST_SERVER_API_KEY,
+      namespaces: TEST_NAMESPACES,
+      metricsPort,
+      logLevel: 'info',
+      // The bench cluster's JetStream is sized small (tests/support/nats-cluster.ts), as in the tests.
+      historyMaxBytes: 64 * 1024 * 1024,
+    }),
     ...(probePort === undefined ? {} : { BENCH_PROBE_PORT: String(probePort) }),
     ...opts.env,
   };

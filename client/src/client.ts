@@ -3,6 +3,7 @@
  * It owns the connection state machine (idle → connecting → open ⇄ reconnecting → closed) and ties
  * the small parts together: backoff, subject positions, replay tracking, pending requests.
  */
+import { CloseCode } from '../../protocol/codes.js';
 import { backoffDelay, backoffPolicy, quickDelay, type BackoffOptions, type BackoffPolicy } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { AuthError, ClosedError, FleetError, ServerError } from './errors.js';
@@ -71,6 +72,21 @@ export interface FleetEvents {
   resumed: (r: ReplayReport) => void;
   ack: (a: Ack) => void;
   error: (e: FleetError) => void;
+  /** A (re)connect attempt opens a socket: `attempt` counts from 1 since the last welcome. */
+  attempt: (a: ConnectAttempt) => void;
+  /** A socket is gone: `welcomed` false means the attempt failed before its welcome (refused, timed out, network). */
+  disconnect: (d: Disconnect) => void;
+}
+
+export interface ConnectAttempt {
+  attempt: number;
+  url: string;
+}
+
+export interface Disconnect {
+  code: number;
+  reason: string;
+  welcomed: boolean;
 }
 
 export interface RequestOptions {
@@ -89,8 +105,8 @@ type JoinFrame = Extract<ClientFrame, { type: 'join' }>;
 const NAME_PART = /^[A-Za-z0-9_-]{1,64}$/;
 const CLOSE_NORMAL = 1000;
 const CLOSE_IDLE = 4000;
-const QUICK_RECONNECT_CODES = new Set([1012, 1013]);
-const AUTH_CLOSE_CODES = new Set([4001, 4003]);
+const QUICK_RECONNECT_CODES = new Set<number>([CloseCode.serviceRestart, CloseCode.tryAgainLater]);
+const AUTH_CLOSE_CODES = new Set<number>([CloseCode.tokenExpired, CloseCode.forbidden]);
 const REFRESH_MARGIN_MIN_MS = 5_000;
 const REFRESH_MARGIN_MAX_MS = 60_000;
 
@@ -126,7 +142,11 @@ export class FleetClient {
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private lastReceived = 0;
   private closeWaiters: (() => void)[] = [];
-  private readonly counters = { reconnects: 0, duplicatesDropped: 0, replayed: 0 };
+  private readonly counters = { reconnects: 0, duplicatesDropped: 0, replayed: 0, attempts: 0, failedAttempts: 0 };
+  /** The current socket has had its welcome. */
+  private welcomed = false;
+  /** Sockets opened since the last welcome (for the `attempt` event). */
+  private triesSinceWelcome = 0;
 
   constructor(private readonly opts: FleetClientOptions) {
     if (typeof opts.url === 'string') checkUrl(opts.url);
@@ -172,7 +192,8 @@ export class FleetClient {
     return this.lastWelcome;
   }
 
-  get stats(): { reconnects: number; duplicatesDropped: number; replayed: number } {
+  /** Counters since construction: reconnects (welcomes after the first), repeats dropped, replayed messages, socket attempts and attempts that never reached a welcome. */
+  get stats(): { reconnects: number; duplicatesDropped: number; replayed: number; attempts: number; failedAttempts: number } {
     return { ...this.counters };
   }
 
@@ -305,6 +326,10 @@ export class FleetClient {
     try {
       const url = withResume(checkUrl(typeof this.opts.url === 'string' ? this.opts.url : this.opts.url()), this.positions.get(INBOX));
       socket = openSocket(this.Impl, url, token, this.placement);
+      this.counters.attempts += 1;
+      this.welcomed = false;
+      this.triesSinceWelcome += 1;
+      this.events.emit('attempt', { attempt: this.triesSinceWelcome, url });
     } catch (err) {
       this.events.emit('error', new FleetError('closed', 'could not open a WebSocket', { cause: err }));
       this.scheduleReconnect(undefined);
@@ -369,6 +394,8 @@ export class FleetClient {
     if (w.epoch !== undefined) this.epoch = w.epoch;
     this.lastWelcome = w;
     this.attempt = 0;
+    this.welcomed = true;
+    this.triesSinceWelcome = 0;
     const inboxFrom = this.positions.get(INBOX);
     this.replays.reset(speaksV2(w), Date.now());
     this.setState('open');
@@ -492,7 +519,12 @@ export class FleetClient {
   private onSocketGone(refusedStatus: number | undefined, code: number, reason: string): void {
     const socket = this.socket;
     this.socket = undefined;
-    if (socket !== undefined) detach(socket);
+    if (socket !== undefined) {
+      detach(socket);
+      if (!this.welcomed) this.counters.failedAttempts += 1;
+      this.events.emit('disconnect', { code, reason, welcomed: this.welcomed });
+      this.welcomed = false;
+    }
     this.clearConnectionTimers();
     this.replays.stop();
     this.pending.disconnected(new FleetError('closed', `connection lost (${code}${reason === '' ? '' : ` ${reason}`})`));

@@ -5,22 +5,11 @@
  * `err instanceof TimeoutError` and `err.code === 'timeout'` work.
  */
 
-/** Error codes the server sends in `{"type":"error","code":…}` frames (protocol v2). */
-export const ServerErrorCode = {
-  badJson: 'bad_json',
-  badFrame: 'bad_frame',
-  unknownType: 'unknown_type',
-  forbidden: 'forbidden',
-  rateLimited: 'rate_limited',
-  remoteUnavailable: 'remote_unavailable',
-  draining: 'draining',
-  notMember: 'not_member',
-  notStored: 'not_stored',
-  tooManyRooms: 'too_many_rooms',
-  invalidToken: 'invalid_token',
-  internal: 'internal',
-} as const;
-export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode];
+import { ErrorCode } from '../../protocol/codes.js';
+
+/** Error codes the server sends in `{"type":"error","code":…}` frames: the wire protocol's own list (protocol/codes.ts). */
+export const ServerErrorCode = ErrorCode;
+export type ServerErrorCode = ErrorCode;
 
 /** Codes the client itself produces. */
 export const ClientErrorCode = {

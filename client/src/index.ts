@@ -9,7 +9,7 @@
  * await client.send('bob', { text: 'hi' });
  */
 export { FleetClient, checkRoom } from './client.js';
-export type { ConnectionState, FleetClientOptions, FleetEvents, FleetMessage, RequestOptions, RoomTokenSource, TokenSource } from './client.js';
+export type { ConnectAttempt, ConnectionState, Disconnect, FleetClientOptions, FleetEvents, FleetMessage, RequestOptions, RoomTokenSource, TokenSource } from './client.js';
 export type { Ack, Welcome } from './frames.js';
 export type { ReplayReport } from './replay-tracker.js';
 export type { PositionsSnapshot } from './positions.js';

@@ -8,10 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { createSigner } from 'fast-jwt';
 import { loadSettings, type Settings } from '../settings.js';
 import { readSecrets } from '../secrets.js';
-import { secretsFile } from '../paths.js';
+import { outputsFile, secretsFile } from '../paths.js';
 import { wsContainerName } from '../names.js';
 import { renderBalancerConfig } from '../render/haproxy.js';
-import { outputsFile } from './layout.js';
 
 /** host:port of the balancer: the bind address on docker; a balancer node's address on swarm. */
 function balancerHosts(settings: Settings): { http: string; stats: string; all: string[] } {

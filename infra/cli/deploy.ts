@@ -8,12 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadSettings, type Settings } from '../settings.js';
 import { ensureSecrets, terraformVariableEnv } from '../secrets.js';
-import { projectRoot, terraformStateFile } from '../paths.js';
+import { outputsFile, projectRoot, stackDir, synthOutdir, terraformStateFile } from '../paths.js';
 import { serverContext } from '../server-context.js';
 import { renderBalancerConfig } from '../render/haproxy.js';
 import { serverImageTag } from '../swarm/server-image.js';
 import { chooseDeployTool, toolEnv, type ToolChoice } from './tool.js';
-import { outputsFile, stackDir, synthOutdir } from './layout.js';
 import { log, run } from './run.js';
 import { assertSwarmManager, distributeImages, waitForBalancer } from './swarm-ops.js';
 

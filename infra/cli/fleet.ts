@@ -19,8 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SettingsError, updateSettingsFile, type Settings, type SettingKey } from '../settings.js';
-import { projectRoot, terraformStateFile } from '../paths.js';
-import { outputsFile } from './layout.js';
+import { outputsFile, projectRoot, terraformStateFile } from '../paths.js';
 import { CommandError, log, run } from './run.js';
 import { cleanupNodes } from './swarm-ops.js';
 import { printConnectInfo } from './connect-info.js';

@@ -6,7 +6,7 @@
  * Every tool gets the project's provider mirror (TF_CLI_CONFIG_FILE), no update checks and no telemetry.
  */
 import path from 'node:path';
-import { projectRoot, stateDir } from '../paths.js';
+import { binDir, projectRoot, terraformCliConfig } from '../paths.js';
 import { findOnPath } from './run.js';
 
 export type DeployTool = 'terraform' | 'tofu' | 'cdktf';
@@ -14,7 +14,7 @@ export type DeployTool = 'terraform' | 'tofu' | 'cdktf';
 /** PATH with the project's own binaries first (nats-server, node_modules/.bin) and haproxy's /usr/sbin. */
 export function toolPath(envPath: string = process.env['PATH'] ?? ''): string {
   const parts = envPath.split(path.delimiter).filter((p) => p !== '');
-  const first = [path.join(stateDir, 'bin'), path.join(projectRoot, 'node_modules', '.bin')];
+  const first = [binDir, path.join(projectRoot, 'node_modules', '.bin')];
   const last = ['/usr/local/go/bin', '/usr/sbin', '/sbin'];
   return [...first, ...parts.filter((p) => !first.includes(p) && !last.includes(p)), ...last].join(path.delimiter);
 }
@@ -57,7 +57,7 @@ export function toolEnv(choice: ToolChoice, env: NodeJS.ProcessEnv = process.env
   return {
     ...env,
     PATH: toolPath(env['PATH']),
-    TF_CLI_CONFIG_FILE: path.join(stateDir, 'terraform', 'terraformrc'),
+    TF_CLI_CONFIG_FILE: terraformCliConfig,
     TF_IN_AUTOMATION: '1',
     CHECKPOINT_DISABLE: '1',
     DISABLE_VERSION_CHECK: 'true',

@@ -15,8 +15,8 @@ import type { ITerraformDependable } from 'cdktf';
 import { Container } from '@cdktf/provider-docker/lib/container/index.js';
 import { Image } from '@cdktf/provider-docker/lib/image/index.js';
 import { PREFIX_LABEL, serverImageRepository, wsContainerName, wsServiceAlias } from '../names.js';
-import { REPLICA_PORT, type Namespaces } from '../settings.js';
-import { serverEnvironmentList } from '../server-env.js';
+import { REPLICA_PORT } from '../settings.js';
+import { pickReplicaEnv, terraformServerEnvironmentList, type ReplicaEnvSettings } from '../server-env.js';
 import { hardening } from './hardening.js';
 import type { ServerBuild } from '../server-context.js';
 
@@ -25,7 +25,7 @@ export const SERVER_BUILD_LABEL = 'io.ws-fleet.server-build';
 
 export const WS_PORT = REPLICA_PORT;
 
-export interface WsPoolProps {
+export interface WsPoolProps extends ReplicaEnvSettings {
   readonly prefix: string;
   readonly replicas: number;
   readonly networkName: string;
@@ -35,20 +35,8 @@ export interface WsPoolProps {
   readonly pinned?: ReadonlyMap<number, ServerBuild>;
   /** Base image for the Dockerfile's NODE_IMAGE build argument. */
   readonly nodeImage: string;
-  readonly natsUrls: string[];
-  /** Terraform expressions (sensitive variables). */
-  readonly natsUser: string;
-  readonly natsPassword: string;
-  readonly authSecret: string;
-  readonly serverApiKey: string;
-  readonly namespaces: Namespaces;
-  readonly tokenMaxLifetimeSec: number;
-  readonly metricsPort: number;
-  readonly drainWindowMs: number;
   readonly memoryMb: number;
   readonly cpus: number;
-  readonly maxConnections: number;
-  readonly logLevel: string;
   /** Resources the replicas must start after (the NATS nodes). */
   readonly dependsOn: ITerraformDependable[];
 }
@@ -105,20 +93,10 @@ export class WsPool extends Construct {
           name,
           hostname: name,
           image: imageFor(build).imageId,
-          env: serverEnvironmentList({
+          env: terraformServerEnvironmentList({
             serverId: name,
             port: WS_PORT,
-            natsUrls: props.natsUrls,
-            natsUser: props.natsUser,
-            natsPassword: props.natsPassword,
-            authSecret: props.authSecret,
-            serverApiKey: props.serverApiKey,
-            namespaces: props.namespaces,
-            tokenMaxLifetimeSec: props.tokenMaxLifetimeSec,
-            metricsPort: props.metricsPort,
-            drainWindowMs: props.drainWindowMs,
-            maxConnections: props.maxConnections,
-            logLevel: props.logLevel,
+            ...pickReplicaEnv(props),
           }),
           networksAdvanced: [{ name: props.networkName, aliases: [wsServiceAlias(props.prefix)] }],
           user: '1000:1000',

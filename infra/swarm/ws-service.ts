@@ -17,29 +17,16 @@ import type { ITerraformDependable } from 'cdktf';
 import { Service } from '@cdktf/provider-docker/lib/service/index.js';
 import { stopTimeoutSeconds, WS_PORT } from '../constructs/ws-pool.js';
 import { PREFIX_LABEL } from '../names.js';
-import { serverEnvironment } from '../server-env.js';
-import type { Namespaces } from '../settings.js';
+import { pickReplicaEnv, terraformServerEnvironment, type ReplicaEnvSettings } from '../server-env.js';
 import { wsServiceName, wsTaskName } from './names.js';
 import { labelList, swarmLimits } from './limits.js';
 
-export interface WsServiceProps {
+export interface WsServiceProps extends ReplicaEnvSettings {
   readonly prefix: string;
   readonly replicas: number;
   readonly image: string;
-  readonly natsUrls: string[];
-  /** Terraform expressions (sensitive variables). */
-  readonly natsUser: string;
-  readonly natsPassword: string;
-  readonly authSecret: string;
-  readonly serverApiKey: string;
-  readonly namespaces: Namespaces;
-  readonly tokenMaxLifetimeSec: number;
-  readonly metricsPort: number;
-  readonly drainWindowMs: number;
   readonly memoryMb: number;
   readonly cpus: number;
-  readonly maxConnections: number;
-  readonly logLevel: string;
   readonly dependsOn: ITerraformDependable[];
 }
 
@@ -73,20 +60,10 @@ export class WsService extends Construct {
         containerSpec: {
           image: props.image,
           hostname: taskName,
-          env: serverEnvironment({
+          env: terraformServerEnvironment({
             serverId: taskName,
             port: WS_PORT,
-            natsUrls: props.natsUrls,
-            natsUser: props.natsUser,
-            natsPassword: props.natsPassword,
-            authSecret: props.authSecret,
-            serverApiKey: props.serverApiKey,
-            namespaces: props.namespaces,
-            tokenMaxLifetimeSec: props.tokenMaxLifetimeSec,
-            metricsPort: props.metricsPort,
-            drainWindowMs: props.drainWindowMs,
-            maxConnections: props.maxConnections,
-            logLevel: props.logLevel,
+            ...pickReplicaEnv(props),
           }),
           user: '1000:1000',
           readOnly: true,

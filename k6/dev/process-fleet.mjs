@@ -14,17 +14,15 @@
  * Control file (.ws-fleet/state/k6-dev-fleet.replicas): the desired replica count, written by dev-scale.sh.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { renderHaproxyConfig } from '../../loadbalancer/src/index.js';
-import { startHaproxy } from '../../tests/support/haproxy.js';
+import { join } from 'node:path';
+import { stateDir as projectStateDir } from '../../infra/paths.js';
+import { startStaticBalancer } from '../../tests/support/haproxy.js';
 import { startNatsCluster } from '../../tests/support/nats-cluster.js';
 import { freePort } from '../../tests/support/ports.js';
 import { startReplica } from '../../tests/support/replica.js';
 import { TEST_SECRET } from '../../tests/support/tokens.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const stateDir = join(root, '.ws-fleet', 'state');
+const stateDir = join(projectStateDir, 'state');
 const stateFile = join(stateDir, 'k6-dev-fleet.json');
 const controlFile = join(stateDir, 'k6-dev-fleet.replicas');
 
@@ -45,17 +43,12 @@ const nats = await startNatsCluster({ nodes: 3, name: 'k6dev' });
 const ports = [];
 for (let i = 0; i < slots; i++) ports.push(await freePort());
 const frontendPort = process.env.DEV_FLEET_PORT ? envInt('DEV_FLEET_PORT', 0, 1, 65535) : await freePort();
-const statsPort = await freePort();
-const lb = await startHaproxy({
+const lb = await startStaticBalancer({
   name: 'k6dev-haproxy',
+  mode,
   frontendPort,
-  config: renderHaproxyConfig({
-    mode,
-    frontend: { address: '127.0.0.1', port: frontendPort },
-    stats: { address: '127.0.0.1', port: statsPort },
-    backend: { kind: 'static', servers: ports.map((port, i) => ({ name: `k6r${i + 1}`, host: '127.0.0.1', port })) },
-    maxConnections: { global: 9000 },
-  }),
+  servers: ports.map((port, i) => ({ name: `k6r${i + 1}`, port })),
+  maxConnections: 9000,
 });
 
 /** Running replicas by slot index. */
@@ -66,7 +59,7 @@ function writeState() {
   const list = [...replicas.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => ({ id: r.id, url: r.url, metricsUrl: `${r.url}/metrics`, logFile: r.logFile }));
   writeFileSync(
     stateFile,
-    `${JSON.stringify({ pid: process.pid, balancerUrl: `http://127.0.0.1:${frontendPort}`, statsUrl: `http://127.0.0.1:${statsPort}/stats`, authSecret: TEST_SECRET, mode, replicas: list }, null, 2)}\n`,
+    `${JSON.stringify({ pid: process.pid, balancerUrl: `http://127.0.0.1:${frontendPort}`, statsUrl: lb.statsUrl, authSecret: TEST_SECRET, mode, replicas: list }, null, 2)}\n`,
     { mode: 0o600 },
   );
 }
@@ -110,7 +103,7 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
 await scaleTo(initial);
 writeFileSync(controlFile, `${initial}\n`);
-console.log(`k6 dev fleet: balancer http://127.0.0.1:${frontendPort}, stats http://127.0.0.1:${statsPort}/stats, state ${stateFile}`);
+console.log(`k6 dev fleet: balancer http://127.0.0.1:${frontendPort}, stats ${lb.statsUrl}, state ${stateFile}`);
 
 const deadline = Date.now() + maxMinutes * 60000;
 let busy = false;

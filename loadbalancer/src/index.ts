@@ -12,6 +12,7 @@ export {
   loadBalancerSettingsSchema,
   LoadBalancerSettingsError,
   LB_MODES,
+  DEFAULT_LB_MODE,
   DOCKER_DNS,
   type LbMode,
   type LoadBalancerSettings,

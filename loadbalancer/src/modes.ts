@@ -19,13 +19,13 @@ export const MODE_GUIDE: Readonly<Record<LbMode, ModeGuide>> = {
   roundrobin: {
     haproxy: 'balance roundrobin',
     behaviour: 'Each new connection goes to the next ready replica in turn.',
-    useWhen: 'Connections are short or similar and you want an even spread of new connections, e.g. tests and demos.',
+    useWhen: 'Connections are short or similar and you want an even spread of new connections, e.g. tests and demos (the default).',
     caveat: 'Counts connections made, not connections open: after a scale-up or a restart, old replicas keep their load.',
   },
   leastconn: {
     haproxy: 'balance leastconn',
     behaviour: 'Each new connection goes to the ready replica holding the fewest open connections.',
-    useWhen: 'Long-lived WebSockets (the default): a fresh replica fills up first, so load evens out after scaling or a drain.',
+    useWhen: 'Long-lived WebSockets: a fresh replica fills up first, so load evens out after scaling or a drain.',
     caveat: 'A reconnecting client may land on a different replica each time (ws-fleet routes by user, so that is fine).',
   },
   sticky: {

@@ -10,6 +10,12 @@ import { MAX_HAPROXY_DURATION_MS, parseDurationMs } from './duration.js';
 
 export const LB_MODES = ['roundrobin', 'leastconn', 'sticky'] as const;
 export type LbMode = (typeof LB_MODES)[number];
+/**
+ * The mode when none is given: here and for a deployment (infra/settings.ts takes it from here).
+ * Round-robin spreads consecutive connections over the replicas, which is what a fresh fleet and its
+ * tests expect; pick leastconn for long-lived sockets after scaling (MODE_GUIDE says when).
+ */
+export const DEFAULT_LB_MODE: LbMode = 'roundrobin';
 
 /** Docker's embedded DNS server, reachable from every container on a user-defined network. */
 export const DOCKER_DNS = '127.0.0.11:53';
@@ -215,7 +221,7 @@ const stickySchema = z.strictObject({
 
 export const loadBalancerSettingsSchema = z
   .strictObject({
-    mode: z.enum(LB_MODES, { error: `must be one of ${LB_MODES.join(', ')}` }).default('leastconn'),
+    mode: z.enum(LB_MODES, { error: `must be one of ${LB_MODES.join(', ')}` }).default(DEFAULT_LB_MODE),
     frontend: frontendSchema.prefault({}),
     stats: statsSchema.prefault({}),
     backend: z.discriminatedUnion('kind', [dnsBackendSchema, staticBackendSchema], {

@@ -14,7 +14,7 @@ setup_browser() {
   fi
   apt_install chromium
   if [ ! -x "$bin" ]; then
-    step_fail "apt-get install chromium finished but $bin is missing" "$WS_FLEET_STATE/logs/apt.log"
+    step_fail "apt-get install chromium finished but $bin is missing" "$WSFLEET_STATE/logs/apt.log"
   fi
   version="$("$bin" --version 2>/dev/null | head -n 1 || true)"
   step_done "installed" "${version:-$bin}"

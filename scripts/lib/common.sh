@@ -60,7 +60,7 @@ is_debian() {
 
 # apt_install PKG...: root on Debian only; `apt-get update` runs at most once per setup run.
 apt_install() {
-  local log="$WS_FLEET_STATE/logs/apt.log"
+  local log="$WSFLEET_STATE/logs/apt.log"
   if ! is_root || ! is_debian; then
     step_fail "need Debian packages '$*' but this is not root on Debian: install them with your package manager and run setup again"
   fi
@@ -87,7 +87,7 @@ images_json() {
     const v = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))[process.argv[2]];
     if (typeof v !== "string" || v === "") { console.error("images/versions.json: missing key " + process.argv[2]); process.exit(1); }
     process.stdout.write(v);
-  ' "$WS_FLEET_ROOT/images/versions.json" "$1"
+  ' "$WSFLEET_ROOT/images/versions.json" "$1"
 }
 
 # go_platform: GOOS_GOARCH of this machine, as Terraform names platforms.

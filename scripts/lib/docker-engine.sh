@@ -3,14 +3,14 @@
 # (and never stops the one it started either: the fleet runs on it).
 # shellcheck shell=bash
 
-DOCKERD_WAIT_SECONDS="${WS_FLEET_DOCKERD_WAIT_SECONDS:-60}"
+DOCKERD_WAIT_SECONDS="${WSFLEET_DOCKERD_WAIT_SECONDS:-60}"
 
 docker_answers() {
   timeout 20 docker info >/dev/null 2>&1
 }
 
 setup_docker_engine() {
-  local log="$WS_FLEET_STATE/logs/dockerd.log" pidfile="$WS_FLEET_STATE/state/dockerd.pid"
+  local log="$WSFLEET_STATE/logs/dockerd.log" pidfile="$WSFLEET_STATE/state/dockerd.pid"
   local status="already present" detail=""
   if command -v docker >/dev/null 2>&1 && docker_answers; then
     step_done "already present" "$(docker version --format 'engine {{.Server.Version}}' 2>/dev/null || true)"
@@ -56,5 +56,5 @@ setup_docker_engine() {
     sleep 1
     waited=$((waited + 1))
   done
-  step_done "installed" "${detail:+$detail, }dockerd started (pid $(cat "$pidfile"), log ${log#"$WS_FLEET_ROOT"/})"
+  step_done "installed" "${detail:+$detail, }dockerd started (pid $(cat "$pidfile"), log ${log#"$WSFLEET_ROOT"/})"
 }

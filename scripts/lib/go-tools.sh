@@ -4,29 +4,29 @@
 
 # go_install_pinned NAME MODULE@VERSION: `go install` into .ws-fleet/bin, niced, logged.
 go_install_pinned() {
-  local name="$1" target="$2" log="$WS_FLEET_STATE/logs/$1-build.log"
+  local name="$1" target="$2" log="$WSFLEET_STATE/logs/$1-build.log"
   require_go "$name"
-  mkdir -p "$WS_FLEET_BIN"
+  mkdir -p "$WSFLEET_BIN"
   echo "--- $(date -u +%FT%TZ) go install $target" >>"$log"
-  if ! GOBIN="$WS_FLEET_BIN" GOFLAGS="${GOFLAGS:-} -buildvcs=false" nice -n 10 go install "$target" >>"$log" 2>&1; then
+  if ! GOBIN="$WSFLEET_BIN" GOFLAGS="${GOFLAGS:-} -buildvcs=false" nice -n 10 go install "$target" >>"$log" 2>&1; then
     step_fail "go install $target failed (Go module proxy reachable?)" "$log"
   fi
 }
 
 setup_nats_server() {
-  local ours="$WS_FLEET_BIN/nats-server" want v
+  local ours="$WSFLEET_BIN/nats-server" want v
   want="$(images_json natsServerVersion)"
   v="$("$ours" --version 2>/dev/null | grep -Eo 'v[0-9]+\.[0-9]+\.[0-9]+' | head -n1 || true)"
   if [ -x "$ours" ] && [ "$v" = "$want" ]; then
-    step_done "already present" "nats-server $want (${ours#"$WS_FLEET_ROOT"/})"
+    step_done "already present" "nats-server $want (${ours#"$WSFLEET_ROOT"/})"
     return
   fi
   go_install_pinned nats-server "github.com/nats-io/nats-server/v2@$want"
   v="$("$ours" --version 2>/dev/null | grep -Eo 'v[0-9]+\.[0-9]+\.[0-9]+' | head -n1 || true)"
   if [ "$v" != "$want" ]; then
-    step_fail "built nats-server reports '$v', expected $want" "$WS_FLEET_STATE/logs/nats-server-build.log"
+    step_fail "built nats-server reports '$v', expected $want" "$WSFLEET_STATE/logs/nats-server-build.log"
   fi
-  step_done "built" "nats-server $want (${ours#"$WS_FLEET_ROOT"/})"
+  step_done "built" "nats-server $want (${ours#"$WSFLEET_ROOT"/})"
 }
 
 setup_haproxy_host() {

@@ -5,10 +5,10 @@
 # shellcheck shell=bash
 
 STANDIN_BASE_IMAGE="ws-fleet/standin-base:${STANDIN_SUITE}-r${STANDIN_BASE_RECIPE}"
-IMAGE_PULL_TIMEOUT="${WS_FLEET_IMAGE_PULL_TIMEOUT:-60}"
+IMAGE_PULL_TIMEOUT="${WSFLEET_IMAGE_PULL_TIMEOUT:-60}"
 
 standin_rootfs_tarball() {
-  printf '%s/cache/rootfs-%s-minbase-r%s.tar.gz' "$WS_FLEET_STATE" "$STANDIN_SUITE" "$STANDIN_BASE_RECIPE"
+  printf '%s/cache/rootfs-%s-minbase-r%s.tar.gz' "$WSFLEET_STATE" "$STANDIN_SUITE" "$STANDIN_BASE_RECIPE"
 }
 
 # Unmount whatever debootstrap may have left mounted inside a rootfs dir (never rm -rf through a mount).
@@ -21,7 +21,7 @@ standin_unmount_all() {
 
 # The rootfs: Debian minbase + haproxy (Debian's package) + wget, users and paths the official images have.
 build_standin_rootfs() {
-  local tarball dir log="$WS_FLEET_STATE/logs/debootstrap.log"
+  local tarball dir log="$WSFLEET_STATE/logs/debootstrap.log"
   tarball="$(standin_rootfs_tarball)"
   if ! command -v debootstrap >/dev/null 2>&1; then
     apt_install debootstrap
@@ -29,8 +29,8 @@ build_standin_rootfs() {
   if ! is_root; then
     step_fail "building the stand-in base with debootstrap needs root (or pull the images listed in images/versions.json)"
   fi
-  dir="$WS_FLEET_STATE/cache/rootfs-build"
-  mkdir -p "$WS_FLEET_STATE/cache"
+  dir="$WSFLEET_STATE/cache/rootfs-build"
+  mkdir -p "$WSFLEET_STATE/cache"
   if [ -d "$dir" ]; then
     standin_unmount_all "$dir"
     rm -rf --one-file-system "$dir"
@@ -39,7 +39,7 @@ build_standin_rootfs() {
   if ! nice -n 10 debootstrap --variant=minbase --include=haproxy,wget,ca-certificates \
     "$STANDIN_SUITE" "$dir" "$STANDIN_MIRROR" >>"$log" 2>&1; then
     standin_unmount_all "$dir"
-    step_fail "debootstrap of Debian $STANDIN_SUITE from $STANDIN_MIRROR failed (Debian mirror reachable? set WS_FLEET_DEBIAN_MIRROR to use another)" "$log"
+    step_fail "debootstrap of Debian $STANDIN_SUITE from $STANDIN_MIRROR failed (Debian mirror reachable? set WSFLEET_DEBIAN_MIRROR to use another)" "$log"
   fi
   standin_unmount_all "$dir"
   {
@@ -71,8 +71,8 @@ ensure_standin_base() {
   if ! docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["bash"]' \
-    "$tarball" "$STANDIN_BASE_IMAGE" >>"$WS_FLEET_STATE/logs/images.log" 2>&1; then
-    step_fail "docker import of $tarball failed" "$WS_FLEET_STATE/logs/images.log"
+    "$tarball" "$STANDIN_BASE_IMAGE" >>"$WSFLEET_STATE/logs/images.log" 2>&1; then
+    step_fail "docker import of $tarball failed" "$WSFLEET_STATE/logs/images.log"
   fi
 }
 
@@ -85,9 +85,9 @@ standin_node_binary() {
     *) step_fail "no Node.js stand-in for platform $(host_platform)" ;;
   esac
   pkg="node-linux-${arch}@${version}"
-  dir="$WS_FLEET_STATE/cache/node-v${version}-linux-${arch}"
+  dir="$WSFLEET_STATE/cache/node-v${version}-linux-${arch}"
   if [ ! -x "$dir/bin/node" ]; then
-    local tmp log="$WS_FLEET_STATE/logs/images.log"
+    local tmp log="$WSFLEET_STATE/logs/images.log"
     tmp="$(mktemp -d)"
     if ! (cd "$tmp" && npm pack "$pkg" --silent >>"$log" 2>&1); then
       rm -rf "$tmp"
@@ -109,14 +109,14 @@ standin_node_binary() {
 
 # Build context for images/<name>: its files plus the binaries it COPYs; prints the context dir.
 standin_context() {
-  local name="$1" ctx="$WS_FLEET_STATE/cache/image-context/$1"
+  local name="$1" ctx="$WSFLEET_STATE/cache/image-context/$1"
   rm -rf "$ctx"
   mkdir -p "$ctx"
-  cp -a "$WS_FLEET_ROOT/images/$name/." "$ctx/"
+  cp -a "$WSFLEET_ROOT/images/$name/." "$ctx/"
   case "$name" in
     node) cp "$(standin_node_binary "$(images_json nodeVersion)")" "$ctx/node" ;;
     nats)
-      cp "$WS_FLEET_BIN/nats-server" "$ctx/nats-server"
+      cp "$WSFLEET_BIN/nats-server" "$ctx/nats-server"
       # The official image also has the binary at /nats-server: COPY keeps this symlink as a symlink.
       mkdir -p "$ctx/rootfs"
       ln -s /usr/local/bin/nats-server "$ctx/rootfs/nats-server"
@@ -136,20 +136,20 @@ standin_recipe_hash() {
   esac
   {
     echo "$STANDIN_BASE_IMAGE $extra"
-    (cd "$WS_FLEET_ROOT/images/$name" && find . -type f | LC_ALL=C sort | xargs sha256sum)
+    (cd "$WSFLEET_ROOT/images/$name" && find . -type f | LC_ALL=C sort | xargs sha256sum)
   } | sha256sum | cut -c1-16
 }
 
 # ensure_image NAME TAG: prints how the tag became present.
 ensure_image() {
-  local name="$1" tag="$2" recipe current log="$WS_FLEET_STATE/logs/images.log"
+  local name="$1" tag="$2" recipe current log="$WSFLEET_STATE/logs/images.log"
   recipe="$(standin_recipe_hash "$name")"
   current="$(docker image inspect --format '{{index .Config.Labels "org.ws-fleet.stand-in.recipe"}}' "$tag" 2>/dev/null || echo absent)"
   if [ "$current" != "absent" ] && { [ -z "$current" ] || [ "$current" = "<no value>" ] || [ "$current" = "$recipe" ]; }; then
     step_done "already present" "$tag"
     return
   fi
-  if [ "$current" = "absent" ] && [ "${WS_FLEET_IMAGE_PULL:-1}" = "1" ]; then
+  if [ "$current" = "absent" ] && [ "${WSFLEET_IMAGE_PULL:-1}" = "1" ]; then
     echo "--- $(date -u +%FT%TZ) docker pull $tag" >>"$log"
     if timeout "$IMAGE_PULL_TIMEOUT" docker pull "$tag" >>"$log" 2>&1; then
       step_done "installed" "$tag pulled"
@@ -160,7 +160,7 @@ ensure_image() {
     # The stand-in carries the host build of nats-server at the official tag's version.
     local want have
     want="$(images_json natsServerVersion)"
-    have="$("$WS_FLEET_BIN/nats-server" --version 2>/dev/null | grep -Eo 'v[0-9.]+' | head -n1 || true)"
+    have="$("$WSFLEET_BIN/nats-server" --version 2>/dev/null | grep -Eo 'v[0-9.]+' | head -n1 || true)"
     if [ "$have" != "$want" ]; then go_install_pinned nats-server "github.com/nats-io/nats-server/v2@$want"; fi
   fi
   ensure_standin_base

@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 
 setup_node_deps() {
-  local root="$WS_FLEET_ROOT" log="$WS_FLEET_STATE/logs/npm-ci.log"
+  local root="$WSFLEET_ROOT" log="$WSFLEET_STATE/logs/npm-ci.log"
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     step_fail "Node.js >= 20 with npm not found: install it (https://nodejs.org or your package manager) and run setup again"
   fi

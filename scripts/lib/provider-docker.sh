@@ -4,11 +4,11 @@
 # @cdktf/provider-docker 12.0.3 expects); otherwise the provider is built from its Go module source with
 # scripts/go/terraform-provider-docker at the version the Go module proxy serves (see versions.sh).
 # The stamp file's first word is the installed version; env.sh exports it for the stack to pin.
-# WS_FLEET_PROVIDER_SOURCE=auto|registry|build overrides the choice.
+# WSFLEET_PROVIDER_SOURCE=auto|registry|build overrides the choice.
 # shellcheck shell=bash
 
-provider_mirror_dir() { printf '%s' "$WS_FLEET_STATE/terraform/plugins"; }
-provider_stamp_file() { printf '%s' "$WS_FLEET_STATE/terraform/provider-docker.stamp"; }
+provider_mirror_dir() { printf '%s' "$WSFLEET_STATE/terraform/plugins"; }
+provider_stamp_file() { printf '%s' "$WSFLEET_STATE/terraform/provider-docker.stamp"; }
 
 provider_unpacked_bin() {
   local version="${1:-$PROVIDER_DOCKER_SOURCE_VERSION}"
@@ -65,7 +65,7 @@ terraform_registry_answers() {
 }
 
 provider_from_registry() {
-  local log="$WS_FLEET_STATE/logs/provider-docker-mirror.log" work
+  local log="$WSFLEET_STATE/logs/provider-docker-mirror.log" work
   work="$(mktemp -d)"
   cat >"$work/main.tf.json" <<EOF
 { "terraform": { "required_providers": { "docker": { "source": "kreuzwerker/docker", "version": "$PROVIDER_DOCKER_VERSION" } } } }
@@ -73,7 +73,7 @@ EOF
   # `providers mirror` downloads from the origin registry; a plain CLI config keeps our mirror out of it.
   if ! (cd "$work" && TF_CLI_CONFIG_FILE=/dev/null "$(terraform_bin)" providers mirror -platform="$(host_platform)" "$(provider_mirror_dir)" >"$log" 2>&1); then
     rm -rf "$work"
-    step_fail "terraform providers mirror failed although the registry answered; retry, or force the source build with WS_FLEET_PROVIDER_SOURCE=build" "$log"
+    step_fail "terraform providers mirror failed although the registry answered; retry, or force the source build with WSFLEET_PROVIDER_SOURCE=build" "$log"
   fi
   rm -rf "$work"
   echo "$PROVIDER_DOCKER_VERSION registry" >"$(provider_stamp_file)"
@@ -81,8 +81,8 @@ EOF
 }
 
 provider_from_source() {
-  local moddir="$WS_FLEET_ROOT/scripts/go/terraform-provider-docker"
-  local log="$WS_FLEET_STATE/logs/provider-docker-build.log" bin tmp short="${PROVIDER_DOCKER_SOURCE_PSEUDO##*-}"
+  local moddir="$WSFLEET_ROOT/scripts/go/terraform-provider-docker"
+  local log="$WSFLEET_STATE/logs/provider-docker-build.log" bin tmp short="${PROVIDER_DOCKER_SOURCE_PSEUDO##*-}"
   require_go "the kreuzwerker/docker provider"
   bin="$(provider_unpacked_bin)"
   mkdir -p "$(dirname "$bin")" "$(dirname "$log")"
@@ -113,12 +113,12 @@ setup_provider_docker() {
     step_done "already present" "kreuzwerker/docker $(cut -d' ' -f1-2 "$(provider_stamp_file)")"
     return
   fi
-  case "${WS_FLEET_PROVIDER_SOURCE:-auto}" in
+  case "${WSFLEET_PROVIDER_SOURCE:-auto}" in
     registry) provider_from_registry ;;
     build) provider_from_source ;;
     auto)
       if terraform_registry_answers; then provider_from_registry; else provider_from_source; fi
       ;;
-    *) step_fail "WS_FLEET_PROVIDER_SOURCE='${WS_FLEET_PROVIDER_SOURCE}' is not one of auto, registry, build" ;;
+    *) step_fail "WSFLEET_PROVIDER_SOURCE='${WSFLEET_PROVIDER_SOURCE}' is not one of auto, registry, build" ;;
   esac
 }

@@ -23,7 +23,10 @@ export async function connectNats(config: Config): Promise<NatsConnection> {
     reconnectTimeWait: 250,
     reconnectJitter: 250,
     waitOnFirstConnect: true,
-    pingInterval: 5_000,
+    // A NATS node cut off by a partition (no RST, packets dropped) is noticed by missing pongs only:
+    // 1.5 s × 2 outstanding pings moves the replica to another node within ~3-4.5 s (it was 5 s × 2:
+    // 10-15 s of stalled publishes, the chaos run's partition cost, docs/chaos.md).
+    pingInterval: 1_500,
     maxPingOut: 2,
     // nats.js otherwise builds an Error (with a stack trace) in advance for every request and
     // timer, in case it fails: ~15 % of a replica's CPU at 1k messages/s (docs/benchmarks.md).

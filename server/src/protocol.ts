@@ -2,6 +2,7 @@
  * The wire protocol: JSON text frames from clients (validated here) and the frames the server sends.
  */
 import { z } from 'zod';
+import { ErrorCode } from '../../protocol/codes.js';
 import { parseJsonLimited } from './json-limits.js';
 import { ROOM_RULE, canonicalRoom, parseRoom } from './rooms.js';
 import { isValidToken } from './subjects.js';
@@ -29,22 +30,9 @@ export type FrameType = keyof typeof frameSchemas;
 export type ClientFrame = { [K in FrameType]: z.infer<(typeof frameSchemas)[K]> }[FrameType];
 export type ClientId = string | number | undefined;
 
-export const ErrorCode = {
-  badJson: 'bad_json',
-  badFrame: 'bad_frame',
-  unknownType: 'unknown_type',
-  forbidden: 'forbidden',
-  rateLimited: 'rate_limited',
-  remoteUnavailable: 'remote_unavailable',
-  draining: 'draining',
-  notMember: 'not_member',
-  notStored: 'not_stored',
-  tooManyRooms: 'too_many_rooms',
-  roomFull: 'room_full',
-  invalidToken: 'invalid_token',
-  internal: 'internal',
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+/** The error codes are the wire protocol's (protocol/codes.ts), shared with the client library. */
+export { ErrorCode };
+
 
 export type ServerFrame =
   | { type: 'welcome'; server: string; user: string; conn: string; exp?: number; limits: { rooms: number; replayPage?: number } }

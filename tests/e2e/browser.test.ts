@@ -58,8 +58,7 @@ describe('e2e: the demo page in a real browser', { timeout: 20 * 60_000 }, () =>
       console.error(`browser e2e: down failed, removing by prefix: ${String(err)}`);
     }
     await fleet.forceCleanup();
-    for (const f of [fleet.settingsFile, fleet.secretsFile, path.join(repoRoot, '.ws-fleet', 'outputs', `${PREFIX}.json`)]) fs.rmSync(f, { force: true });
-    fs.rmSync(path.join(repoRoot, '.ws-fleet', 'cdktf', PREFIX), { recursive: true, force: true });
+    fleet.removeFiles();
   });
 
   /** While true, Bob's tab cannot reach the balancer's /ws (its attempts are closed with 1013 at once). */

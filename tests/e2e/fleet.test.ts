@@ -5,13 +5,14 @@
  * (they reconnect; no acknowledged message is lost) → sticky (only the balancer changes; a client
  * returns to its replica) → destroy (nothing with the prefix is left).
  *
- * Hostile clients (issue 11): right after the deploy, a burst of bad requests of every kind goes through
+ * Hostile clients: right after the deploy, a burst of bad requests of every kind goes through
  * the balancer while a healthy pair of clients exchanges messages; every replica must stay UP in
  * HAProxy's stats, every bad request must get a 4xx, and the healthy clients must be served throughout.
  * The deployment itself is checked too: private state and secrets, stats behind credentials, NATS
  * unprivileged with authenticated routes and monitoring unreachable, metrics off the routed port.
  *
- * Runs under its own prefix and OS-chosen ports, so it never touches a user's fleet, and always
+ * The clients are the client library (tests/support/resuming-client.ts): they reconnect and resume by
+ * themselves. Runs under its own prefix and OS-chosen ports, so it never touches a user's fleet, and always
  * destroys what it deployed in `after`.
  */
 import { describe, it, before, after } from 'node:test';
@@ -25,7 +26,8 @@ import { Fleet, type PlannedChange } from '../support/fleet.js';
 import { freePort, waitFor } from '../support/ports.js';
 import { mintToken } from '../support/tokens.js';
 import { repoRoot } from '../support/paths.js';
-import { acknowledged, TestClient } from './ws-client.js';
+import { terraformStateFile } from '../../infra/paths.js';
+import { acknowledged, ResumingClient } from '../support/resuming-client.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -123,11 +125,11 @@ function summarize(changes: PlannedChange[]): Record<string, string[]> {
 describe('e2e: ws-fleet on Docker', { timeout: 45 * 60_000 }, () => {
   let fleet: Fleet;
   let secret = '';
-  const clients: TestClient[] = [];
+  const clients: ResumingClient[] = [];
   let downDone = false;
 
-  async function client(user: string, opts: { autoReconnect?: boolean; cookie?: string } = {}): Promise<TestClient> {
-    const c = new TestClient({ url: fleet.wsUrl, token: await mintToken(secret, user), ...opts });
+  async function client(user: string, opts: { autoReconnect?: boolean; cookie?: string } = {}): Promise<ResumingClient> {
+    const c = new ResumingClient({ url: fleet.wsUrl, token: await mintToken(secret, user), ...opts });
     clients.push(c);
     await c.connect();
     return c;
@@ -170,11 +172,7 @@ describe('e2e: ws-fleet on Docker', { timeout: 45 * 60_000 }, () => {
       }
       await fleet.forceCleanup();
     }
-    for (const f of [fleet.settingsFile, fleet.secretsFile, path.join(repoRoot, '.ws-fleet', 'outputs', `${PREFIX}.json`)]) {
-      fs.rmSync(f, { force: true });
-    }
-    fs.rmSync(path.join(repoRoot, '.ws-fleet', 'cdktf', PREFIX), { recursive: true, force: true });
-    fs.rmSync(path.join(repoRoot, '.ws-fleet', 'server-builds', PREFIX), { recursive: true, force: true });
+    fleet.removeFiles();
     console.log(`e2e timings (s): ${JSON.stringify(timings)}`);
   });
 
@@ -205,12 +203,12 @@ describe('e2e: ws-fleet on Docker', { timeout: 45 * 60_000 }, () => {
 
   it('the deployment keeps its secrets private: state and secrets directories 0700, their files 0600', () => {
     const mode = (f: string): number => fs.statSync(f).mode & 0o777;
-    const stateDir = path.join(repoRoot, '.ws-fleet', 'state');
-    const secretsDir = path.join(repoRoot, '.ws-fleet', 'secrets');
+    const state = terraformStateFile(PREFIX);
+    const stateDir = path.dirname(state);
+    const secretsDir = path.dirname(fleet.secretsFile);
     assert.equal(mode(stateDir).toString(8), '700');
     assert.equal(mode(secretsDir).toString(8), '700');
     assert.equal(mode(fleet.secretsFile).toString(8), '600');
-    const state = path.join(stateDir, `${PREFIX}.tfstate`);
     assert.ok(fs.statSync(state).size > 0, 'the state was written');
     assert.equal(mode(state).toString(8), '600', 'Terraform kept the private mode of the state file');
     const backup = `${state}.backup`;
@@ -226,8 +224,8 @@ describe('e2e: ws-fleet on Docker', { timeout: 45 * 60_000 }, () => {
     assert.equal(prom.status, 200);
     assert.match(await prom.text(), /haproxy_backend_active_servers/);
     const config = await dockerExec(`${PREFIX}-lb`, ['cat', '/usr/local/etc/haproxy/haproxy.cfg']);
-    assert.ok(!config.includes(fleet.secret('LB_STATS_PASSWORD')), 'no credential in the balancer\'s config');
-    // Server side (issue 11, helper "sec"): /metrics only on METRICS_PORT, reachable on the fleet network.
+    assert.ok(!config.includes(fleet.secrets().lbStatsPassword), 'no credential in the balancer\'s config');
+    // /metrics only on METRICS_PORT, reachable on the fleet network.
     const metricsThroughBalancer = await fetch(`${fleet.balancerUrl}/metrics`);
     assert.notEqual(metricsThroughBalancer.status, 200, 'the replicas\' /metrics is not served through the balancer');
     const scraped = await dockerExec(`${PREFIX}-ws-1`, ['node', '-e', "fetch('http://127.0.0.1:9091/metrics').then(async (r) => console.log(r.status, (await r.text()).length), (e) => console.log('error', e.message))"]);
@@ -288,7 +286,7 @@ describe('e2e: ws-fleet on Docker', { timeout: 45 * 60_000 }, () => {
     let fresh = 0;
     const connecting = (async () => {
       for (let n = 0; !control.stop && n < 600; n++) {
-        const c = new TestClient({ url: fleet.wsUrl, token: await mintToken(secret, `fresh-${n}`) });
+        const c = new ResumingClient({ url: fleet.wsUrl, token: await mintToken(secret, `fresh-${n}`) });
         try {
           await c.connect();
           fresh += 1;
@@ -380,7 +378,6 @@ describe('e2e: ws-fleet on Docker', { timeout: 45 * 60_000 }, () => {
   });
 
   it('every bad request of the burst got a 4xx, never a 5xx; bad frames got error frames on an open socket', () => {
-    // Server side (issue 11, helpers "sec"/"dur"): these hold once their branches are merged.
     const expected: Record<string, number[]> = {
       'upgrade without Sec-WebSocket-Key': [400],
       'upgrade with a bad version': [400],
@@ -447,10 +444,10 @@ describe('e2e: ws-fleet on Docker', { timeout: 45 * 60_000 }, () => {
     const onDoomed = receivers.filter((c) => /-ws-[345]$/.test(c.server ?? ''));
     assert.ok(onDoomed.length > 0, 'some receivers sit on replicas 3-5');
 
-    const acked = new Map<string, TestClient>();
+    const acked = new Map<string, ResumingClient>();
     let sent = 0;
     let stop = false;
-    const sendLoop = async (sender: TestClient, s: number): Promise<void> => {
+    const sendLoop = async (sender: ResumingClient, s: number): Promise<void> => {
       for (let n = 0; !stop && n < 2000; n++) {
         const target = receivers[n % receivers.length];
         assert.ok(target);
@@ -542,9 +539,9 @@ describe('e2e: ws-fleet on Docker', { timeout: 45 * 60_000 }, () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const acked = new Map<string, TestClient>();
+    const acked = new Map<string, ResumingClient>();
     let sent = 0;
-    const sendLoop = async (sender: TestClient, s: number): Promise<void> => {
+    const sendLoop = async (sender: ResumingClient, s: number): Promise<void> => {
       for (let n = 0; !control.stop && n < 5000; n++) {
         const target = receivers[n % receivers.length];
         assert.ok(target);

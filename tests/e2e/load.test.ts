@@ -1,49 +1,16 @@
 /**
  * The project's load runner against the stack the end-to-end tests deploy (the Fleet helper, same
  * sizing as fleet.test.ts, prefix wsf-load, OS-chosen ports), all through `npm run load` exactly as a
- * user runs it: smoke; a 3-minute soak with a scale-down 3 → 2 (the chaos run is in tests/extended/load-chaos.test.ts,
- * outside the default tiers until it holds on this box). Each run's
- * thresholds (load/scenarios.js) are asserted from its summary.json.
+ * user runs it: smoke; a 3-minute soak with a scale-down 3 → 2 (the short chaos run is in load-chaos.test.ts).
+ * Each run's thresholds (load/scenarios.js) are asserted from its summary.json.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { Fleet, run, type CommandResult } from '../support/fleet.js';
-import { freePort } from '../support/ports.js';
-import { repoRoot } from '../support/paths.js';
-
-import { FLEET_ENV, assertReport, describeRun, readSummary, resultsDir, value } from '../support/load-run.js';
+import { assertReport, loadRunFleet, describeRun, readSummary, resultsDir, value } from '../support/load-run.js';
 
 const PREFIX = 'wsf-load';
 void describe('e2e: the load runner against the e2e fleet', { timeout: 16 * 60_000 }, () => {
-  let fleet: Fleet;
-  let env: NodeJS.ProcessEnv = {};
-  const load = (args: string[], timeoutMs: number): Promise<CommandResult> => run('npm', ['run', '--silent', 'load', '--', ...args], env, timeoutMs);
-
-  before(async () => {
-    const balancerPort = await freePort();
-    const statsPort = await freePort();
-    fleet = new Fleet({ prefix: PREFIX, balancerPort, statsPort, env: FLEET_ENV });
-    // The runner calls scripts/scale.sh, which must see the same deployment settings as the Fleet.
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(WSFLEET_|WSF_|TF_VAR_)/.test(k)));
-    env = { ...clean, WSFLEET_PREFIX: PREFIX, WSFLEET_BALANCER_PORT: String(balancerPort), WSFLEET_STATS_PORT: String(statsPort), WSFLEET_BIND_ADDRESS: '127.0.0.1', ...FLEET_ENV };
-    const stale = await fleet.leftovers();
-    if ([stale.containers, stale.networks, stale.volumes, stale.images].some((l) => l.length > 0)) await fleet.forceCleanup();
-    fleet.writeSettings({ replicas: 3, lbMode: 'roundrobin', natsNodes: 3 });
-    await fleet.up();
-  });
-
-  after(async () => {
-    try {
-      await fleet.down();
-    } catch (err) {
-      console.error(`load e2e: down failed, removing by prefix: ${String(err)}`);
-    }
-    await fleet.forceCleanup();
-    for (const f of [fleet.settingsFile, fleet.secretsFile, path.join(repoRoot, '.ws-fleet', 'outputs', `${PREFIX}.json`)]) fs.rmSync(f, { force: true });
-    fs.rmSync(path.join(repoRoot, '.ws-fleet', 'cdktf', PREFIX), { recursive: true, force: true });
-  });
+  const { load } = loadRunFleet(PREFIX, 'load e2e');
 
   void it('smoke: 50 users, direct and room messages, every one arrives exactly once', async () => {
     const r = await load(['smoke', '--label', 'ci'], 3 * 60_000);

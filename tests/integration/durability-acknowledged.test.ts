@@ -1,5 +1,5 @@
 /**
- * Issue 11, "nothing acknowledged is lost or doubled by someone else's traffic or by a retry".
+ * Nothing acknowledged is lost or doubled, by someone else's traffic or by a retry with the same id.
  * Real 3-node NATS JetStream cluster (R3 streams: direct reads may be answered by a follower),
  * real replicas.
  */

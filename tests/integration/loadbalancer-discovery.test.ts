@@ -1,5 +1,5 @@
 /**
- * Issue 5, "replicas come and go": HAProxy's server-template + resolvers discovery, for real, with a stub
+ * Replicas come and go behind the balancer: HAProxy's server-template + resolvers discovery, for real, with a stub
  * DNS server standing in for Docker's (same A-record answers for the replicas' alias). Replicas listen on
  * distinct loopback addresses (127.0.0.2, .3, .4) and one port, as containers on a network would.
  */

@@ -1,6 +1,6 @@
 /**
- * Issue 5: a real haproxy process, rendered by loadbalancer/src, in front of 3 real ws-fleet replicas
- * (static server list), with a real NATS JetStream node behind them.
+ * Each balancing mode does what it says: a real haproxy process, rendered by loadbalancer/src, in front of
+ * 3 real ws-fleet replicas (static server list), with a real NATS JetStream node behind them.
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -9,10 +9,10 @@ import {
   connectThroughBalancer,
   cookiePair,
   fetchServerStates,
-  startHaproxy,
+  startStaticBalancer,
   waitForServerStatus,
   type BalancedClient,
-  type HaproxyProcess,
+  type StaticBalancer,
 } from '../support/haproxy.js';
 import { startNatsCluster, type NatsCluster } from '../support/nats-cluster.js';
 import { freePort, waitFor } from '../support/ports.js';
@@ -26,13 +26,7 @@ let nats: NatsCluster;
 const cleanups: (() => Promise<unknown>)[] = [];
 const openClients: BalancedClient[] = [];
 
-interface Balancer {
-  readonly proc: HaproxyProcess;
-  /** ws://127.0.0.1:<frontend>/ws */
-  readonly wsUrl: string;
-  /** http://127.0.0.1:<stats>/stats */
-  readonly statsUrl: string;
-}
+type Balancer = StaticBalancer;
 
 async function replica(id: string, env: Record<string, string> = {}, port?: number): Promise<Replica> {
   const r = await startReplica({
@@ -48,17 +42,9 @@ async function replica(id: string, env: Record<string, string> = {}, port?: numb
 }
 
 async function balancer(mode: LbMode, servers: { name: string; port: number }[]): Promise<Balancer> {
-  const frontendPort = await freePort();
-  const statsPort = await freePort();
-  const config = renderHaproxyConfig({
-    mode,
-    frontend: { address: '127.0.0.1', port: frontendPort },
-    stats: { address: '127.0.0.1', port: statsPort },
-    backend: { kind: 'static', servers: servers.map((s) => ({ name: s.name, host: '127.0.0.1', port: s.port })) },
-  });
-  const proc = await startHaproxy({ config, frontendPort, name: `haproxy-${mode}` });
-  cleanups.push(() => proc.stop());
-  return { proc, wsUrl: `ws://127.0.0.1:${frontendPort}/ws`, statsUrl: `http://127.0.0.1:${statsPort}/stats` };
+  const lb = await startStaticBalancer({ mode, servers, name: `haproxy-${mode}` });
+  cleanups.push(() => lb.stop());
+  return lb;
 }
 
 let userSeq = 0;

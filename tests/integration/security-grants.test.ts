@@ -1,12 +1,11 @@
 /**
- * Issue 11: rooms behind grants. Each namespace policy, the grants claim, room tokens and the
+ * Rooms behind grants: each namespace policy, the grants claim, room tokens and the
  * server API, on every route (WebSocket join / publish / resume and join with `after`; HTTP send,
  * publish, broadcast). Deny unless granted.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { startProcessFleet, type ProcessFleet } from '../support/fleet-processes.js';
-import type { Replica } from '../support/replica.js';
+import { describe, it } from 'node:test';
+import { oneReplicaSuite, type ReplicaSuite } from '../support/fleet-processes.js';
 import { TEST_NAMESPACES, TEST_SECRET, TEST_SERVER_API_KEY, signRoomToken, signToken, type TokenGrants } from '../support/tokens.js';
 import { connectClient, upgradeStatus, type TestClient } from '../support/ws-client.js';
 
@@ -18,34 +17,23 @@ const NAMESPACES = {
   team: { join: 'grant', history: 'members', publish: 'members', ...policy },
 };
 
-let fleet: ProcessFleet;
-let r1: Replica;
-const open: TestClient[] = [];
+let suite: ReplicaSuite;
 
 async function client(user: string, grants?: TokenGrants): Promise<TestClient> {
-  const c = await connectClient(`${r1.wsUrl}?token=${signToken(TEST_SECRET, user, grants === undefined ? {} : { grants })}`);
-  open.push(c);
+  const c = await connectClient(`${suite.replica.wsUrl}?token=${signToken(TEST_SECRET, user, grants === undefined ? {} : { grants })}`);
+  suite.track(c);
   return c;
 }
 
 async function post(path: string, auth: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${r1.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify(body) });
+  const res = await fetch(`${suite.replica.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 const bearer = (user: string, grants?: TokenGrants): string => `Bearer ${signToken(TEST_SECRET, user, grants === undefined ? {} : { grants })}`;
 const apiKey = `ApiKey ${TEST_SERVER_API_KEY}`;
 
 describe('namespaces and grants', { timeout: 120_000 }, () => {
-  before(async () => {
-    fleet = await startProcessFleet(1, { NAMESPACES: JSON.stringify(NAMESPACES) }, { natsNodes: 1 });
-    const first = fleet.replicas[0];
-    assert.ok(first);
-    r1 = first;
-  });
-  after(async () => {
-    await Promise.all(open.map((c) => c.close()));
-    await fleet.stop();
-  });
+  suite = oneReplicaSuite({ NAMESPACES: JSON.stringify(NAMESPACES) }, { natsNodes: 1 });
 
   it('join: refused without a grant in a grant namespace, allowed with a matching pattern', async () => {
     const none = await client('g_none');
@@ -133,7 +121,7 @@ describe('namespaces and grants', { timeout: 120_000 }, () => {
     assert.equal((await c.request({ type: 'join', room: 'team:42', token: good })).type, 'ack');
     assert.equal((await c.request({ type: 'publish', room: 'team:42', data: 'in' })).type, 'ack', 'members publish');
     assert.equal((await c.request({ type: 'resume', room: 'team:42', after: 0 })).type, 'ack', 'members read history');
-    const asConnection = await upgradeStatus(`${r1.wsUrl}?token=${good}`);
+    const asConnection = await upgradeStatus(`${suite.replica.wsUrl}?token=${good}`);
     assert.equal(asConnection.status, 401);
     const grantRoom = signRoomToken(TEST_SECRET, 't_user', 'chat:tok', ['join', 'publish']);
     assert.equal((await c.request({ type: 'join', room: 'chat:tok', token: grantRoom })).type, 'ack');

@@ -1,46 +1,34 @@
 /**
- * Issue 11: tokens. `exp` is required, lifetimes are capped, and an open connection whose token
+ * Tokens: `exp` is required, lifetimes are capped, and an open connection whose token
  * expires gets a `refresh` frame and a window: a valid refresh keeps it, none closes it 4001.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { startProcessFleet, type ProcessFleet } from '../support/fleet-processes.js';
-import type { Replica } from '../support/replica.js';
+import { describe, it } from 'node:test';
+import { oneReplicaSuite, type ReplicaSuite } from '../support/fleet-processes.js';
 import { TEST_SECRET, signToken } from '../support/tokens.js';
 import { connectClient, upgradeStatus, type TestClient } from '../support/ws-client.js';
 
-let fleet: ProcessFleet;
-let r1: Replica;
-const open: TestClient[] = [];
+let suite: ReplicaSuite;
 const WINDOW_MS = 1500;
 
 async function client(token: string): Promise<TestClient> {
-  const c = await connectClient(`${r1.wsUrl}?token=${token}`);
-  open.push(c);
+  const c = await connectClient(`${suite.replica.wsUrl}?token=${token}`);
+  suite.track(c);
   return c;
 }
 
 describe('token expiry and refresh', { timeout: 90_000 }, () => {
-  before(async () => {
-    fleet = await startProcessFleet(1, { TOKEN_MAX_LIFETIME_SEC: '600', TOKEN_REFRESH_WINDOW_MS: String(WINDOW_MS) }, { natsNodes: 1 });
-    const first = fleet.replicas[0];
-    assert.ok(first);
-    r1 = first;
-  });
-  after(async () => {
-    await Promise.all(open.map((c) => c.close()));
-    await fleet.stop();
-  });
+  suite = oneReplicaSuite({ TOKEN_MAX_LIFETIME_SEC: '600', TOKEN_REFRESH_WINDOW_MS: String(WINDOW_MS) }, { natsNodes: 1 });
 
   it('refuses tokens without exp and tokens living longer than the maximum', async () => {
-    const noExp = await upgradeStatus(`${r1.wsUrl}?token=${signToken(TEST_SECRET, 'a', { noExp: true })}`);
+    const noExp = await upgradeStatus(`${suite.replica.wsUrl}?token=${signToken(TEST_SECRET, 'a', { noExp: true })}`);
     assert.deepEqual([noExp.status, (noExp.body as { error: string }).error], [401, 'invalid_token']);
-    const tooLong = await upgradeStatus(`${r1.wsUrl}?token=${signToken(TEST_SECRET, 'a', { expiresInSec: 3600 })}`);
+    const tooLong = await upgradeStatus(`${suite.replica.wsUrl}?token=${signToken(TEST_SECRET, 'a', { expiresInSec: 3600 })}`);
     assert.equal(tooLong.status, 401);
     assert.match((tooLong.body as { message: string }).message, /longer than the maximum/);
-    const issuedLongAgo = await upgradeStatus(`${r1.wsUrl}?token=${signToken(TEST_SECRET, 'a', { expiresInSec: 300, issuedAgoSec: 500 })}`);
+    const issuedLongAgo = await upgradeStatus(`${suite.replica.wsUrl}?token=${signToken(TEST_SECRET, 'a', { expiresInSec: 300, issuedAgoSec: 500 })}`);
     assert.equal(issuedLongAgo.status, 401);
-    const http = await fetch(`${r1.url}/send`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${signToken(TEST_SECRET, 'a', { noExp: true })}` }, body: '{"to":"b","data":1}' });
+    const http = await fetch(`${suite.replica.url}/send`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${signToken(TEST_SECRET, 'a', { noExp: true })}` }, body: '{"to":"b","data":1}' });
     assert.equal(http.status, 401);
     const ok = await client(signToken(TEST_SECRET, 'a', { expiresInSec: 500 }));
     assert.equal(typeof ok.welcome.exp, 'number');

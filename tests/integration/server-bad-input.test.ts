@@ -1,43 +1,32 @@
 /**
- * Issue 3: every kind of bad input gets its answer (error frame, close code or HTTP status with a
+ * Every kind of bad input gets its answer (error frame, close code or HTTP status with a
  * JSON body), and the replica keeps serving a healthy client afterwards.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { startProcessFleet, type ProcessFleet } from '../support/fleet-processes.js';
+import { oneReplicaSuite, type ReplicaSuite } from '../support/fleet-processes.js';
 import type { Replica } from '../support/replica.js';
 import { TEST_SECRET, TEST_SERVER_API_KEY, mintToken } from '../support/tokens.js';
 import { connectClient, upgradeStatus, type TestClient } from '../support/ws-client.js';
 
-let fleet: ProcessFleet;
-let r1: Replica;
-const open: TestClient[] = [];
+let suite: ReplicaSuite;
 
-async function client(user: string, replica: Replica = r1): Promise<TestClient> {
+async function client(user: string, replica: Replica = suite.replica): Promise<TestClient> {
   const c = await connectClient(`${replica.wsUrl}?token=${await mintToken(TEST_SECRET, user)}`);
-  open.push(c);
+  suite.track(c);
   return c;
 }
 
 async function post(path: string, init: { token?: string; body?: string; contentType?: string; method?: string }): Promise<{ status: number; body: Record<string, unknown> }> {
   const headers: Record<string, string> = { 'content-type': init.contentType ?? 'application/json' };
   if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
-  const res = await fetch(`${r1.url}${path}`, { method: init.method ?? 'POST', headers, ...(init.body === undefined ? {} : { body: init.body }) });
+  const res = await fetch(`${suite.replica.url}${path}`, { method: init.method ?? 'POST', headers, ...(init.body === undefined ? {} : { body: init.body }) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 describe('bad input and limits', { timeout: 120_000 }, () => {
-  before(async () => {
-    fleet = await startProcessFleet(1, { MAX_PAYLOAD_BYTES: '1024', RATE_LIMIT_PER_SEC: '20', RATE_LIMIT_BURST: '20', PING_INTERVAL_MS: '300' });
-    const first = fleet.replicas[0];
-    assert.ok(first);
-    r1 = first;
-  });
-  after(async () => {
-    await Promise.all(open.map((c) => c.close()));
-    await fleet.stop();
-  });
+  suite = oneReplicaSuite({ MAX_PAYLOAD_BYTES: '1024', RATE_LIMIT_PER_SEC: '20', RATE_LIMIT_BURST: '20', PING_INTERVAL_MS: '300' });
 
   it('frames that are not JSON, of unknown type, or with missing or mistyped fields get error frames', async () => {
     const c = await client('bad1');
@@ -77,12 +66,12 @@ describe('bad input and limits', { timeout: 120_000 }, () => {
     assert.equal(forgedRoom.code, 'forbidden');
     const bc = await c.request({ type: 'broadcast', data: 'hi all' });
     assert.equal(bc.code, 'forbidden');
-    const admin = await connectClient(`${r1.wsUrl}?token=${await mintToken(TEST_SECRET, 'root', { admin: true })}`);
-    open.push(admin);
+    const admin = await connectClient(`${suite.replica.wsUrl}?token=${await mintToken(TEST_SECRET, 'root', { admin: true })}`);
+    suite.track(admin);
     assert.equal((await admin.request({ type: 'broadcast', data: 'hi all' })).code, 'forbidden');
-    const asUser = await fetch(`${r1.url}/broadcast`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await mintToken(TEST_SECRET, 'root', { admin: true })}` }, body: JSON.stringify({ data: 'x' }) });
+    const asUser = await fetch(`${suite.replica.url}/broadcast`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await mintToken(TEST_SECRET, 'root', { admin: true })}` }, body: JSON.stringify({ data: 'x' }) });
     assert.equal(asUser.status, 403);
-    const ok = await fetch(`${r1.url}/broadcast`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `ApiKey ${TEST_SERVER_API_KEY}` }, body: JSON.stringify({ data: 'hi all' }) });
+    const ok = await fetch(`${suite.replica.url}/broadcast`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `ApiKey ${TEST_SERVER_API_KEY}` }, body: JSON.stringify({ data: 'hi all' }) });
     assert.equal(ok.status, 202);
     const frame = await c.next((f) => f.type === 'message' && f.broadcast === true);
     assert.deepEqual([frame.data, frame.from], ['hi all', 'server']);
@@ -115,7 +104,7 @@ describe('bad input and limits', { timeout: 120_000 }, () => {
 
   it('a peer that stops answering protocol pings is terminated after missing two', async () => {
     const token = await mintToken(TEST_SECRET, 'silent');
-    const ws = new WebSocket(`${r1.wsUrl}?token=${token}`, { autoPong: false });
+    const ws = new WebSocket(`${suite.replica.wsUrl}?token=${token}`, { autoPong: false });
     const started = Date.now();
     const code = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new Error('not terminated')); }, 5000);
@@ -126,30 +115,30 @@ describe('bad input and limits', { timeout: 120_000 }, () => {
   });
 
   it('missing, forged and expired tokens get 401 before the upgrade; the dev switch is off by default', async () => {
-    const missing = await upgradeStatus(r1.wsUrl);
+    const missing = await upgradeStatus(suite.replica.wsUrl);
     assert.equal(missing.status, 401);
     assert.equal((missing.body as { error: string }).error, 'missing_token');
-    const forged = await upgradeStatus(`${r1.wsUrl}?token=${await mintToken('another-secret-that-is-long-enough-0123456789', 'eve')}`);
+    const forged = await upgradeStatus(`${suite.replica.wsUrl}?token=${await mintToken('another-secret-that-is-long-enough-0123456789', 'eve')}`);
     assert.equal(forged.status, 401);
     assert.equal((forged.body as { error: string }).error, 'invalid_token');
-    const expired = await upgradeStatus(`${r1.wsUrl}?token=${await mintToken(TEST_SECRET, 'eve', { expiresInSec: -60 })}`);
+    const expired = await upgradeStatus(`${suite.replica.wsUrl}?token=${await mintToken(TEST_SECRET, 'eve', { expiresInSec: -60 })}`);
     assert.equal(expired.status, 401);
     assert.equal((expired.body as { error: string }).error, 'expired_token');
-    const badSub = await upgradeStatus(`${r1.wsUrl}?token=${await mintToken(TEST_SECRET, 'not.valid')}`);
+    const badSub = await upgradeStatus(`${suite.replica.wsUrl}?token=${await mintToken(TEST_SECRET, 'not.valid')}`);
     assert.equal(badSub.status, 401);
-    const dev = await upgradeStatus(`${r1.wsUrl}?user=eve`);
+    const dev = await upgradeStatus(`${suite.replica.wsUrl}?user=eve`);
     assert.equal(dev.status, 401, '?user= is refused unless AUTH_ALLOW_DEV_USER=true');
-    const garbage = await upgradeStatus(r1.wsUrl, { authorization: 'Bearer not-a-jwt' });
+    const garbage = await upgradeStatus(suite.replica.wsUrl, { authorization: 'Bearer not-a-jwt' });
     assert.equal(garbage.status, 401);
   });
 
   it('accepts the token in the Authorization header and in Sec-WebSocket-Protocol (browsers)', async () => {
     const token = await mintToken(TEST_SECRET, 'browser');
-    const viaHeader = await connectClient(r1.wsUrl, { headers: { authorization: `Bearer ${token}` } });
-    open.push(viaHeader);
+    const viaHeader = await connectClient(suite.replica.wsUrl, { headers: { authorization: `Bearer ${token}` } });
+    suite.track(viaHeader);
     assert.equal(viaHeader.welcome.user, 'browser');
-    const viaProtocol = await connectClient(r1.wsUrl, { protocols: ['ws-fleet', token] });
-    open.push(viaProtocol);
+    const viaProtocol = await connectClient(suite.replica.wsUrl, { protocols: ['ws-fleet', token] });
+    suite.track(viaProtocol);
     assert.equal(viaProtocol.welcome.user, 'browser');
     assert.equal(viaProtocol.ws.protocol, 'ws-fleet');
   });
@@ -172,15 +161,15 @@ describe('bad input and limits', { timeout: 120_000 }, () => {
     assert.equal(badRoom.status, 400);
     const room = await post('/rooms/news/publish', { token, body: JSON.stringify({ data: 1 }) });
     assert.equal(room.status, 202);
-    const getSend = await fetch(`${r1.url}/send`);
+    const getSend = await fetch(`${suite.replica.url}/send`);
     assert.equal(getSend.status, 405);
-    const nowhere = await fetch(`${r1.url}/nowhere`);
+    const nowhere = await fetch(`${suite.replica.url}/nowhere`);
     assert.equal(nowhere.status, 404);
     assert.equal(((await nowhere.json()) as { error: string }).error, 'not_found');
   });
 
   it('past MAX_CONNECTIONS an upgrade gets 503 with Retry-After', async () => {
-    const small = await fleet.addReplica('small', { MAX_CONNECTIONS: '2' });
+    const small = await suite.fleet.addReplica('small', { MAX_CONNECTIONS: '2' });
     await client('cap1', small);
     await client('cap2', small);
     const refused = await upgradeStatus(`${small.wsUrl}?token=${await mintToken(TEST_SECRET, 'cap3')}`);
@@ -197,6 +186,6 @@ describe('bad input and limits', { timeout: 120_000 }, () => {
     assert.equal((await b.next((f) => f.type === 'message')).data, 'still here');
     a.send({ type: 'ping', id: 'p1' });
     assert.equal((await a.next((f) => f.type === 'pong' && f.id === 'p1')).type, 'pong');
-    assert.equal((await fetch(`${r1.url}/healthz`)).status, 200);
+    assert.equal((await fetch(`${suite.replica.url}/healthz`)).status, 200);
   });
 });

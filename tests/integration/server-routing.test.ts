@@ -1,5 +1,5 @@
 /**
- * Issue 3: any user reachable from any replica. Real 3-node NATS JetStream cluster, 3 real replicas.
+ * Any user is reachable from any replica. Real 3-node NATS JetStream cluster, 3 real replicas.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

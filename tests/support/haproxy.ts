@@ -9,9 +9,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { parseConnectionLogLine, type ConnectionLogLine } from '../../loadbalancer/src/index.js';
+import { parseConnectionLogLine, renderHaproxyConfig, type ConnectionLogLine, type LbMode } from '../../loadbalancer/src/index.js';
 import { findBinary } from './paths.js';
-import { waitFor } from './ports.js';
+import { freePort, waitFor } from './ports.js';
 import { startProcess } from './processes.js';
 
 /** The haproxy binary (HAPROXY_BIN, .ws-fleet/bin, PATH, /usr/sbin); a clear error when it is absent. */
@@ -124,6 +124,43 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<HaproxyPr
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface StaticBalancerOptions {
+  mode: LbMode;
+  /** The replicas on 127.0.0.1, by HAProxy server name. */
+  servers: readonly { name: string; port: number }[];
+  /** Log file name under .ws-fleet/logs/ (see startHaproxy). */
+  name: string;
+  /** Frontend port (default: one the OS picks). */
+  frontendPort?: number;
+  /** HAProxy's global connection cap (default: the renderer's). */
+  maxConnections?: number;
+}
+
+export interface StaticBalancer {
+  readonly proc: HaproxyProcess;
+  readonly frontendPort: number;
+  /** ws://127.0.0.1:<frontend>/ws */
+  readonly wsUrl: string;
+  /** http://127.0.0.1:<stats port>/stats */
+  readonly statsUrl: string;
+  stop(): Promise<void>;
+}
+
+/** HAProxy rendered by loadbalancer/src (static server list) in front of replicas on this machine, on loopback ports. */
+export async function startStaticBalancer(opts: StaticBalancerOptions): Promise<StaticBalancer> {
+  const frontendPort = opts.frontendPort ?? (await freePort());
+  const statsPort = await freePort();
+  const config = renderHaproxyConfig({
+    mode: opts.mode,
+    frontend: { address: '127.0.0.1', port: frontendPort },
+    stats: { address: '127.0.0.1', port: statsPort },
+    backend: { kind: 'static', servers: opts.servers.map((s) => ({ name: s.name, host: '127.0.0.1', port: s.port })) },
+    ...(opts.maxConnections === undefined ? {} : { maxConnections: { global: opts.maxConnections } }),
+  });
+  const proc = await startHaproxy({ config, frontendPort, name: opts.name });
+  return { proc, frontendPort, wsUrl: `ws://127.0.0.1:${frontendPort}/ws`, statsUrl: `http://127.0.0.1:${statsPort}/stats`, stop: () => proc.stop() };
 }
 
 export interface ServerState {

@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from './paths.js';
+import { logsDir } from '../../infra/paths.js';
 
 export interface ManagedProcess {
   readonly name: string;
@@ -41,7 +41,7 @@ process.once('exit', killStarted);
 
 /** Starts a long-running process with its output in .ws-fleet/logs/<logDir>/<name>.log. */
 export function startProcess(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, opts: StartOptions = {}): ManagedProcess {
-  const dir = join(repoRoot, '.ws-fleet', 'logs', opts.logDir ?? 'tests');
+  const dir = logsDir(opts.logDir ?? 'tests');
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, `${name}.log`);
   const log = createWriteStream(logFile, { flags: 'w' });

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { serverEnvironment } from '../../infra/server-env.js';
 import { repoRoot } from './paths.js';
 import { freePort, waitFor } from './ports.js';
 import { startProcess } from './processes.js';
@@ -41,24 +42,26 @@ export interface ReplicaOptions {
   waitReady?: boolean;
 }
 
-/** Starts a real ws-fleet server process (TypeScript source through tsx) on a loopback port. */
+/** Starts a real ws-fleet server process (TypeScript source through tsx) on a loopback port, configured by infra/server-env.ts. */
 export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   const port = opts.port ?? (await freePort());
   const metricsPort = opts.env?.METRICS_PORT ?? String(await freePort());
   const env: Record<string, string> = {
-    SERVER_ID: opts.id,
-    PORT: String(port),
-    METRICS_PORT: metricsPort,
-    NAMESPACES: JSON.stringify(TEST_NAMESPACES),
-    SERVER_API_KEY: TEST_SERVER_API_KEY,
-    HOST: '127.0.0.1',
-    NATS_URLS: opts.natsUrls.join(','),
-    AUTH_SECRET: TEST_SECRET,
-    LOG_LEVEL: 'info',
-    // The test cluster's JetStream is sized small (tests/support/nats-cluster.ts).
-    HISTORY_MAX_BYTES: String(64 * 1024 * 1024),
-    ...(opts.natsUser === undefined ? {} : { NATS_USER: opts.natsUser }),
-    ...(opts.natsPassword === undefined ? {} : { NATS_PASSWORD: opts.natsPassword }),
+    ...serverEnvironment({
+      serverId: opts.id,
+      port,
+      host: '127.0.0.1',
+      natsUrls: opts.natsUrls,
+      ...(opts.natsUser === undefined ? {} : { natsUser: opts.natsUser }),
+      ...(opts.natsPassword === undefined ? {} : { natsPassword: opts.natsPassword }),
+      authSecret: TEST_SECRET,
+      serverApiKey: TEST_SERVER_API_KEY,
+      namespaces: TEST_NAMESPACES,
+      metricsPort: Number(metricsPort),
+      logLevel: 'info',
+      // The test cluster's JetStream is sized small (tests/support/nats-cluster.ts).
+      historyMaxBytes: 64 * 1024 * 1024,
+    }),
     ...opts.env,
   };
   const proc = startProcess(`replica-${opts.id}`, process.execPath, ['--import', 'tsx', join(repoRoot, 'server', 'src', 'main.ts')], env);
