@@ -2,7 +2,7 @@
 # ws-fleet test command (`npm test`): setup, lint, typecheck, then the test tiers on Node's test runner.
 #   TEST_TIERS=unit,integration npm test     run only these tiers (default: unit,integration,e2e)
 #   TEST_TIERS=extended npm test             the multi-node swarm run (tests/extended): not in the default
-#                                            tiers while it does not hold on a 2-core box (README); the short
+#                                            tiers until it holds twice in a row (docs/engines.md); the short
 #                                            chaos run is in the e2e tier (tests/e2e/load-chaos.test.ts)
 # A tier runs only when it has files (tests/<tier>/**/*.test.ts: the unit files mirror the source folders).
 # Fails fast with a non-zero exit.

@@ -41,17 +41,22 @@ async function endpointNodes(settings: Settings): Promise<Map<string, string>> {
   return out;
 }
 
-/** `docker save <ref> | docker -H <target> load`, bounded. */
-async function copyImage(ref: string, target: string): Promise<void> {
-  const save = spawn('docker', ['save', ref], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `docker save <refs> | docker -H <target> load` onto every target at once: one save, its stream fed to
+ * all the loads in parallel (a node skips the layers it already holds). Bounded.
+ */
+async function copyImages(refs: string[], targets: string[]): Promise<void> {
+  const save = spawn('docker', ['save', ...refs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let saveErr = '';
+  save.stderr.on('data', (d: Buffer) => { saveErr = (saveErr + d.toString()).slice(-2000); });
   const saved = new Promise<void>((resolve, reject) => {
     save.on('close', (code) => {
       if (code === 0) resolve();
-      else reject(new CommandError(`docker save ${ref} exited ${String(code)}`));
+      else reject(new CommandError(`docker save ${refs.join(' ')} exited ${String(code)}: ${saveErr.trim()}`));
     });
   });
-  await run('docker', dockerArgs(target, ['load', '-q']), { input: save.stdout, capture: true, timeoutMs: 10 * 60_000 });
-  await saved;
+  const loads = targets.map((target) => run('docker', dockerArgs(target, ['load', '-q']), { input: save.stdout, capture: true, timeoutMs: 10 * 60_000 }));
+  await Promise.all([...loads, saved]);
 }
 
 /**
@@ -79,15 +84,22 @@ export async function distributeImages(settings: Settings, serverTag: string, co
     }
   }
   const targets = settings.registry === '' ? [...nodes.keys()] : [managerEndpoint(settings)];
-  for (const ref of [serverTag, settings.natsImage, settings.haproxyImage]) {
+  const refs = [serverTag, settings.natsImage, settings.haproxyImage];
+  const missing = new Map<string, string[]>();
+  for (const ref of refs) {
     const want = await imageId('', ref);
     if (want === undefined) throw new CommandError(`image ${ref} is not on this machine's Docker: run scripts/setup.sh`);
     for (const target of targets) {
       if ((await imageId(target, ref)) === want) continue;
-      log(`loading ${ref} onto ${target === '' ? 'the local Docker' : target}`);
-      await copyImage(ref, target);
+      missing.set(target, [...(missing.get(target) ?? []), ref]);
     }
   }
+  if (missing.size === 0) return;
+  const union = refs.filter((r) => [...missing.values()].some((m) => m.includes(r)));
+  const started = Date.now();
+  log(`loading ${union.join(', ')} onto ${[...missing.keys()].map((t) => (t === '' ? 'the local Docker' : t)).join(', ')}`);
+  await copyImages(union, [...missing.keys()]);
+  log(`images loaded (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
 /** Node addresses running a balancer task, for the URLs. */

@@ -144,9 +144,9 @@ export class Fleet {
     return this.script('lb.sh', [mode]);
   }
 
-  /** infra/rolling/cli.ts: rolls the current server build (or `env.WSFLEET_SERVER_CONTEXT`'s) over the replicas one at a time. */
+  /** `fleet.ts roll`: rolls the current server build (or `env.WSFLEET_SERVER_CONTEXT`'s) over the replicas one at a time. */
   async rolling(extraEnv: Record<string, string> = {}): Promise<CommandResult> {
-    const r = await run(process.execPath, ['--import', 'tsx', path.join('infra', 'rolling', 'cli.ts')], { ...this.env, ...extraEnv }, this.timeoutMs);
+    const r = await run(process.execPath, ['--import', 'tsx', path.join('infra', 'cli', 'fleet.ts'), 'roll'], { ...this.env, ...extraEnv }, this.timeoutMs);
     if (r.code !== 0) throw new Error(`rolling deploy exited ${String(r.code)} after ${r.seconds}s\n--- stderr (tail) ---\n${r.stderr.slice(-6000)}`);
     return r;
   }

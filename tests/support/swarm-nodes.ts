@@ -5,6 +5,8 @@
  * - dockerd starts under `nsenter --net=/var/run/netns/<ns>` (not `ip netns exec`, which remounts /sys and
  *   hides the cgroup mounts: dockerd then fails with "Devices cgroup isn't mounted").
  * - Docker's FORWARD policy DROP would block the bridge: one rule `-I FORWARD -i <bridge> -o <bridge> -j ACCEPT`.
+ * - The namespaces get no default route: registry lookups (Swarm pulls a task's image by tag before starting
+ *   it) then fail at once instead of waiting for a DNS timeout.
  * - Node 1 runs `swarm init` and is the only manager; the machine's default dockerd never joins.
  * - Each node's containers go under their own cgroup parent, so `crash(i)` can kill everything the node ran.
  * - Every name starts with the harness prefix (default `wsfsw`); cleanup removes exactly what it created:
@@ -128,7 +130,7 @@ export class SwarmNodes {
   readonly nodes: SwarmNode[] = [];
   private readonly count: number;
   private readonly subnet: number;
-  private readonly baseDir: string;
+  readonly baseDir: string;
   private readonly log: (line: string) => void;
   private ruleAdded = false;
   private bridgeAdded = false;
@@ -175,7 +177,7 @@ export class SwarmNodes {
   async start(): Promise<void> {
     try {
       await this.createNetwork();
-      for (const n of this.nodes) await this.startDaemon(n);
+      await Promise.all(this.nodes.map((n) => this.startDaemon(n)));
       await this.formSwarm();
     } catch (err) {
       await this.cleanup();
@@ -200,7 +202,10 @@ export class SwarmNodes {
       await inNs(['link', 'set', 'lo', 'up']);
       await inNs(['addr', 'add', `${n.address}/24`, 'dev', peer]);
       await inNs(['link', 'set', peer, 'up']);
-      await inNs(['route', 'add', 'default', 'via', gw]);
+      // No default route: the nodes reach each other and this machine on the bridge, nothing else. Swarm
+      // tries to pull a task's image by tag before it starts it (and the provider asks the registry for a
+      // digest on create); with a route out but no NAT, each attempt waited ~20-30 s for a DNS answer
+      // that never came. Unreachable, it fails at once, like the registry lookups of an offline host.
     }
     await sh('iptables', ['-I', 'FORWARD', '-i', this.bridge, '-o', this.bridge, '-j', 'ACCEPT']);
     this.ruleAdded = true;
@@ -231,7 +236,7 @@ export class SwarmNodes {
     while (Date.now() < deadline) {
       if (n.pid !== undefined && !alive(n.pid)) throw new Error(`dockerd of node ${n.index} exited; see ${n.dir}/dockerd.log`);
       if (await trySh('docker', ['-H', n.endpoint, 'info', '--format', '{{.ID}}'], 5000)) return;
-      await sleep(500);
+      await sleep(250);
     }
     throw new Error(`dockerd of node ${n.index} did not answer within 60 s; see ${n.dir}/dockerd.log`);
   }
@@ -240,11 +245,11 @@ export class SwarmNodes {
     const m = this.manager;
     await this.docker(1, ['swarm', 'init', '--advertise-addr', m.address, '--listen-addr', `${m.address}:2377`]);
     const token = (await this.docker(1, ['swarm', 'join-token', '-q', 'worker'])).trim();
-    for (const n of this.nodes.slice(1)) {
-      await this.docker(n.index, ['swarm', 'join', '--token', token, '--advertise-addr', n.address, '--listen-addr', `${n.address}:2377`, `${m.address}:2377`], 90_000);
-    }
+    await Promise.all(
+      this.nodes.slice(1).map((n) => this.docker(n.index, ['swarm', 'join', '--token', token, '--advertise-addr', n.address, '--listen-addr', `${n.address}:2377`, `${m.address}:2377`], 90_000)),
+    );
     for (const n of this.nodes) n.nodeId = (await this.docker(n.index, ['info', '--format', '{{.Swarm.NodeID}}'])).trim();
-    await this.waitFor('every node Ready', async () => (await this.readyNodes()).length === this.count, 60_000);
+    await this.waitFor('every node Ready', async () => (await this.readyNodes()).length === this.count, 60_000, 250);
   }
 
   async readyNodes(): Promise<string[]> {
@@ -269,27 +274,6 @@ export class SwarmNodes {
     throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr !== '' ? ` (last error: ${lastErr.slice(0, 300)})` : ''}`);
   }
 
-  /** `docker save <refs> | docker -H <node> load` for every node (refs must be on the default daemon). */
-  async loadImages(refs: string[]): Promise<void> {
-    for (const n of this.nodes) {
-      await new Promise<void>((resolve, reject) => {
-        const save = spawn('docker', ['save', ...refs], { stdio: ['ignore', 'pipe', 'inherit'] });
-        const load = spawn('docker', ['-H', n.endpoint, 'load', '-q'], { stdio: ['pipe', 'ignore', 'inherit'] });
-        save.stdout.pipe(load.stdin);
-        const timer = setTimeout(() => {
-          save.kill('SIGKILL');
-          load.kill('SIGKILL');
-          reject(new Error(`loading images onto node ${n.index} took over 5 min`));
-        }, 5 * 60_000);
-        load.on('close', (code) => {
-          clearTimeout(timer);
-          if (code === 0) resolve();
-          else reject(new Error(`docker load on node ${n.index} exited ${String(code)}`));
-        });
-      });
-    }
-  }
-
   /** Swarm node id → harness node index. */
   indexOfNodeId(id: string): number | undefined {
     return this.nodes.find((n) => n.nodeId === id)?.index;
@@ -298,13 +282,14 @@ export class SwarmNodes {
   /**
    * The node's machine dies: SIGKILL its dockerd by pid, then its containerd (dockerd's child), the
    * containerd shims serving it and every process of its containers (its cgroup parent), so nothing
-   * it ran keeps running, as on a machine that lost power.
+   * it ran keeps running, as on a machine that lost power. Resolves with the time (ms) dockerd was killed.
    */
-  async crash(i: number): Promise<void> {
+  async crash(i: number): Promise<number> {
     const n = this.node(i);
     const pid = n.pid;
-    if (pid === undefined) return;
+    if (pid === undefined) throw new Error(`node ${i} is not running`);
     const children = childrenOf(pid);
+    const killedAt = Date.now();
     process.kill(pid, 'SIGKILL');
     for (const c of children) {
       try {
@@ -323,6 +308,7 @@ export class SwarmNodes {
     n.pid = undefined;
     const deadline = Date.now() + 10_000;
     while (alive(pid) && Date.now() < deadline) await sleep(100);
+    return killedAt;
   }
 
   /** Starts a crashed node's dockerd again (same data root: it rejoins the swarm) and waits until the manager sees it Ready. */

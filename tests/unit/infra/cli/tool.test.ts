@@ -11,6 +11,7 @@ import { chooseDeployTool, toolEnv } from '../../../../infra/cli/tool.js';
 import { outputsFile, stackDir, synthOutdir } from '../../../../infra/paths.js';
 import { findOnPath } from '../../../../infra/cli/run.js';
 import { repoRoot } from '../../../support/paths.js';
+import { rollSteps, type SwarmTask } from '../../../../infra/rolling/swarm-roll.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -67,5 +68,31 @@ describe('deploy command: the state layout', () => {
     assert.equal(synthOutdir('x1', { WSFLEET_CDKTF_OUT: '/tmp/out' }), '/tmp/out');
     assert.equal(stackDir('x1', {}), path.join(repoRoot, '.ws-fleet', 'cdktf', 'x1', 'stacks', 'x1'));
     assert.equal(outputsFile('x1'), path.join(repoRoot, '.ws-fleet', 'outputs', 'x1.json'));
+  });
+});
+
+describe('rolling deploy on swarm: the steps read from the task history', () => {
+  const OLD = 'p-server:aaaaaaaaaaaa';
+  const NEW = 'p-server:bbbbbbbbbbbb';
+  const task = (id: string, slot: number, image: string, desired: string, state: string, createdAt: number, stateAt: number): SwarmTask => ({ id, slot, image, desired, state, createdAt, stateAt });
+  const before = [task('o1', 1, OLD, 'running', 'running', 0, 10), task('o2', 2, OLD, 'running', 'running', 0, 10)];
+
+  it('one step per replaced slot, in the order Swarm created the successors; a digest suffix is ignored', () => {
+    const after = [
+      task('o1', 1, OLD, 'shutdown', 'shutdown', 0, 130),
+      task('n1', 1, `${NEW}@sha256:${'c'.repeat(64)}`, 'running', 'running', 125, 150),
+      task('o2', 2, OLD, 'shutdown', 'shutdown', 0, 105),
+      task('n2', 2, NEW, 'running', 'running', 100, 120),
+    ];
+    assert.deepEqual(rollSteps(before, after, NEW), [
+      { replica: 2, from: OLD, oldStoppedAt: 105, newCreatedAt: 100, newRunningAt: 120 },
+      { replica: 1, from: OLD, oldStoppedAt: 130, newCreatedAt: 125, newRunningAt: 150 },
+    ]);
+  });
+
+  it('slots already on the new build are no step; a slot left without a running successor is an error', () => {
+    const onNew = [task('n1', 1, NEW, 'running', 'running', 0, 10)];
+    assert.deepEqual(rollSteps(onNew, onNew, NEW), []);
+    assert.throws(() => rollSteps(before, [task('n2', 2, NEW, 'running', 'running', 100, 120)], NEW), /slot 1 has no running task on p-server:bbbbbbbbbbbb/);
   });
 });
