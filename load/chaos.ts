@@ -8,7 +8,7 @@
  *   kill-nats:N:DOWN       docker kill <prefix>-nats-N, docker start after DOWN
  *   partition-nats:N:FOR   docker network disconnect <prefix>-nats-N for FOR, then connect
  *   scale:N                the project's scale command to N replicas
- *   rolling                a rolling deploy of a changed server build (FleetOps.rollingDeploy: infra/rolling/cli.ts,
+ *   rolling                a rolling deploy of a changed server build (FleetOps.rollingDeploy: the deploy command's roll verb,
  *                          or the command in WSF_ROLLING_CMD)
  */
 import { ConfigError, parseDurationMs } from './scenarios.js';
@@ -144,7 +144,7 @@ async function perform(a: ChaosAction, d: ChaosDeps): Promise<string> {
   }
 }
 
-/** The steps from infra/rolling/cli.ts's JSON line on stdout, when there is one. */
+/** The steps from the roll verb's JSON line on stdout, when there is one. */
 function rollingSteps(output: string): string {
   for (const line of output.split('\n').reverse()) {
     if (!line.startsWith('{')) continue;

@@ -194,7 +194,7 @@ export class FleetOps {
   /**
    * A rolling deploy of a changed server build: the current build context (WSFLEET_SERVER_CONTEXT,
    * else server/.image) copied with one file added, so its hash (the image tag) differs, rolled over
-   * the replicas one at a time by `node --import tsx infra/rolling/cli.ts`. Later scale steps of the
+   * the replicas one at a time by the deploy command's `roll` verb (infra/rolling/roll.ts). Later scale steps of the
    * run deploy that build too (else a scale would put the old build back on every replica at once).
    * `cmd` (WSF_ROLLING_CMD) replaces the command; it gets WSFLEET_SERVER_CONTEXT all the same.
    */
@@ -207,7 +207,7 @@ export class FleetOps {
     fs.writeFileSync(path.join(tmp, 'LOAD-RUN-BUILD'), `a changed server build for the chaos run ${tag} (${new Date().toISOString()})\n`);
     fs.rmSync(ROLLING_BUILD_DIR, { recursive: true, force: true });
     fs.renameSync(tmp, ROLLING_BUILD_DIR);
-    const [c, ...args] = cmd ?? [process.execPath, '--import', 'tsx', 'infra/rolling/cli.ts'];
+    const [c, ...args] = cmd ?? [process.execPath, '--import', 'tsx', 'infra/cli/fleet.ts', 'roll'];
     if (c === undefined) return { code: -1, output: 'empty rolling deploy command', ms: 0, build: ROLLING_BUILD_DIR };
     const env = { ...process.env, ...this.deployEnv, WSFLEET_SERVER_CONTEXT: ROLLING_BUILD_DIR };
     const r = await runCommand(c, args, timeoutMs, env);
