@@ -26,7 +26,7 @@ export interface FleetSecrets {
   readonly lbStatsPassword: string;
 }
 
-type SecretKey = keyof FleetSecrets;
+export type SecretKey = keyof FleetSecrets;
 
 interface SecretSpec {
   /** Key in the secrets file; the Terraform variable is its lower-case form (AUTH_SECRET → TF_VAR_auth_secret). */

@@ -4,10 +4,10 @@
  * TF_VAR_nats_user, ...: infra/secrets.ts lists them), so none is ever part of the synthesized configuration.
  */
 import { Construct } from 'constructs';
-import { LocalBackend, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
+import { LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider/index.js';
 import type { Settings } from './settings.js';
-import { SECRET_VARIABLES } from './secrets.js';
+import { declareSecretVariables } from './secret-variables.js';
 import { terraformStateFile } from './paths.js';
 import { FleetNetwork } from './constructs/fleet-network.js';
 import { NatsCluster } from './constructs/nats-cluster.js';
@@ -45,21 +45,7 @@ export class FleetStack extends TerraformStack {
     // source-built label offline: scripts/lib/versions.sh); the bindings alone would ask for 3.6.2.
     this.addOverride('terraform.required_providers.docker.version', dockerProviderVersion());
 
-    const secret = (key: keyof typeof SECRET_VARIABLES, description: string): string =>
-      new TerraformVariable(this, SECRET_VARIABLES[key].tfVar, {
-        type: 'string',
-        sensitive: true,
-        nullable: false,
-        description: `${description} (generated into .ws-fleet/secrets/<prefix>.env; pass as TF_VAR_${SECRET_VARIABLES[key].tfVar})`,
-      }).stringValue;
-    const authSecret = secret('authSecret', 'HS256 key the replicas verify client JWTs with');
-    const serverApiKey = secret('serverApiKey', 'Server API key (Authorization: ApiKey) for publishing and broadcasting as the server');
-    const natsUser = secret('natsUser', 'NATS client user');
-    const natsPassword = secret('natsPassword', 'NATS client password');
-    const natsRouteUser = secret('natsRouteUser', 'NATS cluster route user');
-    const natsRoutePassword = secret('natsRoutePassword', 'NATS cluster route password');
-    const lbStatsUser = secret('lbStatsUser', 'HAProxy stats page and exporter user');
-    const lbStatsPassword = secret('lbStatsPassword', 'HAProxy stats page and exporter password');
+    const { authSecret, serverApiKey, natsUser, natsPassword, natsRouteUser, natsRoutePassword, lbStatsUser, lbStatsPassword } = declareSecretVariables(this);
 
     this.network = new FleetNetwork(this, 'network', { prefix: s.prefix });
 

@@ -6,10 +6,10 @@
  * swarmManager, else DOCKER_HOST). Secrets are sensitive Terraform variables, as on the docker engine.
  */
 import { Construct } from 'constructs';
-import { LocalBackend, TerraformOutput, TerraformStack, TerraformVariable } from 'cdktf';
+import { LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider/index.js';
 import { placementConstraint, natsPlacementFor, type Settings } from '../settings.js';
-import { SECRET_VARIABLES } from '../secrets.js';
+import { declareSecretVariables } from '../secret-variables.js';
 import { terraformStateFile } from '../paths.js';
 import { dockerProviderVersion } from '../provider-version.js';
 import type { BalancerConfig } from '../render/haproxy.js';
@@ -44,21 +44,7 @@ export class SwarmStack extends TerraformStack {
     new DockerProvider(this, 'docker', s.swarmManager === '' ? {} : { host: s.swarmManager });
     this.addOverride('terraform.required_providers.docker.version', dockerProviderVersion());
 
-    const secret = (key: keyof typeof SECRET_VARIABLES, description: string): string =>
-      new TerraformVariable(this, SECRET_VARIABLES[key].tfVar, {
-        type: 'string',
-        sensitive: true,
-        nullable: false,
-        description: `${description} (generated into .ws-fleet/secrets/<prefix>.env; pass as TF_VAR_${SECRET_VARIABLES[key].tfVar})`,
-      }).stringValue;
-    const authSecret = secret('authSecret', 'HS256 key the replicas verify client JWTs with');
-    const natsUser = secret('natsUser', 'NATS client user');
-    const natsPassword = secret('natsPassword', 'NATS client password');
-    const serverApiKey = secret('serverApiKey', 'Server API key (Authorization: ApiKey) for publishing and broadcasting as the server');
-    const natsRouteUser = secret('natsRouteUser', 'NATS cluster route user');
-    const natsRoutePassword = secret('natsRoutePassword', 'NATS cluster route password');
-    const lbStatsUser = secret('lbStatsUser', 'HAProxy stats page and exporter user');
-    const lbStatsPassword = secret('lbStatsPassword', 'HAProxy stats page and exporter password');
+    const { authSecret, serverApiKey, natsUser, natsPassword, natsRouteUser, natsRoutePassword, lbStatsUser, lbStatsPassword } = declareSecretVariables(this);
 
     this.network = new SwarmNetwork(this, 'network', { prefix: s.prefix });
     this.images = new SwarmImages(this, 'images', { registry: s.registry, local: props.images });
