@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import { z } from 'zod';
+import { namespaceNameProblem, namespacePolicySchema } from '../server/src/namespaces.js';
 import { imageVersionsFile, prefixFromEnv, settingsFile } from './paths.js';
 import { maxConnectionsFor, memoryMbFor } from './capacity.js';
 import { DEFAULT_LB_MODE, LB_MODES } from '../loadbalancer/src/index.js';
@@ -22,28 +23,14 @@ const port = z.number().int().min(1).max(65535);
 export const REPLICA_PORT = 8080;
 
 /**
- * One namespace of rooms (`<namespace>:<name>`): who may join, read history and publish, and what is
- * kept. The shape is the server's NAMESPACES contract; a namespace not listed denies everything.
+ * The namespaces of rooms (`<namespace>:<name>`): who may join, read history and publish, and what is
+ * kept. Each policy is checked with the server's own schema (server/src/namespaces.ts: the NAMESPACES
+ * contract); a namespace not listed denies everything.
  */
-export const namespaceSchema = z
-  .strictObject({
-    join: z.enum(['authenticated', 'grant']),
-    history: z.enum(['members', 'grant', 'none']),
-    publish: z.enum(['members', 'grant', 'server']),
-    keepHistory: z.boolean(),
-    // The server accepts at most 30 days (server/src/namespaces.ts): more would stop the replicas at start.
-    historyMaxAgeSec: z.number().int().min(1).max(30 * 24 * 3600),
-    historyMaxMsgs: z.number().int().min(1).max(10_000_000),
-    maxMembers: z.number().int().min(1).max(10_000_000).optional(),
-  })
-  .refine((ns) => ns.keepHistory || ns.history === 'none', { error: 'history must be "none" when keepHistory is false', path: ['history'] });
-
-const NAMESPACE_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
-export const namespacesSchema = z.record(z.string(), namespaceSchema).superRefine((namespaces, ctx) => {
+export const namespacesSchema = z.record(z.string(), namespacePolicySchema).superRefine((namespaces, ctx) => {
   for (const name of Object.keys(namespaces)) {
-    if (!NAMESPACE_NAME_RE.test(name)) {
-      ctx.addIssue({ code: 'custom', path: [name], input: name, message: `namespace name ${JSON.stringify(name)}: namespace names are 1-64 of letters, digits, "_" or "-"` });
-    }
+    const problem = namespaceNameProblem(name);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [name], input: name, message: problem });
   }
 });
 export type Namespaces = z.infer<typeof namespacesSchema>;

@@ -93,6 +93,8 @@ describe('infra settings', () => {
     rejects({ WSFLEET_NAMESPACES: '{"team":' }, 'namespaces', 'not valid JSON', 'WSFLEET_NAMESPACES');
     rejects({ WSFLEET_NAMESPACES: '{"team":{"join":"anyone","history":"members","publish":"members","keepHistory":true,"historyMaxAgeSec":60,"historyMaxMsgs":5}}' }, 'namespaces.team.join="anyone"', 'env WSFLEET_NAMESPACES');
     rejects({ WSFLEET_NAMESPACES: '{"bad name":{"join":"grant","history":"grant","publish":"server","keepHistory":true,"historyMaxAgeSec":60,"historyMaxMsgs":5}}' }, 'namespace names are 1-64');
+    // The server's own rule (no "__", no trailing "_"), checked at synth: such a name would stop the replicas at start.
+    rejects({ WSFLEET_NAMESPACES: '{"a__b":{"join":"grant","history":"grant","publish":"server","keepHistory":true,"historyMaxAgeSec":60,"historyMaxMsgs":5}}' }, 'namespace "a__b"', 'namespace names are 1-64');
     rejects({ WSFLEET_NAMESPACES: '{"t":{"join":"grant","history":"grant","publish":"server","keepHistory":true,"historyMaxAgeSec":60,"historyMaxMsgs":5,"admin":true}}' }, 'namespaces.t', '"admin"');
     rejects({ WSFLEET_NAMESPACES: '{"t":{"join":"grant","history":"members","publish":"server","keepHistory":false,"historyMaxAgeSec":60,"historyMaxMsgs":5}}' }, 'namespaces.t.history="members"', 'keepHistory is false');
     rejects({ WSFLEET_NAMESPACES: '{"t":{"join":"grant"}}' }, 'namespaces.t.history=missing');
