@@ -5,13 +5,15 @@
  * restart policy brings it back), `docker kill`/`start` of a NATS node, `docker network disconnect`/
  * `connect`, scale, and a rolling deploy of a changed server build. Every command has a time limit.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './target.js';
+import { run } from '../infra/cli/run.js';
+import { stateDir } from '../infra/paths.js';
 
 /** Where the chaos run's changed server build is prepared (one at a time; the deploy snapshots it). */
-const ROLLING_BUILD_DIR = path.join(repoRoot, '.ws-fleet', 'load', 'rolling-build');
+const ROLLING_BUILD_DIR = path.join(stateDir, 'load', 'rolling-build');
 
 export interface CommandOutcome {
   code: number | null;
@@ -19,36 +21,15 @@ export interface CommandOutcome {
   ms: number;
 }
 
-/** Runs a command with a time limit; never rejects. */
-export function runCommand(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<CommandOutcome> {
+/** Runs a command with a time limit (the deploy command's bounded runner); never rejects. */
+export async function runCommand(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<CommandOutcome> {
   const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let output = '';
-    const keep = (d: Buffer): void => {
-      output = (output + d.toString()).slice(-20_000);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    const timer = setTimeout(() => {
-      output += `\n[timed out after ${timeoutMs} ms: killed]`;
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          child.kill('SIGKILL');
-        }
-      }
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output, ms: Date.now() - started });
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      resolve({ code: -1, output: `${output}\n${err.message}`, ms: Date.now() - started });
-    });
-  });
+  try {
+    const r = await run(cmd, args, { cwd: repoRoot, env, timeoutMs, capture: true, allowFailure: true });
+    return { code: r.code, output: `${r.stdout}${r.stderr}`.slice(-20_000), ms: Date.now() - started };
+  } catch (err) {
+    return { code: -1, output: (err as Error).message, ms: Date.now() - started };
+  }
 }
 
 function docker(args: string[], timeoutMs = 30_000): Promise<string> {

@@ -2,11 +2,11 @@
  * Drives a real ws-fleet deployment on Docker through the project's own scripts (up/scale/lb/down),
  * under its own prefix and ports so it never touches a user's fleet. Used by tests/e2e, tests/extended and bench.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { deploymentLeftovers, secretsFile, settingsFile, terraformStateFile } from '../../infra/paths.js';
 import { readSecrets, type FleetSecrets } from '../../infra/secrets.js';
+import { run as runBounded } from '../../infra/cli/run.js';
 import { repoRoot } from './paths.js';
 
 export interface FleetOptions {
@@ -45,35 +45,16 @@ export interface DockerLeftovers {
   images: string[];
 }
 
-/** Runs a command with a time limit; never rejects (the result carries the exit code). */
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 600_000): Promise<CommandResult> {
+/** Runs a command with a time limit (the deploy command's bounded runner); never rejects (the result carries the exit code). */
+export async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 600_000): Promise<CommandResult> {
   const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      stderr += `\n[timed out after ${timeoutMs} ms: killed]`;
-      // The whole process group: cdktf starts terraform and the provider as children.
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          child.kill('SIGKILL');
-        }
-      }
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, seconds: (Date.now() - started) / 1000 });
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      resolve({ code: -1, stdout, stderr: `${stderr}\n${err.message}`, seconds: (Date.now() - started) / 1000 });
-    });
-  });
+  const seconds = (): number => (Date.now() - started) / 1000;
+  try {
+    const r = await runBounded(cmd, args, { cwd: repoRoot, env, timeoutMs, capture: true, allowFailure: true });
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr, seconds: seconds() };
+  } catch (err) {
+    return { code: -1, stdout: '', stderr: (err as Error).message, seconds: seconds() };
+  }
 }
 
 export class Fleet {
