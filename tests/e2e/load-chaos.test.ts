@@ -64,7 +64,7 @@ void describe("e2e: the load runner's chaos scenario against the e2e fleet", { t
     fs.rmSync(path.join(repoRoot, '.ws-fleet', 'cdktf', PREFIX), { recursive: true, force: true });
   });
 
-  void it('chaos: replica SIGKILL, NATS kill, NATS partition, scale 3 → 5 → 2, rolling deploy, jitter: every threshold holds', async () => {
+  void it('chaos: replica SIGKILL, NATS kill, NATS partition, scale 3 → 5 → 2, rolling deploy, jitter: every threshold holds except the open defects listed by name in NOT_YET_HELD (docs/chaos.md)', async () => {
     const r = await load(['chaos', '--duration', '285s', '--users', '200', '--rate', '60', '--ramp', '10s', '--no-restore', '--label', 'ci',
       '--chaos-plan', CI_CHAOS_PLAN], 12 * 60_000);
     const dir = resultsDir(r);
