@@ -4,7 +4,8 @@
  * their variables from `serverEnvironment`. server/src/config.ts parses and validates the same names at
  * start. In a deployment the secrets arrive as Terraform expressions (sensitive variables), never as values.
  */
-import type { Namespaces } from './settings.js';
+import type { Namespaces, Settings } from './settings.js';
+import type { SecretReferences } from './secret-variables.js';
 import { terraformLiteral } from './render/terraform-literal.js';
 
 export interface ServerEnvInput {
@@ -41,6 +42,15 @@ export function pickReplicaEnv(p: ReplicaEnvSettings): ReplicaEnvSettings {
     natsUrls: p.natsUrls, natsUser: p.natsUser, natsPassword: p.natsPassword, authSecret: p.authSecret, serverApiKey: p.serverApiKey,
     namespaces: p.namespaces, tokenMaxLifetimeSec: p.tokenMaxLifetimeSec, metricsPort: p.metricsPort, drainWindowMs: p.drainWindowMs,
     maxConnections: p.maxConnections, logLevel: p.logLevel,
+  };
+}
+
+/** A deployment's ReplicaEnvSettings: its settings, its secrets' Terraform references and its NATS client URLs (both engines' stacks). */
+export function replicaEnvFromSettings(s: Settings, secrets: SecretReferences, natsUrls: readonly string[]): ReplicaEnvSettings {
+  return {
+    natsUrls, natsUser: secrets.natsUser, natsPassword: secrets.natsPassword, authSecret: secrets.authSecret, serverApiKey: secrets.serverApiKey,
+    namespaces: s.namespaces, tokenMaxLifetimeSec: s.tokenMaxLifetimeSec, metricsPort: s.metricsPort, drainWindowMs: s.drainWindowMs,
+    maxConnections: s.maxConnections, logLevel: s.logLevel,
   };
 }
 

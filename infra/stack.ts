@@ -8,6 +8,7 @@ import { LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider/index.js';
 import type { Settings } from './settings.js';
 import { declareSecretVariables } from './secret-variables.js';
+import { replicaEnvFromSettings } from './server-env.js';
 import { terraformStateFile } from './paths.js';
 import { FleetNetwork } from './constructs/fleet-network.js';
 import { NatsCluster } from './constructs/nats-cluster.js';
@@ -45,7 +46,8 @@ export class FleetStack extends TerraformStack {
     // source-built label offline: scripts/lib/versions.sh); the bindings alone would ask for 3.6.2.
     this.addOverride('terraform.required_providers.docker.version', dockerProviderVersion());
 
-    const { authSecret, serverApiKey, natsUser, natsPassword, natsRouteUser, natsRoutePassword, lbStatsUser, lbStatsPassword } = declareSecretVariables(this);
+    const secrets = declareSecretVariables(this);
+    const { natsUser, natsPassword, natsRouteUser, natsRoutePassword, lbStatsUser, lbStatsPassword } = secrets;
 
     this.network = new FleetNetwork(this, 'network', { prefix: s.prefix });
 
@@ -71,19 +73,9 @@ export class FleetStack extends TerraformStack {
       build: { contextDir: props.server.contextDir, contextHash: props.server.contextHash },
       ...(props.server.pinned === undefined ? {} : { pinned: props.server.pinned }),
       nodeImage: s.nodeImage,
-      natsUrls: this.nats.clientUrls,
-      natsUser,
-      natsPassword,
-      authSecret,
-      serverApiKey,
-      namespaces: s.namespaces,
-      tokenMaxLifetimeSec: s.tokenMaxLifetimeSec,
-      metricsPort: s.metricsPort,
-      drainWindowMs: s.drainWindowMs,
+      ...replicaEnvFromSettings(s, secrets, this.nats.clientUrls),
       memoryMb: s.wsMemoryMb,
       cpus: s.wsCpus,
-      maxConnections: s.maxConnections,
-      logLevel: s.logLevel,
       dependsOn: this.nats.containers,
     });
 

@@ -10,6 +10,7 @@ import { LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
 import { DockerProvider } from '@cdktf/provider-docker/lib/provider/index.js';
 import { placementConstraint, natsPlacementFor, type Settings } from '../settings.js';
 import { declareSecretVariables } from '../secret-variables.js';
+import { replicaEnvFromSettings } from '../server-env.js';
 import { terraformStateFile } from '../paths.js';
 import { dockerProviderVersion } from '../provider-version.js';
 import type { BalancerConfig } from '../render/haproxy.js';
@@ -44,7 +45,8 @@ export class SwarmStack extends TerraformStack {
     new DockerProvider(this, 'docker', s.swarmManager === '' ? {} : { host: s.swarmManager });
     this.addOverride('terraform.required_providers.docker.version', dockerProviderVersion());
 
-    const { authSecret, serverApiKey, natsUser, natsPassword, natsRouteUser, natsRoutePassword, lbStatsUser, lbStatsPassword } = declareSecretVariables(this);
+    const secrets = declareSecretVariables(this);
+    const { natsUser, natsPassword, natsRouteUser, natsRoutePassword, lbStatsUser, lbStatsPassword } = secrets;
 
     this.network = new SwarmNetwork(this, 'network', { prefix: s.prefix });
     this.images = new SwarmImages(this, 'images', { registry: s.registry, local: props.images });
@@ -66,19 +68,9 @@ export class SwarmStack extends TerraformStack {
       prefix: s.prefix,
       replicas: s.replicas,
       image: this.images.refs.server,
-      natsUrls: this.nats.clientUrls,
-      natsUser,
-      natsPassword,
-      authSecret,
-      serverApiKey,
-      namespaces: s.namespaces,
-      tokenMaxLifetimeSec: s.tokenMaxLifetimeSec,
-      metricsPort: s.metricsPort,
-      drainWindowMs: s.drainWindowMs,
+      ...replicaEnvFromSettings(s, secrets, this.nats.clientUrls),
       memoryMb: s.wsMemoryMb,
       cpus: s.wsCpus,
-      maxConnections: s.maxConnections,
-      logLevel: s.logLevel,
       dependsOn: this.nats.services,
     });
 
