@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import type { ITerraformDependable } from 'cdktf';
 import { Config } from '@cdktf/provider-docker/lib/config/index.js';
 import { Service } from '@cdktf/provider-docker/lib/service/index.js';
-import { HAPROXY_CONFIG_PATH } from '../constructs/balancer.js';
+import { HAPROXY_CONFIG_PATH, balancerHealthcheck } from '../constructs/balancer.js';
 import { PREFIX_LABEL } from '../names.js';
 import { balancerServiceName, contentNamedConfig } from './names.js';
 import { labelList, swarmLimits } from './limits.js';
@@ -66,19 +66,7 @@ export class BalancerService extends Construct {
           args: ['-W', '-db', '-f', HAPROXY_CONFIG_PATH],
           env: { [STATS_CREDENTIAL_ENV.user]: props.statsUser, [STATS_CREDENTIAL_ENV.password]: props.statsPassword },
           configs: [{ configId: this.config.id, configName: this.config.name, fileName: HAPROXY_CONFIG_PATH, fileMode: 0o444 }],
-          // No curl/wget in the HAProxy image: bash's /dev/tcp asks the stats port's monitor URI.
-          healthcheck: {
-            test: [
-              'CMD',
-              'bash',
-              '-c',
-              `exec 3<>/dev/tcp/127.0.0.1/${props.statsPort} && printf 'GET ${props.healthPath} HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`,
-            ],
-            interval: '5s',
-            timeout: '3s',
-            startPeriod: '5s',
-            retries: 3,
-          },
+          healthcheck: balancerHealthcheck(props.statsPort, props.healthPath),
           readOnly: true,
           mounts: [{ type: 'tmpfs', target: '/tmp', tmpfsOptions: { sizeBytes: 8 * 1024 * 1024 } }],
           stopGracePeriod: '10s',
