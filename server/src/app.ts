@@ -3,8 +3,10 @@
  * modules are assembled: each gets what it needs as one deps object (server/README.md has the map).
  */
 import { createServer, type Server } from 'node:http';
+import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Access } from './access.js';
+import { BucketWatch } from './bucket-watch.js';
 import { CloseCode, CloseReason } from './close-codes.js';
 import type { Config } from './config.js';
 import { LocalConnections } from './connections.js';
@@ -26,6 +28,7 @@ import { OrderedDelivery } from './ordered-delivery.js';
 import { PresenceDirectory } from './presence.js';
 import { LoadMeter } from './replica-load.js';
 import { SocketWriter } from './socket-writer.js';
+import { buckets } from './subjects.js';
 
 interface Routing {
   nc: NatsConnection;
@@ -122,9 +125,11 @@ export class App {
     const { log, metrics, writer, local } = this;
     this.load.start();
     const membership = new FleetMembership({ replicas: kv.replicas, serverId, timing: this.config.timing, log, load: () => this.load.current() });
-    const presence = new PresenceDirectory({ presence: kv.presence, serverId, membership, log, metrics, holdsLocally: (user) => local.ofUser(user) !== undefined });
+    const presenceWatch = new BucketWatch({ js: jetstream(nc), bucket: buckets.presence, log });
+    const presence = new PresenceDirectory({ presence: kv.presence, watch: presenceWatch, serverId, membership, log, metrics, holdsLocally: (user) => local.ofUser(user) !== undefined });
     membership.onTick(() => { presence.retryFailed(); });
     membership.onReplicaDead((server) => presence.purgeServer(server));
+    membership.onPurged(() => { presence.resync(local.users()); });
     const history = await History.open(nc, this.config, log, metrics);
     const ordered = new OrderedDelivery({
       history,

@@ -174,11 +174,22 @@ export class ClientSession {
     const subject = subjects.roomLog(room.room);
     if (!conn.cursors.has(subject)) {
       // Hold live room messages from here on; settle at the tail (live only) or replay from `after`.
-      deps.ordered.hold(conn, subject);
-      if (deps.local.join(conn, room.room)) deps.delivery.roomOpened(room.room);
-      deps.writer.send(conn, { type: 'ack', id: frame.id, room: room.room });
-      if (frame.after === undefined) await deps.ordered.startAtTail(conn, subject);
-      else await deps.ordered.start(conn, subject, frame.after, 'resume');
+      const held = deps.ordered.hold(conn, subject);
+      if (deps.local.join(conn, room.room)) await deps.delivery.roomOpened(room.room);
+      const ack = (): void => { deps.writer.send(conn, { type: 'ack', id: frame.id, room: room.room }); };
+      // Frames are handled concurrently: a `leave` may have come in during the subscription's flush.
+      if (conn.cursors.get(subject) !== held) {
+        ack();
+        return;
+      }
+      // Live only: the ack goes out once the room's end is read, so whatever is published after the
+      // client saw it comes after the cursor and reaches it. With `after`, the replay covers the rest.
+      if (frame.after === undefined) await deps.ordered.startAtTail(conn, subject, ack);
+      else {
+        ack();
+        await deps.ordered.start(conn, subject, frame.after, 'resume');
+      }
+      deps.ordered.checkTailSoon(conn, subject);
       return;
     }
     deps.writer.send(conn, { type: 'ack', id: frame.id, room: room.room });

@@ -135,7 +135,7 @@ export class Delivery {
   }
 
   /** Called when a room gets its first local member: start hearing other replicas' messages for it. */
-  roomOpened(room: string): void {
+  async roomOpened(room: string): Promise<void> {
     if (this.roomSubs.has(room)) return;
     this.roomSubs.set(room, this.deps.nc.subscribe(subjects.room(room), { callback: (err, msg) => {
       if (err !== null) return;
@@ -144,6 +144,8 @@ export class Delivery {
       this.deps.metrics.crossReplicaReceived.inc({ kind: 'room' });
       this.writeToRoom(env, 'remote');
     } }));
+    // The NATS server has the interest once it answers the flush; not fatal when it cannot (the late tail check covers it).
+    await this.deps.nc.flush().catch((err: unknown) => { this.deps.log.warn({ err, room }, 'flush after a room subscription failed'); });
   }
 
   /** Called when a room's last local member left. */

@@ -242,9 +242,7 @@ export class Gateway {
     if (after === null) await ordered.startAtTail(conn, inbox);
     else await ordered.start(conn, inbox, after, resumeAfter === null ? 'cursor' : 'resume');
     // A send racing this connect may have seen no presence yet and gone to history only.
-    setTimeout(() => {
-      if (conn.socket.readyState === WebSocket.OPEN) void ordered.catchUp(conn, inbox, 'tail');
-    }, 1000).unref();
+    ordered.checkTailSoon(conn, inbox);
   }
 
   /**

@@ -67,6 +67,9 @@ export interface OrderedDeliveryDeps {
 }
 
 const DEFAULT_PAGE_SIZE = 500;
+/** How long after a cursor settles its late tail check runs (`checkTailSoon`). */
+const LATE_TAIL_CHECK_MS = 1000;
+
 /** Live messages held behind one cursor's replay before the connection is told to reconnect and resume instead. */
 const BUFFER_MAX = 10_000;
 /** How long a replay waits for the socket to drain below the high-water mark before giving up. */
@@ -133,9 +136,14 @@ export class OrderedDelivery {
     });
   }
 
-  /** Settles a held cursor at the subject's current end: live messages only from here on. */
-  startAtTail(conn: ClientConnection, subject: string): Promise<void> {
+  /**
+   * Settles a held cursor at the subject's current end: live messages only from here on.
+   * `onSettled` runs once the end is read and before anything held is written: a join's ack sent
+   * there guarantees that every message published after the client saw the ack is past the cursor.
+   */
+  startAtTail(conn: ClientConnection, subject: string, onSettled?: () => void): Promise<void> {
     const cursor = conn.cursors.get(subject) ?? this.hold(conn, subject);
+    let settled = false;
     return this.run(conn, subject, cursor, 'tail', async () => {
       try {
         cursor.last = Math.max(cursor.last, await this.deps.history.lastSequenceOf(subject));
@@ -144,7 +152,19 @@ export class OrderedDelivery {
         this.deps.log.warn({ err, conn: conn.id, subject }, 'could not read the tail; taking live messages as they come');
         cursor.last = Number.NEGATIVE_INFINITY;
       }
+      if (!settled) onSettled?.();
+      settled = true;
     }, false);
+  }
+
+  /**
+   * A check of history a moment after a cursor settled: a message published while this replica's
+   * interest was still reaching the rest of the NATS cluster went to history only.
+   */
+  checkTailSoon(conn: ClientConnection, subject: string, delayMs = LATE_TAIL_CHECK_MS): void {
+    setTimeout(() => {
+      if (conn.socket.readyState === conn.socket.OPEN) void this.catchUp(conn, subject, 'tail').catch(() => undefined);
+    }, delayMs).unref();
   }
 
   /** A live message for this connection. True when written or queued behind a replay. */

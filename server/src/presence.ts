@@ -6,8 +6,8 @@
  * dead (fleet-membership.ts) is not routed to, and its entries are purged. A replica that sees its
  * own entry purged while it still holds the user writes it again.
  */
-import type { KV, KvWatchEntry } from '@nats-io/kv';
-import type { QueuedIterator } from '@nats-io/nats-core';
+import type { KV } from '@nats-io/kv';
+import type { BucketEntry, BucketWatch } from './bucket-watch.js';
 import type { FleetMembership } from './fleet-membership.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -22,6 +22,8 @@ export interface PresenceValue {
 export interface PresenceDeps {
   /** The wsf_presence bucket. */
   presence: KV;
+  /** A watch of wsf_presence (bucket-watch.ts: it outlives a NATS node's loss, which `kv.watch()` does not for a minute). */
+  watch: BucketWatch;
   serverId: string;
   /** Which replicas are alive (heartbeats). */
   membership: Pick<FleetMembership, 'isAlive'>;
@@ -36,7 +38,6 @@ export class PresenceDirectory {
   private readonly serversByUser = new Map<string, Set<string>>();
   /** Per-key queue, so a user's online/offline writes land in the order they were made. */
   private readonly pending = new Map<string, Promise<void>>();
-  private watcher: QueuedIterator<KvWatchEntry> | undefined;
   /** Users whose last presence write failed: written again (online or offline, as they are now) by `retryFailed`. */
   private readonly dirty = new Set<string>();
   private stopped = false;
@@ -46,7 +47,7 @@ export class PresenceDirectory {
   async start(): Promise<void> {
     // A replica restarted under the same id may have left entries behind: they are not true any more.
     await this.purgeServer(this.deps.serverId);
-    this.watchPresence();
+    this.deps.watch.start((e) => { this.onPresenceEntry(e); });
   }
 
   /** Live replicas other than this one that hold sockets of `userId`. */
@@ -85,7 +86,7 @@ export class PresenceDirectory {
     this.stopped = true;
     await this.flush();
     await this.purgeServer(this.deps.serverId);
-    this.watcher?.stop();
+    this.deps.watch.stop();
   }
 
   /** Writes again the users whose last write failed, as they are now (online or offline): each heartbeat tick. */
@@ -126,28 +127,7 @@ export class PresenceDirectory {
     }
   }
 
-  /** Read through a method: `stopped` changes while the watch loop awaits. */
-  private isStopped(): boolean {
-    return this.stopped;
-  }
-
-  /** Watches the presence bucket into the routing view, reopening the watch whenever it ends. */
-  private watchPresence(): void {
-    void (async () => {
-      while (!this.stopped) {
-        try {
-          const iter = await this.deps.presence.watch({ key: '>' });
-          this.watcher = iter;
-          for await (const e of iter) this.onPresenceEntry(e);
-        } catch (err) {
-          if (!this.isStopped()) this.deps.log.warn({ err }, 'presence watch ended; reopening');
-        }
-        if (!this.isStopped()) await new Promise((r) => setTimeout(r, 250));
-      }
-    })();
-  }
-
-  private onPresenceEntry(e: KvWatchEntry): void {
+  private onPresenceEntry(e: BucketEntry): void {
     if (e.operation !== 'PUT') {
       this.forget(e.key);
       const parsed = parsePresenceKey(e.key);

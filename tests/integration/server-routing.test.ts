@@ -133,6 +133,22 @@ describe('server routing across replicas', { timeout: 120_000 }, () => {
     assert.equal(m3.frames.some((f) => f.data === 'second'), false, 'a member who left gets nothing more');
   });
 
+  it('a room message published the moment a join is acknowledged reaches the new member (20 rooms, no pause)', async () => {
+    const publisher = await client(1, 'pia');
+    const joiner = await client(2, 'quinn');
+    const missing: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const room = `rush-${i}`;
+      assert.equal((await publisher.request({ type: 'join', room })).type, 'ack');
+      assert.equal((await joiner.request({ type: 'join', room })).type, 'ack');
+      assert.equal((await publisher.request({ type: 'publish', room, data: `now-${i}` })).type, 'ack');
+    }
+    for (let i = 0; i < 20; i++) {
+      await joiner.next((f) => f.type === 'message' && f.data === `now-${i}`, 3000, `room message ${i}`).catch(() => { missing.push(`rush-${i}`); });
+    }
+    assert.deepEqual(missing, [], 'every message published after the join\'s ack reached the member');
+  });
+
   it('room traffic reaches only replicas with members of that room', async () => {
     const [r1, r2, r3] = fleet.replicas;
     assert.ok(r1 && r2 && r3);

@@ -5,8 +5,10 @@
  * then `{"ready":true}` once the watch is open. Connection: NATS_URL, NATS_USER, NATS_PASS; bucket: BUCKET.
  * Runs until killed. Not imported by anything else.
  */
+import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { Kvm } from '@nats-io/kv';
+import { BucketWatch } from '../../server/src/bucket-watch.js';
+import { pino } from 'pino';
 
 const env = (name: string): string => {
   const v = process.env[name];
@@ -23,9 +25,9 @@ const nc = await connect({
   reconnectTimeWait: 250,
   waitOnFirstConnect: true,
 });
-const kv = await new Kvm(nc).open(env('BUCKET'));
-const iter = await kv.watch({ key: '>' });
-process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
-for await (const e of iter) {
+// The server's own watch (it outlives the loss of the NATS node holding its consumer; kv.watch() goes silent for a minute).
+const watch = new BucketWatch({ js: jetstream(nc), bucket: env('BUCKET'), log: pino({ level: 'warn' }, pino.destination(2)) }); // stdout carries the entries
+watch.start((e) => {
   process.stdout.write(`${JSON.stringify({ op: e.operation, key: e.key, created: e.created.getTime(), seen: Date.now() })}\n`);
-}
+});
+process.stdout.write(`${JSON.stringify({ ready: true })}\n`);

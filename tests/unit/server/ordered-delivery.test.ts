@@ -293,6 +293,23 @@ describe('ordered delivery: holes, retention, paging', () => {
     assert.equal(await count(), before + 1);
   });
 
+  it('settling at the tail: onSettled runs after the tail is read, so what is published once it ran is delivered (a join\'s ack)', async () => {
+    const stream = new FakeStream();
+    stream.append();
+    stream.append();
+    const h = harness(stream);
+    h.ordered.hold(h.conn, SUBJECT);
+    let published: LiveItem | undefined;
+    // The client sees the ack (onSettled) and publishes at once: stored, then offered live.
+    await h.ordered.startAtTail(h.conn, SUBJECT, () => {
+      published = stream.append();
+      assert.equal(h.ordered.offer(h.conn, SUBJECT, published), true, 'held while the cursor settles');
+    });
+    await settle(h);
+    assert.ok(published);
+    assert.deepEqual(h.written, [published.seq], 'what came before the ack is not the member\'s; what came after is');
+  });
+
   it('delivered follows the send callback: bytes that never reached the kernel do not count', async () => {
     const stream = new FakeStream();
     for (let i = 0; i < 10; i++) stream.append();
