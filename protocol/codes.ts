@@ -15,6 +15,8 @@ export const ErrorCode = {
   draining: 'draining',
   notMember: 'not_member',
   notStored: 'not_stored',
+  /** The store did not answer in time (a NATS leader election): not delivered; send it again, same id. */
+  storeUnavailable: 'store_unavailable',
   tooManyRooms: 'too_many_rooms',
   roomFull: 'room_full',
   invalidToken: 'invalid_token',

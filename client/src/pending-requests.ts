@@ -7,11 +7,12 @@
  * request goes back to "unwritten" (its attempt clock stops) and is written again, same id, after
  * the next welcome. A timeout counts as an attempt only while the connection was open.
  */
+import { ErrorCode } from '../../protocol/codes.js';
 import { QueueFullError, ServerError, TimeoutError, type FleetError } from './errors.js';
 import type { Ack, ClientFrame, ErrorFrame } from './frames.js';
 
 /** Server error codes that are worth another attempt (after a pause) rather than a rejection. */
-const RETRYABLE = new Set(['draining', 'remote_unavailable', 'rate_limited']);
+const RETRYABLE: ReadonlySet<string> = new Set([ErrorCode.draining, ErrorCode.remoteUnavailable, ErrorCode.storeUnavailable, ErrorCode.rateLimited]);
 const RETRY_PAUSE_MS = 250;
 
 export interface PendingOptions {

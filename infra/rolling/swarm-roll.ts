@@ -60,19 +60,37 @@ export async function wsServiceTasks(settings: Settings): Promise<SwarmTask[]> {
 
 const imageTag = (image: string): string => image.replace(/@sha256:[0-9a-f]+$/, '');
 
-/** The slots' replacements in the order Swarm made them, from the task history around one roll. */
-export function rollSteps(before: readonly SwarmTask[], after: readonly SwarmTask[], target: string): SwarmRollStep[] {
-  const steps: SwarmRollStep[] = [];
+/**
+ * The slots' replacements in the order Swarm made them, from the task history around one roll.
+ * Each slot running `target` after the roll whose task was created at or after `since` is a step;
+ * its predecessor is the slot's newest task on another image created before it, looked up in both
+ * snapshots (Swarm keeps a task history): the `before` snapshot alone can miss a task that was
+ * between states when it was taken. A slot that ran another image before and has no running
+ * successor is an error.
+ */
+export function rollSteps(before: readonly SwarmTask[], after: readonly SwarmTask[], target: string, since = 0): SwarmRollStep[] {
+  const byId = new Map<string, SwarmTask>();
+  for (const t of [...before, ...after]) byId.set(t.id, t);
+  const history = [...byId.values()];
+  const successors = new Map<number, SwarmTask>();
+  for (const t of after) {
+    if (t.desired !== 'running' || imageTag(t.image) !== target || t.createdAt < since) continue;
+    const first = successors.get(t.slot);
+    if (first === undefined || t.createdAt < first.createdAt) successors.set(t.slot, t);
+  }
   for (const old of before.filter((t) => t.desired === 'running' && imageTag(t.image) !== target)) {
-    const stopped = after.find((t) => t.id === old.id);
-    const successor = after
-      .filter((t) => t.slot === old.slot && t.desired === 'running' && imageTag(t.image) === target)
-      .sort((a, b) => a.createdAt - b.createdAt)[0];
-    if (successor === undefined) throw new Error(`rolling: slot ${old.slot} has no running task on ${target} after the roll`);
+    if (!successors.has(old.slot)) throw new Error(`rolling: slot ${old.slot} has no running task on ${target} after the roll`);
+  }
+  const steps: SwarmRollStep[] = [];
+  for (const [slot, successor] of successors) {
+    const old = history
+      .filter((t) => t.slot === slot && imageTag(t.image) !== target && t.createdAt <= successor.createdAt)
+      .sort((a, b) => b.createdAt - a.createdAt)[0];
+    if (old === undefined) continue;
     steps.push({
-      replica: old.slot,
+      replica: slot,
       from: imageTag(old.image),
-      oldStoppedAt: stopped?.stateAt ?? Number.NaN,
+      oldStoppedAt: old.desired === 'running' ? Number.NaN : old.stateAt,
       newCreatedAt: successor.createdAt,
       newRunningAt: successor.state === 'running' ? successor.stateAt : Number.NaN,
     });
@@ -114,7 +132,7 @@ export async function swarmRoll(settings: Settings, secrets: FleetSecrets, stats
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  const steps = rollSteps(before, after, target);
+  const steps = rollSteps(before, after, target, started - 1000);
   for (const s of steps) log(`rolling: slot ${s.replica} ${s.from} → ${target} (running ${((s.newRunningAt - s.newCreatedAt) / 1000).toFixed(1)} s after it was created)`);
   return { engine: 'swarm', targetImage: target, nothingToRoll: stale.length === 0, seconds: (Date.now() - started) / 1000, steps };
 }

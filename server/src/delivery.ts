@@ -24,6 +24,9 @@ type Direct = Extract<Envelope, { kind: 'direct' }>;
 type Room = Extract<Envelope, { kind: 'room' }>;
 type Broadcast = Extract<Envelope, { kind: 'broadcast' }>;
 
+/** What `settle` returns for an append whose outcome is unknown (no answer before its deadline). */
+const STORE_UNAVAILABLE = 'store_unavailable';
+
 export interface DeliveryResult {
   /** Sockets written (or queued behind a replay), here and on other replicas. */
   delivered: number;
@@ -33,6 +36,12 @@ export interface DeliveryResult {
   stored?: Sequenced;
   /** Refused, not delivered anywhere: the history is full (which limit and why, for the sender's `not_stored` error). */
   refused?: StreamFullError;
+  /**
+   * Not delivered anywhere: the store did not answer before its deadline (no stream leader). It may
+   * still land; the sender's retry with the same id finds it (a duplicate) or stores it. Delivering
+   * it live instead would hand out a copy without a seq that no client can tell from the stored one.
+   */
+  unavailable?: true;
 }
 
 export interface DeliveryDeps {
@@ -90,15 +99,14 @@ export class Delivery {
    */
   async direct(env: Direct): Promise<DeliveryResult> {
     const { msgId, ...message } = env;
-    const outcome = await this.settle(this.deps.history.append(subjects.inbox(env.to), { kind: 'direct', to: env.to, from: env.from, data: env.data, ts: env.ts }, msgId), { to: env.to });
-    if (outcome instanceof StreamFullError) return { delivered: 0, unreachable: 0, refused: outcome };
-    const stored = outcome;
-    const sequenced: Direct = stored === undefined ? message : { ...message, seq: stored.seq, prev: stored.prev };
+    const stored = await this.settle(this.deps.history.append(subjects.inbox(env.to), { kind: 'direct', to: env.to, from: env.from, data: env.data, ts: env.ts }, msgId), { to: env.to });
+    if (stored instanceof StreamFullError) return { delivered: 0, unreachable: 0, refused: stored };
+    if (stored === STORE_UNAVAILABLE) return { delivered: 0, unreachable: 0, unavailable: true };
+    const sequenced: Direct = { ...message, seq: stored.seq, prev: stored.prev };
     let delivered = this.writeToUser(sequenced, 'local');
     const remotes = this.deps.presence.remoteServersFor(env.to);
-    if (remotes.length === 0) return { delivered, unreachable: 0, ...(stored === undefined ? {} : { stored }) };
-    // Stored means NATS answered just now: try the live path even if a status event said otherwise.
-    if (!this.natsUp && stored === undefined) return { delivered, unreachable: remotes.length };
+    if (remotes.length === 0) return { delivered, unreachable: 0, stored };
+    // Stored means NATS answered just now: the live path is tried even if a status event said otherwise.
     const payload = encode(sequenced);
     const replies = await Promise.all(remotes.map((server) => this.requestDelivery(server, payload)));
     let unreachable = 0;
@@ -106,7 +114,7 @@ export class Delivery {
       if (r === null) unreachable += 1;
       else delivered += r;
     }
-    return { delivered, unreachable, ...(stored === undefined ? {} : { stored }) };
+    return { delivered, unreachable, stored };
   }
 
   /**
@@ -115,9 +123,9 @@ export class Delivery {
    */
   async room(env: Room, store = true): Promise<DeliveryResult & { published: boolean }> {
     const { msgId, ...message } = env;
-    const outcome = store ? await this.settle(this.deps.history.append(subjects.roomLog(env.room), { kind: 'room', room: env.room, from: env.from, data: env.data, ts: env.ts }, msgId), { room: env.room }) : undefined;
-    if (outcome instanceof StreamFullError) return { delivered: 0, unreachable: 0, published: false, refused: outcome };
-    const stored = outcome;
+    const stored = store ? await this.settle(this.deps.history.append(subjects.roomLog(env.room), { kind: 'room', room: env.room, from: env.from, data: env.data, ts: env.ts }, msgId), { room: env.room }) : undefined;
+    if (stored instanceof StreamFullError) return { delivered: 0, unreachable: 0, published: false, refused: stored };
+    if (stored === STORE_UNAVAILABLE) return { delivered: 0, unreachable: 0, published: false, unavailable: true };
     const sequenced: Room = stored === undefined ? message : { ...message, seq: stored.seq, prev: stored.prev };
     const delivered = this.writeToRoom(sequenced, 'local');
     if (!this.natsUp && stored === undefined) return { delivered, unreachable: 0, published: false };
@@ -155,11 +163,11 @@ export class Delivery {
   }
 
   /**
-   * Waits for an append already queued (so call order is kept); undefined when it could not be
-   * stored (delivered live only), the StreamFullError when the history is full (not delivered at all:
-   * a full history refuses, it does not degrade to live-only).
+   * Waits for an append already queued (so call order is kept). Stored messages only are delivered:
+   * a full history refuses (the StreamFullError), and a store that did not answer in time
+   * (STORE_UNAVAILABLE) is no delivery either, never a live-only copy (see `unavailable`).
    */
-  private async settle(storing: Promise<Sequenced>, target: { to: string } | { room: string }): Promise<Sequenced | StreamFullError | undefined> {
+  private async settle(storing: Promise<Sequenced>, target: { to: string } | { room: string }): Promise<Sequenced | StreamFullError | typeof STORE_UNAVAILABLE> {
     try {
       return await storing;
     } catch (err) {
@@ -167,8 +175,8 @@ export class Delivery {
         this.deps.log.info({ ...target, limit: err.limit }, 'history full: message refused');
         return err;
       }
-      this.deps.log.warn({ err, ...target }, 'could not store a message; delivering it live only');
-      return undefined;
+      this.deps.log.warn({ err, ...target }, 'could not store a message in time: not delivered; the sender is told to send it again');
+      return STORE_UNAVAILABLE;
     }
   }
 

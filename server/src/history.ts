@@ -19,7 +19,7 @@
  * timeout, or a message the client sends again after a lost ack, is stored once.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { TimeoutError, type NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -67,8 +67,15 @@ export class StreamFullError extends Error {
 }
 
 const MAX_APPEND_ATTEMPTS = 8;
-/** How long an append keeps trying through a JetStream leader election (a NATS node lost). */
+/** How long an append keeps trying through a JetStream leader election (a NATS node lost): every step of every attempt is bounded by it. */
 const APPEND_DEADLINE_MS = 8_000;
+/**
+ * The most a step of an append (a read, the publish) may take before it is tried again: a request
+ * in flight when the NATS connection dropped is never answered, and must not eat the deadline.
+ */
+const MAX_STEP_MS = 2_000;
+/** The least time a step of an append is given, even past the deadline (the last attempt). */
+const MIN_STEP_MS = 250;
 const LAST_SEQ_CACHE_MAX = 50_000;
 const LEADER_READ_TIMEOUT_MS = 2_000;
 /** Stored messages read per direct-get batch. */
@@ -168,20 +175,24 @@ export class History {
 
   private async appendNow(subject: string, message: UnstoredMessage, msgId: string): Promise<Sequenced> {
     const deadline = Date.now() + APPEND_DEADLINE_MS;
+    // Each read and the publish get at most MAX_STEP_MS of what is left of the deadline (the clients'
+    // 5-10 s request timeouts would let one attempt run past it, and the appends queued behind it on
+    // the subject wait); a step cut short is a transient failure, tried again with the same msgID.
+    const left = (): number => Math.min(MAX_STEP_MS, Math.max(MIN_STEP_MS, deadline - Date.now()));
     const limits = this.deps.limits.of(subject);
     let conflicts = 0;
     for (let backoffMs = 50; ; backoffMs = Math.min(backoffMs * 2, 500)) {
       try {
-        const prev = this.lastSeq.get(subject) ?? (await this.tailHint(subject));
+        const prev = this.lastSeq.get(subject) ?? (await within(this.tailHint(subject), left()));
         // Counted after the predecessor is known: an append that lands in between changes the tail,
         // so this append's condition fails and the count is taken again.
-        if (limits.maxMsgs !== undefined && (await this.countOn(subject)) >= limits.maxMsgs) {
+        if (limits.maxMsgs !== undefined && (await within(this.countOn(subject), left())) >= limits.maxMsgs) {
           throw new StreamFullError(subject, 'per_subject', await this.retryAfterSec(subject));
         }
         const body = this.encoder.encode(JSON.stringify({ ...message, prev }));
         const started = performance.now();
         // One attempt per call (retries: 1): a timed-out attempt is retried here, with the same msgID.
-        const ack = await this.deps.js.publish(subject, body, { msgID: msgId, expect: { lastSubjectSequence: prev }, retries: 1, ...(limits.ttlSec === undefined ? {} : { ttl: `${limits.ttlSec}s` }) });
+        const ack = await this.deps.js.publish(subject, body, { msgID: msgId, expect: { lastSubjectSequence: prev }, retries: 1, timeout: left(), ...(limits.ttlSec === undefined ? {} : { ttl: `${limits.ttlSec}s` }) });
         this.deps.metrics.jetstreamPublishLatency.observe((performance.now() - started) / 1000);
         if (ack.duplicate) {
           this.deps.metrics.historyAppendRetries.inc({ reason: 'duplicate' });
@@ -313,4 +324,13 @@ export class History {
     if (this.lastSeq.size >= LAST_SEQ_CACHE_MAX && !this.lastSeq.has(subject)) this.lastSeq.clear();
     this.lastSeq.set(subject, seq);
   }
+}
+
+/** The promise, or nats.js's TimeoutError (a transient failure) after `ms`; the request left behind is abandoned. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => { reject(new TimeoutError()); }, ms);
+  });
+  return Promise.race([promise, expired]).finally(() => { clearTimeout(timer); });
 }

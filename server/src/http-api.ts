@@ -160,6 +160,7 @@ function statusOf(outcome: Refusal): number {
     case 'not_stored':
       return outcome.full === 'quota' ? 429 : 503;
     case 'remote_unavailable':
+    case 'store_unavailable':
       return 503;
   }
 }

@@ -19,7 +19,7 @@ export type SendOutcome =
   | { ok: true; delivered: number; stored: boolean; seq?: number; duplicate?: boolean }
   | {
       ok: false;
-      code: 'forbidden' | 'remote_unavailable' | 'not_stored' | 'rate_limited';
+      code: 'forbidden' | 'remote_unavailable' | 'not_stored' | 'store_unavailable' | 'rate_limited';
       message: string;
       delivered: number;
       retryAfterMs?: number;
@@ -29,6 +29,9 @@ export type SendOutcome =
 
 /** Name used as `from` when the server API sends without naming a sender. */
 export const SERVER_SENDER = 'server';
+
+/** When a sender told store_unavailable may try again: about one JetStream leader election. */
+const STORE_RETRY_AFTER_MS = 1000;
 
 export interface SendOptions {
   /** Claimed sender: a user must claim itself; the server API may name anyone. */
@@ -68,8 +71,9 @@ export class Messaging {
 
   /**
    * A direct message. Acknowledged (ok) once it is stored in JetStream and every live replica
-   * holding the recipient has written it; or, when it could not be stored, once it reached
-   * every socket of the recipient live.
+   * holding the recipient was asked to write it (`delivered` counts the sockets written). Not
+   * stored is not acknowledged: a full history answers not_stored, a store that did not answer in
+   * time store_unavailable (send again, same id), and neither was delivered anywhere.
    */
   async sendDirect(sender: Sender, to: string, data: unknown, opts: SendOptions): Promise<SendOutcome> {
     const admitted = this.admit(sender, opts);
@@ -77,12 +81,8 @@ export class Messaging {
     const { from, msgId } = admitted;
     const r = await this.deps.delivery.direct({ v: 1, kind: 'direct', to, from, data, ts: Date.now(), origin: this.deps.serverId, ...(msgId === undefined ? {} : { msgId }) });
     if (r.stored !== undefined) return { ok: true, delivered: r.delivered, stored: true, seq: r.stored.seq, ...duplicateOf(r.stored) };
-    if (r.unreachable > 0) {
-      return { ok: false, code: 'remote_unavailable', message: `not stored, and ${r.unreachable} replica(s) holding the recipient could not be reached`, delivered: r.delivered };
-    }
     if (r.refused !== undefined) return notStored(r.refused);
-    if (r.delivered === 0) return { ok: false, code: 'not_stored', message: 'could not store the message and the recipient is not connected here', delivered: 0 };
-    return { ok: true, delivered: r.delivered, stored: false };
+    return storeUnavailable();
   }
 
   async publishRoom(sender: Sender, room: string, data: unknown, opts: SendOptions): Promise<SendOutcome> {
@@ -99,6 +99,7 @@ export class Messaging {
     const keep = this.deps.access.policy(name)?.keepHistory ?? false;
     const r = await this.deps.delivery.room({ v: 1, kind: 'room', room: name.room, from, data, ts: Date.now(), origin: this.deps.serverId, ...(msgId === undefined ? {} : { msgId }) }, keep);
     if (r.refused !== undefined) return notStored(r.refused);
+    if (r.unavailable === true) return storeUnavailable();
     if (!r.published && r.stored === undefined) {
       return { ok: false, code: 'remote_unavailable', message: 'NATS is unreachable: only local members got it', delivered: r.delivered };
     }
@@ -117,6 +118,17 @@ export class Messaging {
 /** `duplicate: true` when the store says the message was there already (an earlier try of the same id). */
 function duplicateOf(stored: object): { duplicate?: true } {
   return (stored as { duplicate?: unknown }).duplicate === true ? { duplicate: true } : {};
+}
+
+/** The sender's answer when the store did not answer in time: nothing was delivered; the same id again is safe. */
+function storeUnavailable(): SendOutcome {
+  return {
+    ok: false,
+    code: 'store_unavailable',
+    message: 'the message store did not answer in time (a NATS leader election?): not delivered; send it again with the same id',
+    delivered: 0,
+    retryAfterMs: STORE_RETRY_AFTER_MS,
+  };
 }
 
 /** The sender's answer when the history refused the message because it is full. */

@@ -49,6 +49,15 @@ async function receiver(user: string, urls: () => string[]): Promise<ResumingCli
   return r;
 }
 
+/** Like the client library: a send answered store_unavailable is sent again, same id, after a pause (bounded). */
+async function sendUntilStored(sender: TestClient, frame: Record<string, unknown>, timeoutMs: number): Promise<Frame> {
+  for (let attempt = 1; ; attempt++) {
+    const answer = await sender.request(frame, timeoutMs);
+    if (answer.type !== 'error' || answer.code !== 'store_unavailable' || attempt >= 5) return answer;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /** Sends `count` direct messages {n} at `perSec`, not waiting for acks; resolves with the acks by n. */
 async function sendPaced(sender: TestClient, to: string, count: number, perSec: number, onSent?: (n: number) => void): Promise<Map<number, Frame>> {
   const acks = new Map<number, Frame>();
@@ -59,7 +68,7 @@ async function sendPaced(sender: TestClient, to: string, count: number, perSec: 
     const due = start + n * interval;
     const wait = due - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    pending.push(sender.request({ type: 'send', to, data: { n } }, 15_000).then((f) => { acks.set(n, f); }, () => undefined));
+    pending.push(sendUntilStored(sender, { type: 'send', to, data: { n }, id: `paced-${to}-${n}` }, 15_000).then((f) => { acks.set(n, f); }, () => undefined));
     onSent?.(n);
   }
   await Promise.all(pending);

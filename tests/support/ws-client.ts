@@ -79,7 +79,8 @@ export async function connectClient(url: string, opts: { headers?: Record<string
     next,
     request: (frame, timeoutMs = 5000) => {
       counter += 1;
-      const id = `req-${counter}`;
+      // The caller's id when it gives one (a retry of the same frame), else a fresh one.
+      const id = typeof frame.id === 'string' ? frame.id : `req-${counter}`;
       ws.send(JSON.stringify({ ...frame, id }));
       return next((f) => (f.type === 'ack' || f.type === 'error') && f.id === id, timeoutMs, `answer to ${String(frame.type)} ${id}`);
     },

@@ -283,6 +283,19 @@ describe('client connection', () => {
     assert.equal(ack.duplicate, true);
   });
 
+  it('store_unavailable (the store did not answer in time) is sent again, same id, and the stored ack settles it', async () => {
+    const h = harness({ ackTimeoutMs: 5_000, sendRetries: 3 });
+    const s = await connected(h);
+    const p = h.client.send('bob', { text: 'once' });
+    await until('the first attempt', () => s.ofType('send').length === 1, 1_000);
+    const first = s.ofType('send')[0];
+    s.frame({ type: 'error', id: first?.id, code: 'store_unavailable', message: 'not delivered; send it again', delivered: 0 });
+    await until('the second attempt', () => s.ofType('send').length === 2, 2_000);
+    assert.deepEqual(s.ofType('send')[1], first, 'the very same frame');
+    s.frame({ type: 'ack', id: first?.id, delivered: 1, stored: true, seq: 4 });
+    assert.equal((await p).seq, 4);
+  });
+
   it('gives up with TimeoutError after sendRetries', async () => {
     const h = harness({ ackTimeoutMs: 10, sendRetries: 2 });
     const s = await connected(h);

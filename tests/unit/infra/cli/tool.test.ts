@@ -90,6 +90,20 @@ describe('rolling deploy on swarm: the steps read from the task history', () => 
     ]);
   });
 
+  it('a slot the first snapshot missed (its task between states) is a step all the same, from the task history', () => {
+    const after = [
+      task('o1', 1, OLD, 'shutdown', 'shutdown', 0, 130),
+      task('n1', 1, NEW, 'running', 'running', 125, 150),
+      task('o2', 2, OLD, 'shutdown', 'shutdown', 0, 105),
+      task('n2', 2, NEW, 'running', 'running', 100, 120),
+      task('o3', 3, OLD, 'shutdown', 'shutdown', 0, 160),
+      task('n3', 3, NEW, 'running', 'running', 155, 170),
+    ];
+    assert.deepEqual(rollSteps(before, after, NEW, 50).map((s) => [s.replica, s.oldStoppedAt, s.newRunningAt]), [[2, 105, 120], [1, 130, 150], [3, 160, 170]]);
+    // Tasks of an earlier roll (created before this one began) are no step of this one.
+    assert.deepEqual(rollSteps(after, after, NEW, 200), []);
+  });
+
   it('slots already on the new build are no step; a slot left without a running successor is an error', () => {
     const onNew = [task('n1', 1, NEW, 'running', 'running', 0, 10)];
     assert.deepEqual(rollSteps(onNew, onNew, NEW), []);
