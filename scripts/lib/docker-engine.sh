@@ -27,6 +27,11 @@ setup_docker_engine() {
     status="installed"
     detail="apt docker.io"
   fi
+  # The multi-node swarm test builds its nodes with ip(8) (network namespaces, veth, a bridge).
+  if ! command -v ip >/dev/null 2>&1; then
+    apt_install iproute2
+    detail="${detail:+$detail, }apt iproute2"
+  fi
   # A daemon may already be starting (ours from a previous run, or someone else's): give it a moment.
   if [ -S /var/run/docker.sock ] && pgrep -x dockerd >/dev/null 2>&1; then
     local i
