@@ -216,6 +216,10 @@ void describe('HAProxy in front of 3 real replicas', { timeout: 240_000 }, () =>
 
     const sigterm = Date.now();
     replicas[0]?.signal('SIGTERM');
+    // The signal reaches the process asynchronously: an upgrade it answered before its handler ran is
+    // not a connection made while draining. Draining starts when its own /readyz says 503.
+    const drainingUrl = replicas[0]?.url ?? '';
+    await waitFor('dr-1 draining (/readyz 503)', async () => (await fetch(`${drainingUrl}/readyz`).then((r) => r.status, () => 0)) === 503, 3000, 10);
     // New connections while the balancer has not noticed yet and after: none may land on dr-1
     // (a 503 upgrade refusal is replayed on another replica) and none may fail.
     const during: BalancedClient[] = [];
