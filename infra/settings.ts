@@ -21,6 +21,8 @@ export const MAX_REPLICAS = 64;
 const port = z.number().int().min(1).max(65535);
 /** The port the replicas serve clients on inside their containers (infra/constructs/ws-pool.ts uses it). */
 export const REPLICA_PORT = 8080;
+/** The replica's liveness path (server/src/http-api.ts): 200 while the process serves HTTP. */
+export const REPLICA_HEALTH_PATH = '/healthz';
 
 /**
  * The namespaces of rooms (`<namespace>:<name>`): who may join, read history and publish, and what is

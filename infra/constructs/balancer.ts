@@ -16,6 +16,7 @@ import { Image } from '@cdktf/provider-docker/lib/image/index.js';
 import { balancerContainerName, PREFIX_LABEL } from '../names.js';
 import { STATS_CREDENTIAL_ENV } from '../render/haproxy.js';
 import { hardening } from './hardening.js';
+import { httpHealthcheck } from './healthcheck.js';
 
 export const HAPROXY_CONFIG_PATH = '/usr/local/etc/haproxy/haproxy.cfg';
 
@@ -41,25 +42,6 @@ export interface BalancerProps {
   readonly statsUser: string;
   readonly statsPassword: string;
   readonly dependsOn: ITerraformDependable[];
-}
-
-/**
- * The balancer's container healthcheck, the same on both engines. No curl/wget in the HAProxy image:
- * bash's /dev/tcp asks the stats port's monitor URI.
- */
-export function balancerHealthcheck(statsPort: number, healthPath: string): { test: string[]; interval: string; timeout: string; startPeriod: string; retries: number } {
-  return {
-    test: [
-      'CMD',
-      'bash',
-      '-c',
-      `exec 3<>/dev/tcp/127.0.0.1/${statsPort} && printf 'GET ${healthPath} HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`,
-    ],
-    interval: '5s',
-    timeout: '3s',
-    startPeriod: '5s',
-    retries: 3,
-  };
 }
 
 export class Balancer extends Construct {
@@ -94,7 +76,7 @@ export class Balancer extends Construct {
       // No ulimit here: the container inherits the Docker daemon's nofile default (1048576 on a usual
       // host; lower where the daemon itself is capped), and HAProxy sizes maxconn from it (about half).
       // A fixed ulimit above the daemon's own hard limit would keep the container from starting.
-      healthcheck: balancerHealthcheck(props.statsPort, props.healthPath),
+      healthcheck: httpHealthcheck(props.statsPort, props.healthPath),
       wait: true,
       waitTimeout: 60,
       stopTimeout: 10,

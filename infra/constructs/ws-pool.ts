@@ -15,10 +15,11 @@ import type { ITerraformDependable } from 'cdktf';
 import { Container } from '@cdktf/provider-docker/lib/container/index.js';
 import { Image } from '@cdktf/provider-docker/lib/image/index.js';
 import { PREFIX_LABEL, serverImageRepository, wsContainerName, wsServiceAlias } from '../names.js';
-import { REPLICA_PORT } from '../settings.js';
+import { REPLICA_HEALTH_PATH, REPLICA_PORT } from '../settings.js';
 import { pickReplicaEnv, terraformServerEnvironmentList, type ReplicaEnvSettings } from '../server-env.js';
 import { hardening } from './hardening.js';
 import type { ServerBuild } from '../server-context.js';
+import { httpHealthcheck } from './healthcheck.js';
 
 /** Label naming the build (context hash) a replica runs; infra/rolling reads it. */
 export const SERVER_BUILD_LABEL = 'io.ws-fleet.server-build';
@@ -79,12 +80,6 @@ export class WsPool extends Construct {
     imageFor(props.build);
 
     const stopTimeout = stopTimeoutSeconds(props.drainWindowMs);
-    const healthcheck = [
-      'CMD',
-      'node',
-      '-e',
-      `fetch('http://127.0.0.1:${WS_PORT}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
-    ];
     this.names = Array.from({ length: props.replicas }, (_, i) => wsContainerName(props.prefix, i + 1));
     this.names.forEach((name, i) => {
       const build = props.pinned?.get(i + 1) ?? props.build;
@@ -110,7 +105,7 @@ export class WsPool extends Construct {
           cpus: String(props.cpus),
           // Each socket is a file descriptor: the container inherits the Docker daemon's nofile default
           // (1048576 on a usual host). No fixed ulimit: one above the daemon's hard limit fails to start.
-          healthcheck: { test: healthcheck, interval: '5s', timeout: '3s', startPeriod: '5s', retries: 3 },
+          healthcheck: httpHealthcheck(WS_PORT, REPLICA_HEALTH_PATH),
           wait: true,
           waitTimeout: 120,
           stopSignal: 'SIGTERM',

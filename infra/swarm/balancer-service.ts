@@ -9,7 +9,8 @@ import { Construct } from 'constructs';
 import type { ITerraformDependable } from 'cdktf';
 import { Config } from '@cdktf/provider-docker/lib/config/index.js';
 import { Service } from '@cdktf/provider-docker/lib/service/index.js';
-import { HAPROXY_CONFIG_PATH, balancerHealthcheck } from '../constructs/balancer.js';
+import { HAPROXY_CONFIG_PATH } from '../constructs/balancer.js';
+import { httpHealthcheck } from '../constructs/healthcheck.js';
 import { PREFIX_LABEL } from '../names.js';
 import { balancerServiceName, contentNamedConfig } from './names.js';
 import { labelList, swarmLimits } from './limits.js';
@@ -66,7 +67,7 @@ export class BalancerService extends Construct {
           args: ['-W', '-db', '-f', HAPROXY_CONFIG_PATH],
           env: { [STATS_CREDENTIAL_ENV.user]: props.statsUser, [STATS_CREDENTIAL_ENV.password]: props.statsPassword },
           configs: [{ configId: this.config.id, configName: this.config.name, fileName: HAPROXY_CONFIG_PATH, fileMode: 0o444 }],
-          healthcheck: balancerHealthcheck(props.statsPort, props.healthPath),
+          healthcheck: httpHealthcheck(props.statsPort, props.healthPath),
           readOnly: true,
           mounts: [{ type: 'tmpfs', target: '/tmp', tmpfsOptions: { sizeBytes: 8 * 1024 * 1024 } }],
           stopGracePeriod: '10s',

@@ -16,6 +16,8 @@ import { Construct } from 'constructs';
 import type { ITerraformDependable } from 'cdktf';
 import { Service } from '@cdktf/provider-docker/lib/service/index.js';
 import { stopTimeoutSeconds, WS_PORT } from '../constructs/ws-pool.js';
+import { REPLICA_HEALTH_PATH } from '../settings.js';
+import { httpHealthcheck } from '../constructs/healthcheck.js';
 import { PREFIX_LABEL } from '../names.js';
 import { pickReplicaEnv, terraformServerEnvironment, type ReplicaEnvSettings } from '../server-env.js';
 import { wsServiceName, wsTaskName } from './names.js';
@@ -68,18 +70,7 @@ export class WsService extends Construct {
           user: '1000:1000',
           readOnly: true,
           mounts: [{ type: 'tmpfs', target: '/tmp', tmpfsOptions: { sizeBytes: 16 * 1024 * 1024 } }],
-          healthcheck: {
-            test: [
-              'CMD',
-              'node',
-              '-e',
-              `fetch('http://127.0.0.1:${WS_PORT}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
-            ],
-            interval: '5s',
-            timeout: '3s',
-            startPeriod: '5s',
-            retries: 3,
-          },
+          healthcheck: httpHealthcheck(WS_PORT, REPLICA_HEALTH_PATH),
           stopSignal: 'SIGTERM',
           stopGracePeriod: `${stopGrace}s`,
           labels: labelList(labels),

@@ -40,6 +40,8 @@ export interface GatewayDeps {
 
 /** setTimeout's largest delay; a later expiry is re-checked when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The longest a welcome waits for the user's presence entry to be stored (a store without a leader answers late). */
+const PRESENCE_WAIT_MS = 2000;
 /** What ws itself checks before calling back (lib/websocket-server.js); checked first here to answer in JSON. */
 const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
 
@@ -179,7 +181,9 @@ export class Gateway {
     routing.ordered.hold(conn, inbox);
     const peer = peerAddress(req);
     const connLog = log.child({ conn: conn.id, user: conn.userId });
-    if (local.add(conn)) routing.presence.userOnline(conn.userId);
+    // The welcome waits for the user's presence entry to be stored: a send made by anyone after it
+    // is then routed here live (the other replicas' watches see the entry within milliseconds).
+    const announced = local.add(conn) ? routing.presence.userOnline(conn.userId) : routing.presence.written(conn.userId);
     metrics.connections.inc();
     metrics.connectionsTotal.inc();
     connLog.debug({ peer }, 'connected');
@@ -199,7 +203,14 @@ export class Gateway {
       maxRooms: config.limits.maxRoomsPerConnection,
       maxJsonDepth: config.limits.maxJsonDepth,
     });
-    socket.on('message', (data: Buffer, isBinary) => { void session.onMessage(data, isBinary); });
+    // Frames a client sends before its welcome wait for it: the socket stops reading, and what ws
+    // had already read (at most one chunk) is queued and handled in order after the welcome.
+    let early: Array<[Buffer, boolean]> | null = [];
+    socket.pause();
+    socket.on('message', (data: Buffer, isBinary) => {
+      if (early === null) void session.onMessage(data, isBinary);
+      else early.push([data, isBinary]);
+    });
     socket.on('pong', () => { conn.state.missedPongs = 0; });
     socket.on('error', (err: Error & { code?: string }) => {
       // ws has already chosen the close code (1009 too big, 1007 bad UTF-8, 1002 protocol error).
@@ -218,6 +229,26 @@ export class Gateway {
       for (const room of emptiedRooms) routing.delivery.roomClosed(room);
       connLog.debug({ code }, 'closed');
     });
+    void this.welcomeOnceAnnounced(announced, socket, () => {
+      const queued = early ?? [];
+      early = null;
+      this.welcome(conn, resumeAfter, routing.ordered, routing.cursors);
+      socket.resume();
+      for (const [data, isBinary] of queued) void session.onMessage(data, isBinary);
+    });
+  }
+
+  /** Runs `welcome` once the user's presence write settled, or after PRESENCE_WAIT_MS, if the socket is still open. */
+  private async welcomeOnceAnnounced(announced: Promise<void>, socket: WebSocket, welcome: () => void): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([announced, new Promise<void>((r) => { timer = setTimeout(r, PRESENCE_WAIT_MS); })]);
+    clearTimeout(timer);
+    if (socket.readyState === WebSocket.OPEN) welcome();
+  }
+
+  private welcome(conn: ClientConnection, resumeAfter: number | null, ordered: OrderedDelivery, cursors: CursorStore): void {
+    const { config, writer } = this.deps;
+    const inbox = subjects.inbox(conn.userId);
     writer.send(conn, {
       type: 'welcome',
       server: config.serverId,
@@ -227,7 +258,7 @@ export class Gateway {
       limits: { rooms: config.limits.maxRoomsPerConnection },
     });
     this.scheduleExpiry(conn);
-    void this.settleInbox(conn, inbox, resumeAfter, routing.ordered, routing.cursors);
+    void this.settleInbox(conn, inbox, resumeAfter, ordered, cursors);
   }
 
   /** Replays the inbox from the client's `resume`, else from the user's stored cursor; then a late tail check. */

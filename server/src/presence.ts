@@ -58,9 +58,10 @@ export class PresenceDirectory {
     return [...servers].filter((s) => s !== this.deps.serverId && this.deps.membership.isAlive(s, now));
   }
 
-  userOnline(userId: string): void {
+  /** Writes the user's entry; settles (never rejects) once the write is stored or has failed. */
+  userOnline(userId: string): Promise<void> {
     this.dirty.delete(userId);
-    this.enqueue(userId, async () => {
+    return this.enqueue(userId, async () => {
       const value: PresenceValue = { since: Date.now() };
       await this.deps.presence.put(presenceKey(userId, this.deps.serverId), JSON.stringify(value));
     });
@@ -68,12 +69,17 @@ export class PresenceDirectory {
 
   userOffline(userId: string): void {
     this.dirty.delete(userId);
-    this.enqueue(userId, () => this.deps.presence.delete(presenceKey(userId, this.deps.serverId)));
+    void this.enqueue(userId, () => this.deps.presence.delete(presenceKey(userId, this.deps.serverId)));
   }
 
   /** Writes every local user's entry again (after NATS came back: writes may have been lost). */
   resync(localUsers: Iterable<string>): void {
-    for (const user of localUsers) this.userOnline(user);
+    for (const user of localUsers) void this.userOnline(user);
+  }
+
+  /** Settles once the user's queued writes have (a connection joining a user already here waits for the first's). */
+  written(userId: string): Promise<void> {
+    return this.pending.get(userId) ?? Promise.resolve();
   }
 
   /** Waits for queued presence writes (used by drain before it removes everything). */
@@ -93,12 +99,12 @@ export class PresenceDirectory {
   retryFailed(): void {
     if (this.stopped) return;
     for (const user of [...this.dirty]) {
-      if (this.deps.holdsLocally(user)) this.userOnline(user);
+      if (this.deps.holdsLocally(user)) void this.userOnline(user);
       else this.userOffline(user);
     }
   }
 
-  private enqueue(userId: string, write: () => Promise<unknown>): void {
+  private enqueue(userId: string, write: () => Promise<unknown>): Promise<void> {
     const prev = this.pending.get(userId) ?? Promise.resolve();
     const next = prev
       .then(write)
@@ -112,6 +118,7 @@ export class PresenceDirectory {
     void next.then(() => {
       if (this.pending.get(userId) === next) this.pending.delete(userId);
     });
+    return next;
   }
 
   /** Purges every entry of a replica (this one at start and stop, a dead one when the membership says so). */
@@ -133,7 +140,7 @@ export class PresenceDirectory {
       const parsed = parsePresenceKey(e.key);
       // Someone purged our entry (they thought we were dead) while we still hold the user: say so again.
       if (parsed !== null && parsed.serverId === this.deps.serverId && !this.stopped && this.deps.holdsLocally(parsed.userId)) {
-        this.userOnline(parsed.userId);
+        void this.userOnline(parsed.userId);
       }
       return;
     }

@@ -102,6 +102,27 @@ describe('bad input and limits', { timeout: 120_000 }, () => {
     assert.equal((await c.closed).code, 1008);
   });
 
+  it('frames sent before the welcome are answered after it, in order', async () => {
+    const token = await mintToken(TEST_SECRET, 'eager');
+    const ws = new WebSocket(`${suite.replica.wsUrl}?token=${token}`);
+    const frames: Array<Record<string, unknown>> = [];
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`only ${JSON.stringify(frames)}`)); }, 5000);
+      ws.on('message', (d: Buffer) => {
+        frames.push(JSON.parse(d.toString()) as Record<string, unknown>);
+        if (frames.length === 4) { clearTimeout(timer); resolve(); }
+      });
+    });
+    ws.once('open', () => {
+      ws.send(JSON.stringify({ type: 'ping' }));
+      ws.send('not json');
+      ws.send(JSON.stringify({ type: 'ping' }));
+    });
+    await done;
+    ws.close();
+    assert.deepEqual(frames.map((f) => f['type'] === 'error' ? `error:${String(f['code'])}` : f['type']), ['welcome', 'pong', 'error:bad_json', 'pong']);
+  });
+
   it('a peer that stops answering protocol pings is terminated after missing two', async () => {
     const token = await mintToken(TEST_SECRET, 'silent');
     const ws = new WebSocket(`${suite.replica.wsUrl}?token=${token}`, { autoPong: false });

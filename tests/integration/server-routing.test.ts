@@ -149,6 +149,18 @@ describe('server routing across replicas', { timeout: 120_000 }, () => {
     assert.deepEqual(missing, [], 'every message published after the join\'s ack reached the member');
   });
 
+  it('a send made the moment the recipient is welcomed on another replica is delivered live (20 users, no pause)', async () => {
+    const sender = await client(1, 'rhea');
+    const acks: Array<number | undefined> = [];
+    for (let i = 0; i < 20; i++) {
+      const recipient = await client(2 + (i % 2), `fresh-${i}`);
+      const ack = await sender.request({ type: 'send', to: `fresh-${i}`, data: `hi-${i}` });
+      acks.push(ack.delivered);
+      await recipient.next((f) => f.type === 'message' && f.data === `hi-${i}`, 3000, `message for fresh-${i}`);
+    }
+    assert.deepEqual(acks, acks.map(() => 1), 'the welcome comes once the presence entry is stored: every ack counts the recipient');
+  });
+
   it('room traffic reaches only replicas with members of that room', async () => {
     const [r1, r2, r3] = fleet.replicas;
     assert.ok(r1 && r2 && r3);
