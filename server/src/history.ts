@@ -273,10 +273,12 @@ export class History {
 
   /**
    * The subject's last sequence as any replica of the stream knows it (a direct get): the
-   * predecessor an append tries first. A stale answer costs one refused append, and it answers
-   * during a leader election, when the leader cannot.
+   * predecessor an append tries first, and a replay's end while the stream has no leader. It may
+   * be behind the leader's (a follower that has not applied the latest appends), never ahead. A
+   * stale answer costs one refused append, and it answers during a leader election, when the
+   * leader cannot.
    */
-  private async tailHint(subject: string): Promise<number> {
+  async tailHint(subject: string): Promise<number> {
     this.deps.metrics.historyTailReads.inc();
     const m = await this.deps.jsm.direct.getMessage(streamOf(subject), { last_by_subj: subject });
     return m?.seq ?? 0;

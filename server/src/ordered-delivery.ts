@@ -29,6 +29,8 @@ import { subjects } from './subjects.js';
 export interface HistoryReader {
   /** The subject's last sequence as the stream leader knows it (0 when empty). */
   lastSequenceOf(subject: string): Promise<number>;
+  /** The same as any replica knows it (a direct get): answers without a leader; may be behind, never ahead. */
+  tailHint(subject: string): Promise<number>;
   /** Up to `limit` stored messages after `after`, in order; may stop short of the tail (a lagging replica), never skips one it has. */
   page(subject: string, after: number, limit: number): Promise<HistoryEntry[]>;
   /** Whether message `seq` of `subject` is still stored (asked of the leader): false means retention removed it. */
@@ -64,6 +66,18 @@ export interface OrderedDeliveryDeps {
   lagRetryMs?: readonly number[];
   /** Waits before running a failed replay again; after the last, the connection is closed with 1013. */
   failureRetryMs?: readonly number[];
+  /** How long a replay waits for the stream leader's tail before it takes the nearest replica's (default 500 ms). */
+  leaderTailWaitMs?: number;
+  /** After a replay ended at the nearest replica's tail: how often, and how many times, the leader's is asked for (default 1000 ms, 60). */
+  confirmTailEveryMs?: number;
+  confirmTailAttempts?: number;
+}
+
+/** A subject's end, as the stream leader says it or, while it does not answer, as the nearest replica does. */
+interface Tail {
+  seq: number;
+  /** False: the nearest replica's answer, which may be behind the leader's (confirmTail asks again). */
+  confirmed: boolean;
 }
 
 const DEFAULT_PAGE_SIZE = 500;
@@ -90,12 +104,18 @@ export class OrderedDelivery {
   private readonly highWaterBytes: number;
   private readonly lagRetryMs: readonly number[];
   private readonly failureRetryMs: readonly number[];
+  private readonly leaderTailWaitMs: number;
+  private readonly confirmTailEveryMs: number;
+  private readonly confirmTailAttempts: number;
 
   constructor(private readonly deps: OrderedDeliveryDeps) {
     this.pageSize = deps.pageSize ?? DEFAULT_PAGE_SIZE;
     this.highWaterBytes = deps.highWaterBytes ?? 1024 * 1024;
     this.lagRetryMs = deps.lagRetryMs ?? [5, 10, 20, 40, 80, 160, 320, 640];
     this.failureRetryMs = deps.failureRetryMs ?? [250, 500, 1000, 2000, 4000, 4000];
+    this.leaderTailWaitMs = deps.leaderTailWaitMs ?? 500;
+    this.confirmTailEveryMs = deps.confirmTailEveryMs ?? 1000;
+    this.confirmTailAttempts = deps.confirmTailAttempts ?? 60;
   }
 
   /** Creates a cursor that buffers live messages until `start` (or `startAtTail`) settles it. */
@@ -122,7 +142,9 @@ export class OrderedDelivery {
         cursor.delivered = after;
         cursor.paused = false;
         cursor.buffer = [];
-        tail = await this.deps.history.lastSequenceOf(subject);
+        const end = await this.tailOf(subject);
+        tail = end.seq;
+        if (!end.confirmed) this.confirmTail(conn, subject, cursor);
         first = false;
       }
       const page = await this.replayTo(conn, subject, cursor, tail, this.pageSize - written, (n) => { written += n; });
@@ -146,8 +168,12 @@ export class OrderedDelivery {
     let settled = false;
     return this.run(conn, subject, cursor, 'tail', async () => {
       try {
-        cursor.last = Math.max(cursor.last, await this.deps.history.lastSequenceOf(subject));
+        // A replica's tail that is behind the leader's starts the cursor a little early: a few
+        // older messages, never a missed one.
+        const end = await this.tailOf(subject);
+        cursor.last = Math.max(cursor.last, end.seq);
         cursor.delivered = Math.max(cursor.delivered, cursor.last);
+        if (!end.confirmed) this.confirmTail(conn, subject, cursor);
       } catch (err) {
         this.deps.log.warn({ err, conn: conn.id, subject }, 'could not read the tail; taking live messages as they come');
         cursor.last = Number.NEGATIVE_INFINITY;
@@ -201,6 +227,37 @@ export class OrderedDelivery {
       counted = true;
       await this.replayTo(conn, subject, cursor, tail, Number.POSITIVE_INFINITY);
     }, false);
+  }
+
+  /**
+   * The subject's end for a replay or a cursor's start: the leader's, or, when the leader has not
+   * answered within leaderTailWaitMs (a leader election takes seconds, and without a leader nothing
+   * new is stored), the nearest replica's. Rejects only when neither answers.
+   */
+  private async tailOf(subject: string): Promise<Tail> {
+    const leader = this.deps.history.lastSequenceOf(subject).then((seq) => seq, () => null);
+    let timer: NodeJS.Timeout | undefined;
+    const seq = await Promise.race([leader, new Promise<null>((r) => { timer = setTimeout(() => { r(null); }, this.leaderTailWaitMs); })]);
+    clearTimeout(timer);
+    if (seq !== null) return { seq, confirmed: true };
+    this.deps.metrics.historyTailFallbacks.inc();
+    return { seq: await this.deps.history.tailHint(subject), confirmed: false };
+  }
+
+  /**
+   * After a replay or a start that used a replica's tail: asks the leader until it answers (bounded),
+   * then replays whatever lies past the cursor. The chain (`prev`) of the next live message would
+   * reveal such a gap too; this covers a subject with no further traffic.
+   */
+  private confirmTail(conn: ClientConnection, subject: string, cursor: Cursor, attempt = 0): void {
+    if (attempt >= this.confirmTailAttempts) return;
+    setTimeout(() => {
+      if (this.stale(conn, subject, cursor) || conn.socket.readyState !== conn.socket.OPEN) return;
+      this.deps.history.lastSequenceOf(subject).then(
+        (tail) => { if (tail > cursor.last) void this.catchUp(conn, subject, 'tail').catch(() => undefined); },
+        () => { this.confirmTail(conn, subject, cursor, attempt + 1); },
+      );
+    }, this.confirmTailEveryMs).unref();
   }
 
   private isHole(cursor: Cursor, item: LiveItem): boolean {

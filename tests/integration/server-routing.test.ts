@@ -149,16 +149,21 @@ describe('server routing across replicas', { timeout: 120_000 }, () => {
     assert.deepEqual(missing, [], 'every message published after the join\'s ack reached the member');
   });
 
-  it('a send made the moment the recipient is welcomed on another replica is delivered live (20 users, no pause)', async () => {
+  it('a send made the moment the recipient is welcomed on another replica reaches them, live or by the tail check (20 users, no pause)', async (t) => {
     const sender = await client(1, 'rhea');
-    const acks: unknown[] = [];
+    const acks: { delivered: unknown; stored: unknown }[] = [];
     for (let i = 0; i < 20; i++) {
       const recipient = await client(2 + (i % 2), `fresh-${i}`);
       const ack = await sender.request({ type: 'send', to: `fresh-${i}`, data: `hi-${i}` });
-      acks.push(ack.delivered);
+      acks.push({ delivered: ack.delivered, stored: ack.stored });
+      // Read after the send, so the read adds no pause before it.
+      assert.deepEqual(await presenceKeys(`fresh-${i}`), [`fresh-${i}.${String(recipient.welcome.server)}`], `fresh-${i}'s entry is stored`);
       await recipient.next((f) => f.type === 'message' && f.data === `hi-${i}`, 3000, `message for fresh-${i}`);
     }
-    assert.deepEqual(acks, acks.map(() => 1), 'the welcome comes once the presence entry is stored: every ack counts the recipient');
+    for (const ack of acks) assert.ok(ack.delivered === 1 || (ack.delivered === 0 && ack.stored === true), `every send is delivered live or stored for the tail check: ${JSON.stringify(ack)}`);
+    // The ack counts what the sender's routing view held; it follows the store by one KV watch push, so under load a
+    // send can still beat it (1 of 20 once in CI): then the recipient's tail check delivers it, as asserted above.
+    t.diagnostic(`delivered live at the ack: ${acks.filter((a) => a.delivered === 1).length} of ${acks.length}`);
   });
 
   it('room traffic reaches only replicas with members of that room', async () => {

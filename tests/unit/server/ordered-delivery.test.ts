@@ -37,9 +37,26 @@ class FakeStream implements HistoryReader {
     return { seq, prev, frame: { type: 'message', from: 'u2', data: { seq }, ts: message.ts } };
   }
 
+  /** While set, the leader does not answer (a leader election): its tail reads wait for `leaderBack`. */
+  leaderSilent = false;
+  private readonly waitingForLeader: (() => void)[] = [];
+
   lastSequenceOf(): Promise<number> {
     if (this.failing !== undefined) return Promise.reject(this.failing);
+    if (this.leaderSilent) return new Promise((resolve) => { this.waitingForLeader.push(() => { resolve(this.tail); }); });
     return Promise.resolve(this.tail);
+  }
+
+  leaderBack(): void {
+    this.leaderSilent = false;
+    for (const answer of this.waitingForLeader.splice(0)) answer();
+  }
+
+  /** The replica answering reads: its last message is the last one it has applied. */
+  tailHint(): Promise<number> {
+    if (this.failing !== undefined) return Promise.reject(this.failing);
+    const visible = [...this.messages.keys()].filter((seq) => seq <= this.visibleUpTo);
+    return Promise.resolve(visible.length === 0 ? 0 : Math.max(...visible));
   }
 
   async page(_subject: string, after: number, limit: number): Promise<HistoryEntry[]> {
@@ -70,7 +87,7 @@ interface Harness {
   closes: { code: number; reason: string }[];
 }
 
-function harness(stream: FakeStream, opts: { pageSize?: number; failWritesFrom?: number } = {}): Harness {
+function harness(stream: FakeStream, opts: { pageSize?: number; failWritesFrom?: number; leaderTailWaitMs?: number; confirmTailEveryMs?: number } = {}): Harness {
   const written: number[] = [];
   const replayed: ReplayedFrame[] = [];
   const closes: { code: number; reason: string }[] = [];
@@ -78,7 +95,7 @@ function harness(stream: FakeStream, opts: { pageSize?: number; failWritesFrom?:
     id: 'c1',
     userId: 'u1',
     admin: false,
-    socket: { bufferedAmount: 0 },
+    socket: { bufferedAmount: 0, readyState: 1, OPEN: 1 },
     rooms: new Set<string>(),
     state: { missedPongs: 0, strikes: 0, closing: false },
     cursors: new Map(),
@@ -104,6 +121,8 @@ function harness(stream: FakeStream, opts: { pageSize?: number; failWritesFrom?:
     pageSize: opts.pageSize ?? 500,
     lagRetryMs: [1, 2, 4, 8, 16, 32, 64],
     failureRetryMs: [1, 2, 4],
+    leaderTailWaitMs: opts.leaderTailWaitMs ?? 500,
+    confirmTailEveryMs: opts.confirmTailEveryMs ?? 1000,
   });
   return { conn, ordered, written, replayed, closes };
 }
@@ -321,5 +340,59 @@ describe('ordered delivery: holes, retention, paging', () => {
     const cursor = h.conn.cursors.get(SUBJECT);
     assert.equal(cursor?.last, seqs[9], 'all ten written to the socket');
     assert.equal(cursor?.delivered, seqs[5], 'only six handed to the kernel');
+  });
+
+  it('a replay during a leader election ends at the nearest replica\'s tail, without waiting for the leader; what that replica lacked comes once the leader answers', async () => {
+    const fallbacks = async (): Promise<number> => (await metrics.historyTailFallbacks.get()).values[0]?.value ?? 0;
+    const stream = new FakeStream();
+    for (let i = 0; i < 5; i++) stream.append();
+    const seqs = storedSeqs(stream);
+    const answered = harness(stream);
+    answered.ordered.hold(answered.conn, SUBJECT);
+    const before = await fallbacks();
+    await answered.ordered.start(answered.conn, SUBJECT, 0, 'resume');
+    assert.equal(await fallbacks(), before, 'a leader that answers: its tail, no fallback');
+
+    stream.leaderSilent = true;
+    stream.visibleUpTo = seqs[2] ?? 0; // the replica answering reads has applied three of five
+    const h = harness(stream, { leaderTailWaitMs: 20, confirmTailEveryMs: 10 });
+    h.ordered.hold(h.conn, SUBJECT);
+    const started = Date.now();
+    await h.ordered.start(h.conn, SUBJECT, 0, 'resume');
+    const tookMs = Date.now() - started;
+    assert.ok(tookMs < 500, `ended at the replica's tail after ${tookMs} ms, not at the election's end`);
+    assert.deepEqual(h.written, seqs.slice(0, 3));
+    assert.deepEqual(h.replayed, [{ type: 'replayed', last: seqs[2], more: false, recovered: true }]);
+    assert.equal(await fallbacks(), before + 1);
+    // A live message now: its predecessor is past the cursor, and the lagging replica cannot read it
+    // yet: it waits (never skipped) while the leader is silent...
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(h.written, seqs.slice(0, 3), 'nothing past what was read, while the leader is silent');
+    // ...and once a leader answers with the real tail, the rest is replayed in order.
+    stream.visibleUpTo = Number.POSITIVE_INFINITY;
+    stream.leaderBack();
+    for (let i = 0; i < 100 && h.written.length < seqs.length; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(h.written, seqs, 'all five, once each, in order');
+    assert.deepEqual(h.closes, []);
+  });
+
+  it('a cursor started at the tail during a leader election settles at once; messages the replica had not applied come later, none lost', async () => {
+    const stream = new FakeStream();
+    for (let i = 0; i < 4; i++) stream.append();
+    const seqs = storedSeqs(stream);
+    stream.leaderSilent = true;
+    stream.visibleUpTo = seqs[1] ?? 0;
+    const h = harness(stream, { leaderTailWaitMs: 20, confirmTailEveryMs: 10 });
+    h.ordered.hold(h.conn, SUBJECT);
+    let settledAfterMs = -1;
+    const started = Date.now();
+    await h.ordered.startAtTail(h.conn, SUBJECT, () => { settledAfterMs = Date.now() - started; });
+    assert.ok(settledAfterMs >= 0 && settledAfterMs < 500, `settled after ${settledAfterMs} ms`);
+    stream.visibleUpTo = Number.POSITIVE_INFINITY;
+    stream.leaderBack();
+    const published = stream.append();
+    h.ordered.offer(h.conn, SUBJECT, published);
+    for (let i = 0; i < 100 && h.written.at(-1) !== published.seq; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(h.written, [...seqs.slice(2), published.seq], 'the two the replica lacked (stored before the start: a few early ones), then the new one; none missing');
   });
 });
