@@ -213,7 +213,7 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
     failedThresholds: results.filter((r) => !r.ok).map((r) => r.label), problems, events: costs, memory: memory ?? null, servers: totals.servers, metrics,
   }, null, 2)}\n`);
   write('events.json', `${JSON.stringify(events, null, 2)}\n`);
-  write('series.json', `${JSON.stringify({ trafficStart: schedule.trafficStart, seconds: series.list().map((s) => ({ s: s.s, open: s.open, counters: s.counters, e2eP99: s.trends.e2e_latency.quantile(0.99) ?? null, ackP99: s.trends.ack_latency.quantile(0.99) ?? null })), memory: series.memory })}\n`);
+  write('series.json', `${JSON.stringify({ trafficStart: schedule.trafficStart, seconds: series.list().map((s) => ({ s: s.s, open: s.open, counters: s.counters, e2eP99: s.trends.e2e_latency.quantile(0.99) ?? null, ackP99: s.trends.ack_latency.quantile(0.99) ?? null, replayP99: s.trends.replay_time.quantile(0.99) ?? null })), memory: series.memory })}\n`);
   write('report.html', renderHtml({ title, seconds: series.list(), memory: series.memory, events, summaryText: text }));
   process.stdout.write(`\n${text}\n`);
   return { ok: thresholdsOk && problems.length === 0, thresholdsOk, problems, dir: o.resultsDir };

@@ -27,7 +27,7 @@ export interface EventCost {
   ok: boolean;
   detail: string;
   /** Over [start, end + CHAOS_SETTLE_MS). */
-  window: { sent: number; acked: number; undelivered: number; notStored: number; connectFailures: number; serverCloses: number; reconnects: number; ackP99: number | undefined; e2eP99: number | undefined; e2eMax: number | undefined };
+  window: { sent: number; acked: number; undelivered: number; notStored: number; connectFailures: number; serverCloses: number; reconnects: number; ackP99: number | undefined; e2eP99: number | undefined; e2eMax: number | undefined; replayP99: number | undefined };
 }
 
 export function eventWindows(events: EventRecord[]): [number, number][] {
@@ -44,6 +44,7 @@ export function eventCosts(series: Series, events: EventRecord[]): EventCost[] {
         sent: c.messages_sent, acked: c.messages_acked, undelivered: c.messages_undelivered, notStored: c.acks_not_stored,
         connectFailures: c.ws_connect_failures, serverCloses: c.ws_closes_unexpected, reconnects: c.ws_reconnects,
         ackP99: w.trends.ack_latency.quantile(0.99), e2eP99: w.trends.e2e_latency.quantile(0.99), e2eMax: w.trends.e2e_latency.count > 0 ? w.trends.e2e_latency.max : undefined,
+        replayP99: w.trends.replay_time.quantile(0.99),
       },
     };
   });
@@ -140,7 +141,7 @@ export function renderText(o: {
     for (const c of o.costs) {
       const w = c.window;
       L.push(`    +${(c.startMs / 1000).toFixed(0).padStart(3)}s ${c.label.padEnd(40)} took ${((c.endMs - c.startMs) / 1000).toFixed(1).padStart(5)}s ${c.ok ? 'ok    ' : 'FAILED'} ` +
-        `closes ${w.serverCloses}, reconnects ${w.reconnects}, connect failures ${w.connectFailures}, undelivered ${w.undelivered}, stored:false ${w.notStored}, ack p99 ${ms(w.ackP99)}, e2e p99 ${ms(w.e2eP99)} (max ${ms(w.e2eMax)})`);
+        `closes ${w.serverCloses}, reconnects ${w.reconnects}, connect failures ${w.connectFailures}, undelivered ${w.undelivered}, stored:false ${w.notStored}, ack p99 ${ms(w.ackP99)}, e2e p99 ${ms(w.e2eP99)} (max ${ms(w.e2eMax)}), replay p99 ${ms(w.replayP99)}`);
       if (!c.ok) L.push(`          ${c.detail}`);
     }
   }

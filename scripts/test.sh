@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # ws-fleet test command (`npm test`): setup, lint, typecheck, then the test tiers on Node's test runner.
-#   TEST_TIERS=unit,integration npm test     run only these tiers (default: unit,integration,e2e)
-#   TEST_TIERS=extended npm test             the multi-node swarm run (tests/extended): not in the default
-#                                            tiers until it holds twice in a row (docs/engines.md); the short
-#                                            chaos run is in the e2e tier (tests/e2e/load-chaos.test.ts)
+#   TEST_TIERS=unit,integration npm test     run only these tiers (default: unit,integration,e2e,swarm)
+#   TEST_TIERS=swarm npm test                the multi-node run alone: a 3-node Swarm of namespaced dockerds
+#                                            (tests/swarm, root); the short chaos run is in the e2e tier
 # A tier runs only when it has files (tests/<tier>/**/*.test.ts: the unit files mirror the source folders).
 # Fails fast with a non-zero exit.
 # Integration and e2e run one file at a time (--test-concurrency=1): real processes on a 2-core machine.
@@ -16,11 +15,11 @@ bash scripts/setup.sh
 # shellcheck source=lib/env.sh
 source scripts/lib/env.sh
 
-tiers="${TEST_TIERS:-unit,integration,e2e}"
+tiers="${TEST_TIERS:-unit,integration,e2e,swarm}"
 for t in ${tiers//,/ }; do
   case "$t" in
-    unit | integration | e2e | extended) ;;
-    *) echo "test: unknown tier '$t' in TEST_TIERS (tiers: unit, integration, e2e, extended)" >&2; exit 2 ;;
+    unit | integration | e2e | swarm) ;;
+    *) echo "test: unknown tier '$t' in TEST_TIERS (tiers: unit, integration, e2e, swarm)" >&2; exit 2 ;;
   esac
 done
 
@@ -38,7 +37,7 @@ summary() {
 }
 
 log_dir="$WSFLEET_STATE/logs"
-for t in unit integration e2e extended; do
+for t in unit integration e2e swarm; do
   if [[ ",$tiers," != *",$t,"* ]]; then continue; fi
   files=()
   if [ -d "tests/$t" ]; then mapfile -t files < <(find "tests/$t" -name '*.test.ts' -type f | LC_ALL=C sort); fi

@@ -41,7 +41,7 @@ export interface FleetClientOptions {
   /** Most requests waiting for an ack at once (queued while reconnecting, or in flight). Default 1000. */
   queueLimit?: number;
   /** Positions from an earlier client: the inbox resumes after `inbox`, a room joined later after `rooms[room]`. */
-  resumeFrom?: { inbox?: number; rooms?: Record<string, number> };
+  resumeFrom?: { inbox?: number; rooms?: Record<string, number>; epoch?: string };
   /** Opening + welcome must take at most this long, else the attempt is dropped and retried. Default 10000. */
   connectTimeoutMs?: number;
   /** With nothing received for this long a ping is sent; with nothing for twice as long the socket is dropped. 0 = off. Default 25000. */
@@ -133,7 +133,7 @@ export class FleetClient {
   private attempt = 0;
   private welcomes = 0;
   private lastWelcome: Welcome | undefined;
-  private epoch: string | number | undefined;
+  private epoch: string | undefined;
   private connectPromise: Promise<Welcome> | undefined;
   private connectSettle: { resolve: (w: Welcome) => void; reject: (e: FleetError) => void } | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -168,10 +168,11 @@ export class FleetClient {
       settleMs: positive('replaySettleMs', opts.replaySettleMs, 750),
       onDone: (r) => { this.events.emit('resumed', r); },
       requestPage: (subject, last) => {
-        this.write(subject === INBOX ? { type: 'resume', after: last } : { type: 'resume', after: last, room: subject });
+        this.write({ type: 'resume', after: last, ...this.epochField(), ...(subject === INBOX ? {} : { room: subject }) });
       },
     });
     if (opts.resumeFrom?.inbox !== undefined) this.positions.set(INBOX, opts.resumeFrom.inbox);
+    this.epoch = opts.resumeFrom?.epoch;
     for (const [room, seq] of Object.entries(opts.resumeFrom?.rooms ?? {})) this.positions.set(checkRoom(room), seq);
     instances += 1;
     this.idPrefix = `${randomTag()}${instances.toString(36)}-`;
@@ -199,7 +200,7 @@ export class FleetClient {
 
   /** The last seq received per subject: pass it as `resumeFrom` to a later client. */
   get resumePositions(): PositionsSnapshot {
-    return this.positions.snapshot();
+    return { ...this.positions.snapshot(), ...this.epochField() };
   }
 
   /** Subscribes to an event; returns the unsubscribe function. */
@@ -288,7 +289,12 @@ export class FleetClient {
     const after = this.positions.get(room);
     const source = this.rooms.get(room)?.token;
     const token = source === undefined ? undefined : typeof source === 'string' ? source : await source();
-    return { type: 'join', room, id: this.newId(), ...(after === undefined ? {} : { after }), ...(token === undefined ? {} : { token }) };
+    return { type: 'join', room, id: this.newId(), ...(after === undefined ? {} : { after, ...this.epochField() }), ...(token === undefined ? {} : { token }) };
+  }
+
+  /** `{ epoch }` once a welcome named one: sent with every position, so a stale one is replayed from the start. */
+  private epochField(): { epoch?: string } {
+    return this.epoch === undefined ? {} : { epoch: this.epoch };
   }
 
   private write(frame: ClientFrame): boolean {
@@ -324,7 +330,7 @@ export class FleetClient {
     if (this.currentState === 'closed') return;
     let socket: WebSocketLike;
     try {
-      const url = withResume(checkUrl(typeof this.opts.url === 'string' ? this.opts.url : this.opts.url()), this.positions.get(INBOX));
+      const url = withResume(checkUrl(typeof this.opts.url === 'string' ? this.opts.url : this.opts.url()), this.positions.get(INBOX), this.epoch);
       socket = openSocket(this.Impl, url, token, this.placement);
       this.counters.attempts += 1;
       this.welcomed = false;
@@ -400,10 +406,11 @@ export class FleetClient {
     this.replays.reset(speaksV2(w), Date.now());
     this.setState('open');
     if (reset) {
-      // The streams were replaced: old seqs mean nothing. Take everything the new streams hold, and say recovery was not possible.
+      // The streams were replaced: old seqs mean nothing. The server saw the old epoch with the
+      // position (in the URL, or with the stored cursor) and replays the new inbox from its start;
+      // the rooms are joined again from 0. Recovery was not possible, and `resumed` says so.
       this.positions.clear();
       this.replays.begin(INBOX, false);
-      this.write({ type: 'resume', after: 0 });
     } else if (inboxFrom !== undefined) {
       this.replays.begin(INBOX);
     }

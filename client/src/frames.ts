@@ -14,8 +14,8 @@ export interface Welcome {
   /** Expiry of the connection's token (unix seconds); absent from v1 servers. */
   exp?: number;
   limits?: { rooms?: number; replayPage?: number };
-  /** Identity of the message streams; a change means seqs restarted (issue 15). */
-  epoch?: string | number;
+  /** Identity of the message streams; a change means seqs restarted. Absent from servers before epochs. */
+  epoch?: string;
 }
 
 export interface MessageFrame {
@@ -68,9 +68,9 @@ export type ServerFrame = Welcome | MessageFrame | Ack | ErrorFrame | ReplayedFr
 export type ClientFrame =
   | { type: 'send'; to: string; data: unknown; id: string }
   | { type: 'publish'; room: string; data: unknown; id: string }
-  | { type: 'join'; room: string; after?: number; token?: string; id: string }
+  | { type: 'join'; room: string; after?: number; epoch?: string; token?: string; id: string }
   | { type: 'leave'; room: string; id: string }
-  | { type: 'resume'; after: number; room?: string; id?: string }
+  | { type: 'resume'; after: number; epoch?: string; room?: string; id?: string }
   | { type: 'refresh'; token: string; id: string }
   | { type: 'ping'; id?: string };
 
@@ -92,7 +92,7 @@ export function parseServerFrame(text: string): ServerFrame | null {
   if (!isRecord(raw) || typeof raw.type !== 'string') return null;
   switch (raw.type) {
     case 'welcome':
-      return isString(raw.server) && isString(raw.user) && isString(raw.conn) && optional(raw.exp, isSeq) ? (raw as unknown as Welcome) : null;
+      return isString(raw.server) && isString(raw.user) && isString(raw.conn) && optional(raw.exp, isSeq) && optional(raw.epoch, isString) ? (raw as unknown as Welcome) : null;
     case 'message':
       return isString(raw.from) && 'data' in raw && typeof raw.ts === 'number' && optional(raw.seq, isSeq) && optional(raw.room, isString) ? (raw as unknown as MessageFrame) : null;
     case 'ack':

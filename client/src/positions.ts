@@ -12,6 +12,8 @@ export const INBOX = '';
 export interface PositionsSnapshot {
   inbox?: number;
   rooms: Record<string, number>;
+  /** The welcome's epoch these seqs belong to (absent before the first welcome of a server that sends one). */
+  epoch?: string;
 }
 
 export class SubjectPositions {

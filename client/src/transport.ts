@@ -58,10 +58,14 @@ export function upgradeStatus(ev: ErrorEventLike | undefined): number | undefine
   return m?.[1] === undefined ? undefined : Number(m[1]);
 }
 
-/** Adds `resume=<seq>` to the URL (the inbox position), keeping whatever query it has. */
-export function withResume(url: string, after: number | undefined): string {
+/**
+ * Adds `resume=<seq>` (the inbox position) and the `epoch` it was taken in to the URL, keeping
+ * whatever query it has. The server replays a position of another epoch from the start.
+ */
+export function withResume(url: string, after: number | undefined, epoch: string | undefined): string {
   if (after === undefined) return url;
   const u = new URL(url);
   u.searchParams.set('resume', String(after));
+  if (epoch !== undefined) u.searchParams.set('epoch', epoch);
   return u.toString();
 }

@@ -38,6 +38,7 @@ interface Routing {
   messaging: Messaging;
   ordered: OrderedDelivery;
   cursors: CursorStore;
+  epoch: string;
 }
 
 export class App {
@@ -120,7 +121,7 @@ export class App {
     this.metrics.natsConnected.set(1);
     this.log.info({ nats: nc.getServer() }, 'connected to NATS');
     const kv = await openBuckets(nc, this.config);
-    await openStreams(nc, this.config, this.log);
+    const epoch = await openStreams(nc, this.config, this.log);
     const { serverId } = this.config;
     const { log, metrics, writer, local } = this;
     this.load.start();
@@ -145,7 +146,7 @@ export class App {
     delivery.start();
     this.watchNats(nc, delivery, presence, ordered);
     const messaging = new Messaging({ delivery, serverId, access: this.access, rates: this.rates, metrics });
-    this.routing = { nc, delivery, presence, membership, messaging, ordered, cursors: new CursorStore(kv.cursors, log) };
+    this.routing = { nc, delivery, presence, membership, messaging, ordered, cursors: new CursorStore(kv.cursors, log, epoch), epoch };
     writer.start();
     this.log.info('ready');
   }

@@ -10,6 +10,7 @@ import type { Delivery } from './delivery.js';
 import type { OrderedDelivery } from './ordered-delivery.js';
 import { parseRoom, type RoomName } from './rooms.js';
 import { subjects } from './subjects.js';
+import { positionIn } from './stream-epoch.js';
 import type { Logger } from './logger.js';
 import type { Messaging, Sender, SendOutcome } from './messaging.js';
 import type { Metrics } from './metrics.js';
@@ -30,6 +31,8 @@ export interface SessionDeps {
   writer: ConnectionWriter;
   /** The connection's token was replaced by a valid `refresh`: schedule its new expiry. */
   refreshed: (conn: ClientConnection) => void;
+  /** The streams' epoch: a position (`after`) of another one replays from the start (stream-epoch.ts). */
+  epoch: string;
   rateBurst: number;
   maxRooms: number;
   maxJsonDepth: number;
@@ -118,7 +121,8 @@ export class ClientSession {
         }
         const subject = frame.room === undefined ? subjects.inbox(conn.userId) : subjects.roomLog(frame.room);
         deps.writer.send(conn, { type: 'ack', id: frame.id, ...(frame.room === undefined ? {} : { room: frame.room }) });
-        await deps.ordered.start(conn, subject, frame.after, 'resume');
+        const from = positionIn(deps.epoch, frame.after, frame.epoch);
+        await deps.ordered.start(conn, subject, from.after, 'resume', from.lost);
         return;
       }
       case 'broadcast':
@@ -187,13 +191,17 @@ export class ClientSession {
       if (frame.after === undefined) await deps.ordered.startAtTail(conn, subject, ack);
       else {
         ack();
-        await deps.ordered.start(conn, subject, frame.after, 'resume');
+        const from = positionIn(deps.epoch, frame.after, frame.epoch);
+        await deps.ordered.start(conn, subject, from.after, 'resume', from.lost);
       }
       deps.ordered.checkTailSoon(conn, subject);
       return;
     }
     deps.writer.send(conn, { type: 'ack', id: frame.id, room: room.room });
-    if (frame.after !== undefined) await deps.ordered.start(conn, subject, frame.after, 'resume');
+    if (frame.after !== undefined) {
+      const from = positionIn(deps.epoch, frame.after, frame.epoch);
+      await deps.ordered.start(conn, subject, from.after, 'resume', from.lost);
+    }
   }
 
   /** A new user token for this connection: same user, valid; its exp and grants replace the old ones. */

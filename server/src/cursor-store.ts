@@ -12,20 +12,30 @@ export interface CursorValue {
   seq: number;
   /** When it was saved (ms since the epoch). */
   at: number;
+  /** The streams' epoch the seq belongs to (stream-epoch.ts); absent in cursors saved before epochs. */
+  epoch?: string;
+}
+
+/** A stored cursor as read: seq 0 (and no epoch) when there is none. */
+export interface StoredCursor {
+  seq: number;
+  epoch: string | undefined;
 }
 
 export class CursorStore {
-  constructor(private readonly kv: KV, private readonly log: Logger) {}
+  /** `epoch`: the streams' current epoch, saved with every cursor. */
+  constructor(private readonly kv: KV, private readonly log: Logger, private readonly epoch: string) {}
 
-  async load(userId: string): Promise<number> {
+  async load(userId: string): Promise<StoredCursor> {
     const entry = await this.kv.get(userId);
-    if (entry === null || entry.operation !== 'PUT') return 0;
-    const seq = (entry.json<Partial<Record<keyof CursorValue, unknown>>>()).seq;
-    return typeof seq === 'number' && Number.isInteger(seq) && seq >= 0 ? seq : 0;
+    if (entry === null || entry.operation !== 'PUT') return { seq: 0, epoch: undefined };
+    const value = entry.json<Partial<Record<keyof CursorValue, unknown>>>();
+    const seq = typeof value.seq === 'number' && Number.isInteger(value.seq) && value.seq >= 0 ? value.seq : 0;
+    return { seq, epoch: typeof value.epoch === 'string' ? value.epoch : undefined };
   }
 
   save(userId: string, seq: number): void {
-    const value: CursorValue = { seq, at: Date.now() };
+    const value: CursorValue = { seq, at: Date.now(), epoch: this.epoch };
     this.kv.put(userId, JSON.stringify(value)).catch((err: unknown) => {
       this.log.warn({ err, user: userId }, 'could not save the inbox cursor');
     });

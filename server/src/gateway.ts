@@ -16,6 +16,7 @@ import type { ClientConnection, LocalConnections } from './connections.js';
 import type { CursorStore } from './cursor-store.js';
 import type { Delivery } from './delivery.js';
 import type { OrderedDelivery } from './ordered-delivery.js';
+import { EPOCH_RULE, positionIn } from './stream-epoch.js';
 import { subjects } from './subjects.js';
 import { parseRequestUrl, rejectUpgrade } from './http-util.js';
 import type { Logger } from './logger.js';
@@ -25,6 +26,23 @@ import type { PresenceDirectory } from './presence.js';
 import { TokenBucket } from './rate-limit.js';
 import type { SocketWriter } from './socket-writer.js';
 
+/** What a connection needs once the replica is connected to NATS. */
+export interface GatewayRouting {
+  delivery: Delivery;
+  presence: PresenceDirectory;
+  messaging: Messaging;
+  ordered: OrderedDelivery;
+  cursors: CursorStore;
+  /** The streams' epoch (stream-epoch.ts): in the welcome, and checked against the positions clients bring. */
+  epoch: string;
+}
+
+/** A client's `?resume=<seq>` with the `?epoch=` it was taken in, when it names one. */
+interface ResumePosition {
+  after: number;
+  epoch: string | undefined;
+}
+
 export interface GatewayDeps {
   config: Config;
   log: Logger;
@@ -32,7 +50,7 @@ export interface GatewayDeps {
   local: LocalConnections;
   writer: SocketWriter;
   /** Present once the replica is connected to NATS and the KV; null before. */
-  routing: () => { delivery: Delivery; presence: PresenceDirectory; messaging: Messaging; ordered: OrderedDelivery; cursors: CursorStore } | null;
+  routing: () => GatewayRouting | null;
   access: Access;
   /** Why upgrades are refused right now (starting, draining, NATS down), or null when they are accepted. */
   notAcceptingReason: () => string | null;
@@ -116,6 +134,11 @@ export class Gateway {
       rejectUpgrade(socket, 400, { error: 'bad_resume', message: 'resume must be the last seq received (a non-negative integer)' });
       return;
     }
+    const epochParam = url.searchParams.get('epoch');
+    if (epochParam !== null && !EPOCH_RULE.test(epochParam)) {
+      rejectUpgrade(socket, 400, { error: 'bad_resume', message: "epoch must be a welcome's epoch (1-64 letters, digits, '_' or '-')" });
+      return;
+    }
     let principal: Principal;
     try {
       principal = authenticate(req, url, config.auth);
@@ -151,7 +174,7 @@ export class Gateway {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         release();
         socket.off('close', release);
-        this.onConnection(ws, principal, req, resumeParam === null ? null : Number(resumeParam));
+        this.onConnection(ws, principal, req, resumeParam === null ? null : { after: Number(resumeParam), epoch: epochParam ?? undefined });
       });
     } catch (err) {
       release();
@@ -159,7 +182,7 @@ export class Gateway {
     }
   }
 
-  private onConnection(socket: WebSocket, principal: Principal, req: IncomingMessage, resumeAfter: number | null): void {
+  private onConnection(socket: WebSocket, principal: Principal, req: IncomingMessage, resume: ResumePosition | null): void {
     const { config, log, metrics, local, writer } = this.deps;
     const routing = this.deps.routing();
     if (routing === null) {
@@ -199,6 +222,7 @@ export class Gateway {
       log: connLog,
       writer,
       refreshed: (c) => { this.scheduleExpiry(c); },
+      epoch: routing.epoch,
       rateBurst: config.limits.rateBurst,
       maxRooms: config.limits.maxRoomsPerConnection,
       maxJsonDepth: config.limits.maxJsonDepth,
@@ -232,7 +256,7 @@ export class Gateway {
     void this.welcomeOnceAnnounced(announced, socket, () => {
       const queued = early ?? [];
       early = null;
-      this.welcome(conn, resumeAfter, routing.ordered, routing.cursors);
+      this.welcome(conn, resume, routing);
       socket.resume();
       for (const [data, isBinary] of queued) void session.onMessage(data, isBinary);
     });
@@ -246,7 +270,7 @@ export class Gateway {
     if (socket.readyState === WebSocket.OPEN) welcome();
   }
 
-  private welcome(conn: ClientConnection, resumeAfter: number | null, ordered: OrderedDelivery, cursors: CursorStore): void {
+  private welcome(conn: ClientConnection, resume: ResumePosition | null, routing: GatewayRouting): void {
     const { config, writer } = this.deps;
     const inbox = subjects.inbox(conn.userId);
     writer.send(conn, {
@@ -254,24 +278,34 @@ export class Gateway {
       server: config.serverId,
       user: conn.userId,
       conn: conn.id,
+      epoch: routing.epoch,
       ...(conn.auth.exp === null ? {} : { exp: conn.auth.exp }),
       limits: { rooms: config.limits.maxRoomsPerConnection },
     });
     this.scheduleExpiry(conn);
-    void this.settleInbox(conn, inbox, resumeAfter, ordered, cursors);
+    void this.settleInbox(conn, inbox, resume, routing);
   }
 
-  /** Replays the inbox from the client's `resume`, else from the user's stored cursor; then a late tail check. */
-  private async settleInbox(conn: ClientConnection, inbox: string, resumeAfter: number | null, ordered: OrderedDelivery, cursors: CursorStore): Promise<void> {
-    let after = resumeAfter;
-    if (after === null) {
-      after = await cursors.load(conn.userId).catch((err: unknown) => {
+  /**
+   * Replays the inbox from the client's `resume`, else from the user's stored cursor; then a late
+   * tail check. A position of another epoch (the streams were recreated) replays from the start.
+   */
+  private async settleInbox(conn: ClientConnection, inbox: string, resume: ResumePosition | null, routing: GatewayRouting): Promise<void> {
+    const { ordered, cursors, epoch } = routing;
+    if (resume !== null) {
+      const from = positionIn(epoch, resume.after, resume.epoch);
+      await ordered.start(conn, inbox, from.after, 'resume', from.lost);
+    } else {
+      const stored = await cursors.load(conn.userId).catch((err: unknown) => {
         this.deps.log.warn({ err, conn: conn.id }, 'could not read the stored cursor: live messages only');
         return null;
       });
+      if (stored === null) await ordered.startAtTail(conn, inbox);
+      else {
+        const from = positionIn(epoch, stored.seq, stored.epoch);
+        await ordered.start(conn, inbox, from.after, 'cursor', from.lost);
+      }
     }
-    if (after === null) await ordered.startAtTail(conn, inbox);
-    else await ordered.start(conn, inbox, after, resumeAfter === null ? 'cursor' : 'resume');
     // A send racing this connect may have seen no presence yet and gone to history only.
     ordered.checkTailSoon(conn, inbox);
   }

@@ -78,6 +78,13 @@ const MAX_STEP_MS = 2_000;
 const MIN_STEP_MS = 250;
 const LAST_SEQ_CACHE_MAX = 50_000;
 const LEADER_READ_TIMEOUT_MS = 2_000;
+/**
+ * The most a direct get (one message, or a batch for a replay page) may take. A healthy one takes
+ * milliseconds; one that got no answer was routed to a replica that cannot answer (a NATS node cut
+ * off, whose routes the others have not yet dropped: nats.js gives a batch 5 s, hard-coded). Tried
+ * again, it is likely to reach another replica.
+ */
+const DIRECT_READ_TIMEOUT_MS = 1_000;
 /** Stored messages read per direct-get batch. */
 export const READ_BATCH_MAX = 256;
 
@@ -146,7 +153,7 @@ export class History {
     if (limits.capped.length > 0) log.warn({ capped: limits.capped }, 'namespaces ask for more history than the streams keep: the streams\' limits apply');
     return new History({
       js: jetstream(nc, { timeout: 5_000 }),
-      jsm: await jetstreamManager(nc, { timeout: 10_000 }),
+      jsm: await jetstreamManager(nc, { timeout: DIRECT_READ_TIMEOUT_MS }),
       leader: await jetstreamManager(nc, { timeout: LEADER_READ_TIMEOUT_MS }),
       log,
       metrics,
@@ -292,6 +299,8 @@ export class History {
   async page(subject: string, after: number, limit: number): Promise<HistoryEntry[]> {
     const out: HistoryEntry[] = [];
     const batch = await this.deps.jsm.direct.getBatch(streamOf(subject), { seq: after + 1, next_by_subj: subject, batch: Math.max(1, Math.min(limit, READ_BATCH_MAX)) });
+    const deadline = { hit: false };
+    const timer = setTimeout(() => { deadline.hit = true; batch.stop(); }, DIRECT_READ_TIMEOUT_MS);
     try {
       for await (const m of batch) {
         try {
@@ -303,6 +312,14 @@ export class History {
     } catch (err) {
       // The end of the stream (no message at or after `from`) is how a batch says it is done.
       if (!isNoMessage(err)) throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    // Stopped by the deadline: what came may be a prefix of the batch, which is still in order and
+    // without holes, but an empty answer would read as "nothing there": the caller tries again.
+    if (deadline.hit) {
+      this.deps.metrics.historyReadTimeouts.inc();
+      if (out.length === 0) throw new TimeoutError();
     }
     return out;
   }

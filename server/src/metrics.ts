@@ -52,6 +52,7 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly historyTailReads = new Counter({ name: 'wsfleet_history_tail_reads_total', help: "Reads of a subject's last sequence (before an append whose predecessor this replica did not know, and on connect)", registers: [this.registry] });
+  readonly historyReadTimeouts = new Counter({ name: 'wsfleet_history_read_timeouts_total', help: 'Replay page reads (direct-get batches) stopped at their 1 s deadline (routed to a replica that could not answer) and tried again', registers: [this.registry] });
   readonly historyTailFallbacks = new Counter({ name: 'wsfleet_history_tail_fallbacks_total', help: "Replays and cursor starts that took the nearest replica's tail because the stream leader did not answer in time (a leader election)", registers: [this.registry] });
   readonly natsCallbackErrors = new Counter({ name: 'wsfleet_nats_callback_errors_total', help: 'Exceptions thrown by NATS subscription callbacks (caught: the reader keeps running), by first subject token', labelNames: ['subject'] as const, registers: [this.registry] });
   readonly rateLimited = new Counter({ name: 'wsfleet_rate_limited_total', help: 'Sends and publishes refused by the per-user rate limit, by transport (ws, http)', labelNames: ['transport'] as const, registers: [this.registry] });

@@ -7,10 +7,11 @@
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
-import { JetStreamApiCodes, jetstreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { JetStreamApiCodes, jetstreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { isApiError } from './nats-errors.js';
+import { streamEpoch } from './stream-epoch.js';
 import { buckets, streams } from './subjects.js';
 
 export async function connectNats(config: Config): Promise<NatsConnection> {
@@ -138,26 +139,28 @@ export function settingsDiff(actual: Partial<StreamConfig>, wanted: Partial<Stre
  * Creates or updates both message streams (idempotent: whichever replica comes first). A stream
  * that exists with other settings (an older version's `discard: old`) is updated; when the update
  * is refused, start-up stops with the differences named, rather than run on a stream that could
- * evict acknowledged messages.
+ * evict acknowledged messages. Returns the streams' epoch (stream-epoch.ts).
  */
-export async function openStreams(nc: NatsConnection, config: Config, log: Logger): Promise<void> {
+export async function openStreams(nc: NatsConnection, config: Config, log: Logger): Promise<string> {
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });
   const common = streamSettings(config, jetStreamReplicas(config));
+  const created: string[] = [];
   for (const [name, subjects] of [[streams.inbox, ['inbox.*']], [streams.rooms, ['roomlog.*']]] as const) {
     // Rooms: a namespace that keeps history for less than the stream's max age gives its messages a TTL.
     const cfg = { ...common, name, subjects: [...subjects], ...(name === streams.rooms ? { allow_msg_ttl: true } : {}) };
     try {
-      await jsm.streams.add(cfg);
+      created.push((await jsm.streams.add(cfg)).created);
       continue;
     } catch (addErr) {
       // Exists already (another replica was first, or an older version made it): bring it to ours.
-      let current: Partial<StreamConfig>;
+      let current: StreamInfo;
       try {
-        current = (await jsm.streams.info(name)).config;
+        current = await jsm.streams.info(name);
       } catch {
         throw new Error(`cannot create JetStream stream ${name}: ${(addErr as Error).message}`, { cause: addErr });
       }
-      const diff = settingsDiff(current, cfg);
+      created.push(current.created);
+      const diff = settingsDiff(current.config, cfg);
       if (diff.length === 0) continue;
       try {
         await jsm.streams.update(name, cfg);
@@ -167,4 +170,5 @@ export async function openStreams(nc: NatsConnection, config: Config, log: Logge
       }
     }
   }
+  return streamEpoch(created);
 }

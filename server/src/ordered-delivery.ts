@@ -127,12 +127,14 @@ export class OrderedDelivery {
 
   /**
    * A replay the client asked for: one page of the stored messages after `after`, then a
-   * `replayed` frame; when the page reached the tail, what was buffered meanwhile.
+   * `replayed` frame; when the page reached the tail, what was buffered meanwhile. With
+   * `positionLost` the `replayed` frames say `recovered: false`.
    */
-  start(conn: ClientConnection, subject: string, after: number, trigger: ResumeTrigger): Promise<void> {
+  start(conn: ClientConnection, subject: string, after: number, trigger: ResumeTrigger, positionLost = false): Promise<void> {
     const cursor = conn.cursors.get(subject) ?? this.hold(conn, subject);
     let first = true;
-    let recovered = true;
+    // positionLost: the client's position was of another epoch (stream-epoch.ts); this replay cannot say it recovered.
+    let recovered = !positionLost;
     let tail = 0;
     let written = 0;
     return this.run(conn, subject, cursor, trigger, async () => {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ErrorCode } from '../../protocol/codes.js';
 import { parseJsonLimited } from './json-limits.js';
 import { ROOM_RULE, canonicalRoom, parseRoom } from './rooms.js';
+import { EPOCH_RULE } from './stream-epoch.js';
 import { isValidToken } from './subjects.js';
 
 const userId = z.string().refine(isValidToken, 'must be a user id of 1-64 letters, digits, "_" or "-"');
@@ -14,15 +15,17 @@ const jwt = z.string().min(1).max(8192);
 const clientId = z.union([z.string().max(128), z.number()]).optional();
 /** Any JSON value, but present: `undefined` (a missing field) is refused. */
 const data = z.unknown().refine((v) => v !== undefined, 'is required');
+/** The welcome's epoch a position (`after`) was taken in. */
+const epoch = z.string().regex(EPOCH_RULE, "must be a welcome's epoch (1-64 letters, digits, '_' or '-')").optional();
 
 const frameSchemas = {
   send: z.object({ type: z.literal('send'), to: userId, data, id: clientId, from: z.string().optional() }),
-  join: z.object({ type: z.literal('join'), room, id: clientId, after: z.number().int().min(0).optional(), token: jwt.optional() }),
+  join: z.object({ type: z.literal('join'), room, id: clientId, after: z.number().int().min(0).optional(), epoch, token: jwt.optional() }),
   leave: z.object({ type: z.literal('leave'), room, id: clientId }),
   publish: z.object({ type: z.literal('publish'), room, data, id: clientId, from: z.string().optional() }),
   broadcast: z.object({ type: z.literal('broadcast'), data, id: clientId }),
   ping: z.object({ type: z.literal('ping'), id: clientId }),
-  resume: z.object({ type: z.literal('resume'), after: z.number().int().min(0), room: room.optional(), id: clientId }),
+  resume: z.object({ type: z.literal('resume'), after: z.number().int().min(0), epoch, room: room.optional(), id: clientId }),
   refresh: z.object({ type: z.literal('refresh'), token: jwt, id: clientId }),
 } as const;
 
@@ -35,7 +38,7 @@ export { ErrorCode };
 
 
 export type ServerFrame =
-  | { type: 'welcome'; server: string; user: string; conn: string; exp?: number; limits: { rooms: number; replayPage?: number } }
+  | { type: 'welcome'; server: string; user: string; conn: string; epoch: string; exp?: number; limits: { rooms: number; replayPage?: number } }
   | { type: 'refresh'; deadline: number }
   | { type: 'message'; from: string; data: unknown; ts: number; room?: string; broadcast?: true; seq?: number }
   | { type: 'ack'; id: ClientId; delivered?: number; room?: string; seq?: number; stored?: boolean; exp?: number; duplicate?: true }

@@ -35,6 +35,8 @@ void describe("e2e: the load runner's chaos scenario against the e2e fleet", { t
     const r = await load(['chaos', '--duration', '285s', '--users', '200', '--rate', '60', '--ramp', '10s', '--no-restore', '--label', 'ci',
       '--chaos-plan', CI_CHAOS_PLAN], 12 * 60_000);
     const dir = resultsDir(r);
+    // The workers' own account of each lost or repeated message (kind, users, when sent and acked), for the CI log.
+    for (const line of `${r.stdout}\n${r.stderr}`.split('\n')) if (/worker \d+: (lost|duplicate): /.test(line)) console.log(`chaos: ${line.trim()}`);
     const s = readSummary(dir);
     assert.deepEqual(s.events.map((e) => [e.label, e.ok]), [
       ['SIGKILL replica ws-1', true], ['docker kill nats-2, start after 10 s', true], ['scale to 5', true],

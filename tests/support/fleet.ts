@@ -1,6 +1,6 @@
 /**
  * Drives a real ws-fleet deployment on Docker through the project's own scripts (up/scale/lb/down),
- * under its own prefix and ports so it never touches a user's fleet. Used by tests/e2e, tests/extended and bench.
+ * under its own prefix and ports so it never touches a user's fleet. Used by tests/e2e, tests/swarm and bench.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -18,6 +18,9 @@ export interface NatsCluster {
   readonly clusterPorts: number[];
   stopNode(i: number): Promise<void>;
   killNode(i: number): Promise<void>;
+  /** SIGSTOP / SIGCONT: the node's sockets stay open and nothing answers, as in a network partition. */
+  pauseNode(i: number): void;
+  resumeNode(i: number): void;
   startNode(i: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -106,6 +109,8 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
     clusterPorts,
     stopNode: async (i) => { await procs[i]?.stop(); },
     killNode: async (i) => { procs[i]?.signal('SIGKILL'); await procs[i]?.exited; },
+    pauseNode: (i) => { procs[i]?.signal('SIGSTOP'); },
+    resumeNode: (i) => { procs[i]?.signal('SIGCONT'); },
     startNode,
     stop: async () => {
       await Promise.all(procs.map(async (p) => { await p?.stop(); }));

@@ -259,7 +259,8 @@ describe('client connection', () => {
     s0.frame(msg(500));
     s0.frame(msg(300, { room: 'lobby' }));
     const s1 = await reconnect(h, s0, 1, 1006, { epoch: 'B', limits: {} });
-    assert.deepEqual(s1.ofType('resume'), [{ type: 'resume', after: 0 }]);
+    assert.equal(s1.url, 'ws://fleet.test/ws?resume=500&epoch=A', 'the position goes with the epoch it was taken in');
+    assert.deepEqual(s1.ofType('resume'), [], 'the server saw epoch A in the URL and replays the new inbox from its start itself');
     await until('re-join', () => s1.ofType('join').length === 1);
     assert.equal(s1.ofType('join')[0]?.after, 0);
     s1.frame(msg(1));
@@ -267,6 +268,30 @@ describe('client connection', () => {
     s1.frame({ type: 'replayed', last: 1, more: false, recovered: true });
     s1.frame({ type: 'replayed', room: 'lobby', last: 0, more: false, recovered: true });
     assert.deepEqual(h.resumed, [{ replayed: 1, recovered: false, pending: 1 }, { room: 'lobby', replayed: 0, recovered: false, pending: 0 }]);
+  });
+
+  it('positions carry the epoch: the URL, joins and page requests send it; resumePositions keeps it, resumeFrom brings it back', async () => {
+    const h = harness();
+    const s0 = await connected(h, { epoch: 'E1', limits: {} });
+    s0.frame(msg(7));
+    s0.frame(msg(3, { room: 'lobby' }));
+    const s1 = await reconnect(h, s0, 1, 1006, { epoch: 'E1', limits: {} });
+    assert.equal(s1.url, 'ws://fleet.test/ws?resume=7&epoch=E1');
+    s1.frame({ type: 'replayed', last: 9, more: true, recovered: true });
+    await until('next page', () => s1.ofType('resume').length === 1);
+    assert.deepEqual(s1.ofType('resume'), [{ type: 'resume', after: 9, epoch: 'E1' }]);
+    void h.client.join('lobby');
+    await until('join', () => s1.ofType('join').length === 1);
+    const join = s1.ofType('join')[0];
+    assert.deepEqual({ after: join?.after, epoch: join?.epoch }, { after: 3, epoch: 'E1' });
+    s1.frame({ type: 'ack', id: join?.id, room: 'lobby' });
+    assert.deepEqual(h.client.resumePositions, { inbox: 7, rooms: { lobby: 3 }, epoch: 'E1' });
+    await h.client.close();
+
+    const later = harness({ resumeFrom: { inbox: 7, epoch: 'E1' } });
+    const s2 = await connected(later, { epoch: 'E1', limits: {} });
+    assert.equal(s2.url, 'ws://fleet.test/ws?resume=7&epoch=E1');
+    await later.client.close();
   });
 
   it('a lost ack is retried with the same id; a late ack settles it', async () => {

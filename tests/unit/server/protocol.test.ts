@@ -15,6 +15,8 @@ describe('client frame parsing', () => {
       { type: 'publish', room: 'lobby', data: [1, 2] },
       { type: 'broadcast', data: 'hi' },
       { type: 'ping' },
+      { type: 'resume', after: 4, epoch: 'Qm9-x_1' },
+      { type: 'join', room: 'lobby', after: 2, epoch: 'Qm9-x_1' },
     ]) {
       const r = parseClientFrame(JSON.stringify(frame));
       assert.ok(r.ok, JSON.stringify(frame));
@@ -34,6 +36,9 @@ describe('client frame parsing', () => {
       ['{"type":"send","to":"bob","id":"q"}', 'bad_frame'],
       ['{"type":"join","room":"a.b","id":"q"}', 'bad_frame'],
       ['{"type":"join","room":7,"id":"q"}', 'bad_frame'],
+      ['{"type":"resume","after":1,"epoch":"a b","id":"q"}', 'bad_frame'],
+      ['{"type":"resume","after":1,"epoch":7,"id":"q"}', 'bad_frame'],
+      ['{"type":"join","room":"r","after":1,"epoch":"","id":"q"}', 'bad_frame'],
     ];
     for (const [text, code] of cases) {
       const r = parseClientFrame(text);
@@ -47,6 +52,9 @@ describe('client frame parsing', () => {
     const r = parseClientFrame('{"type":"publish","room":"r"}');
     assert.ok(!r.ok);
     assert.match(r.message, /publish: field "data"/);
+    const epoch = parseClientFrame('{"type":"resume","after":1,"epoch":"a/b"}');
+    assert.ok(!epoch.ok);
+    assert.match(epoch.message, /field "epoch".*welcome's epoch/);
   });
 });
 

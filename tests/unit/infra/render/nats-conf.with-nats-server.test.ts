@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { formatRoutesValue, renderNatsConfig } from '../../../../infra/render/nats-conf.js';
+import { ROUTE_PINGS_MAX, ROUTE_PING_INTERVAL, formatRoutesValue, renderNatsConfig } from '../../../../infra/render/nats-conf.js';
 import { startNatsCluster } from '../../../support/nats-cluster.js';
 import { findBinary } from '../../../support/paths.js';
 
@@ -41,7 +41,7 @@ describe('nats.conf renderer', () => {
     assert.match(text, /^server_name: "wsfleet-nats-1"$/m);
     assert.match(text, /jetstream \{\n {2}store_dir: "\/data\/jetstream"/);
     assert.match(text, /^authorization \{\n {2}user: \$NATS_USER\n {2}password: \$NATS_PASSWORD\n\}/m);
-    assert.match(text, /cluster \{[^}]*authorization \{\n {4}user: \$NATS_ROUTE_USER\n {4}password: \$NATS_ROUTE_PASSWORD\n {2}\}\n {2}routes: \$NATS_ROUTES\n\}/);
+    assert.match(text, /cluster \{[^}]*authorization \{\n {4}user: \$NATS_ROUTE_USER\n {4}password: \$NATS_ROUTE_PASSWORD\n {2}\}\n {2}routes: \$NATS_ROUTES\n {2}ping_interval: "2s"\n {2}ping_max: 2\n\}/);
     assert.match(text, /^http: "127\.0\.0\.1:8222"$/m);
     assert.doesNotMatch(text, /nats:\/\//, 'no route URL (they carry the credentials) in the file');
   });
@@ -100,6 +100,37 @@ describe('nats.conf renderer', () => {
       } finally {
         await cluster.stop();
       }
+    }
+  });
+
+  it('a node that stops answering (SIGSTOP: its sockets stay open, as in a partition) loses its routes within the route ping bound, not after 30 s × 2', { timeout: 60_000 }, async () => {
+    const cluster = await startNatsCluster({ nodes: 3, name: 'unitping' });
+    const routesTo = async (mon: string, peer: string): Promise<number> => {
+      const rz = (await (await fetch(`${mon}/routez`)).json()) as { routes?: { remote_name?: string }[] };
+      return (rz.routes ?? []).filter((r) => r.remote_name === peer).length;
+    };
+    try {
+      const mon = cluster.monitorUrls[0] ?? '';
+      const peer = ((await (await fetch(`${cluster.monitorUrls[2] ?? ''}/varz`)).json()) as { server_name: string }).server_name;
+      assert.ok(await routesTo(mon, peer) > 0, `node 1 has routes to ${peer}`);
+      const boundMs = (Number.parseFloat(ROUTE_PING_INTERVAL) * (ROUTE_PINGS_MAX + 1)) * 1000;
+      cluster.pauseNode(2);
+      const paused = Date.now();
+      let goneAfterMs = -1;
+      while (Date.now() - paused < boundMs + 10_000) {
+        if (await routesTo(mon, peer) === 0) {
+          goneAfterMs = Date.now() - paused;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      cluster.resumeNode(2);
+      assert.ok(goneAfterMs >= 0, `node 1 still routed to the silent ${peer} ${boundMs + 10_000} ms after it stopped answering`);
+      assert.ok(goneAfterMs <= boundMs + 4_000, `routes dropped after ${goneAfterMs} ms (bound ${boundMs} ms + 4 s of slack)`);
+      console.log(`route to a silent node dropped after ${goneAfterMs} ms`);
+    } finally {
+      cluster.resumeNode(2);
+      await cluster.stop();
     }
   });
 });
