@@ -3,7 +3,7 @@
  * k6 cannot run commands: scripts/k6.sh runs this script in the background and calls the scale
  * command on the run's timeline (default plan "60s=5,180s=2" from the start of traffic; it first
  * brings the fleet to 3 replicas). Every socket a drained replica closes (1012) must be back within
- * WSF_RECONNECT_MAX_MS (10 s), none may stay down, and no acknowledged message may be lost.
+ * WSFLEET_RECONNECT_MAX_MS (10 s), none may stay down, and no acknowledged message may be lost.
  *
  *   npm run k6:scale                         (6 min of traffic, 2000 connections, 500 msg/s)
  *   npm run k6:scale -- --users 500 --rate 100 --duration 4m --scale-plan "40s=5,120s=2"

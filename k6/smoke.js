@@ -3,7 +3,7 @@
  * users of their group and publish to their group's rooms; every message must arrive, exactly once.
  *
  *   npm run k6:smoke            (scripts/k6.sh reads the balancer URL and the secret from the deploy)
- * Parameters: WSF_* variables, see k6/lib/config.js and docs/k6.md.
+ * Parameters: WSFLEET_* variables, see k6/lib/config.js and docs/k6.md.
  */
 import { loadConfig } from './lib/config.js';
 import { buildOptions, runGroup, setupRun } from './lib/run.js';

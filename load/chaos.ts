@@ -9,7 +9,7 @@
  *   partition-nats:N:FOR   docker network disconnect <prefix>-nats-N for FOR, then connect
  *   scale:N                the project's scale command to N replicas
  *   rolling                a rolling deploy of a changed server build (FleetOps.rollingDeploy: the deploy command's roll verb,
- *                          or the command in WSF_ROLLING_CMD)
+ *                          or the command in WSFLEET_ROLLING_CMD)
  */
 import { ConfigError, parseDurationMs } from './scenarios.js';
 import { sleep, type FleetOps } from './fleet.js';
@@ -48,7 +48,7 @@ export const CHAOS_SETTLE_MS = 10_000;
 
 function positive(item: string, v: string | undefined, max: number): number {
   const n = Number(v);
-  if (v === undefined || !Number.isInteger(n) || n < 1 || n > max) throw new ConfigError(`WSF_CHAOS_PLAN item ${JSON.stringify(item)}: ${JSON.stringify(v)} must be a whole number from 1 to ${max}`);
+  if (v === undefined || !Number.isInteger(n) || n < 1 || n > max) throw new ConfigError(`WSFLEET_CHAOS_PLAN item ${JSON.stringify(item)}: ${JSON.stringify(v)} must be a whole number from 1 to ${max}`);
   return n;
 }
 
@@ -57,8 +57,8 @@ export function parseChaosPlan(plan: string): PlannedEvent[] {
   const out: PlannedEvent[] = [];
   for (const item of plan.split(',').map((s) => s.trim())) {
     const m = /^([0-9.]+(?:ms|s|m|h)?)=([a-z-]+)((?::[0-9a-z.]+)*)$/.exec(item);
-    if (m?.[1] === undefined || m[2] === undefined) throw new ConfigError(`WSF_CHAOS_PLAN item ${JSON.stringify(item)}: must be <time>=<action>[:args], e.g. 15s=crash-replica:1`);
-    const atMs = parseDurationMs('WSF_CHAOS_PLAN', m[1]);
+    if (m?.[1] === undefined || m[2] === undefined) throw new ConfigError(`WSFLEET_CHAOS_PLAN item ${JSON.stringify(item)}: must be <time>=<action>[:args], e.g. 15s=crash-replica:1`);
+    const atMs = parseDurationMs('WSFLEET_CHAOS_PLAN', m[1]);
     const args = (m[3] ?? '').split(':').slice(1);
     let action: ChaosAction;
     switch (m[2]) {
@@ -66,10 +66,10 @@ export function parseChaosPlan(plan: string): PlannedEvent[] {
         action = { kind: 'crash-replica', replica: positive(item, args[0], 64) };
         break;
       case 'kill-nats':
-        action = { kind: 'kill-nats', node: positive(item, args[0], 9), downMs: parseDurationMs('WSF_CHAOS_PLAN', args[1] ?? '15s') };
+        action = { kind: 'kill-nats', node: positive(item, args[0], 9), downMs: parseDurationMs('WSFLEET_CHAOS_PLAN', args[1] ?? '15s') };
         break;
       case 'partition-nats':
-        action = { kind: 'partition-nats', node: positive(item, args[0], 9), forMs: parseDurationMs('WSF_CHAOS_PLAN', args[1] ?? '20s') };
+        action = { kind: 'partition-nats', node: positive(item, args[0], 9), forMs: parseDurationMs('WSFLEET_CHAOS_PLAN', args[1] ?? '20s') };
         break;
       case 'scale':
         action = { kind: 'scale', replicas: positive(item, args[0], 64) };
@@ -78,10 +78,10 @@ export function parseChaosPlan(plan: string): PlannedEvent[] {
         action = { kind: 'rolling' };
         break;
       default:
-        throw new ConfigError(`WSF_CHAOS_PLAN item ${JSON.stringify(item)}: unknown action ${JSON.stringify(m[2])} (crash-replica, kill-nats, partition-nats, scale, rolling)`);
+        throw new ConfigError(`WSFLEET_CHAOS_PLAN item ${JSON.stringify(item)}: unknown action ${JSON.stringify(m[2])} (crash-replica, kill-nats, partition-nats, scale, rolling)`);
     }
     const prev = out[out.length - 1];
-    if (prev !== undefined && atMs <= prev.atMs) throw new ConfigError(`WSF_CHAOS_PLAN=${JSON.stringify(plan)}: times must increase`);
+    if (prev !== undefined && atMs <= prev.atMs) throw new ConfigError(`WSFLEET_CHAOS_PLAN=${JSON.stringify(plan)}: times must increase`);
     out.push({ atMs, action });
   }
   return out;

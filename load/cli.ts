@@ -1,7 +1,7 @@
 /**
  * npm run load -- <smoke|soak|scale|chaos> [options]
  *
- * Options (each also settable as its WSF_* variable, the names the k6 scripts read):
+ * Options (each also settable as its WSFLEET_* variable, the names the k6 scripts read):
  *   --users N  --users-per-group N  --rate MSG_PER_S  --duration D  --ramp D  --grace D
  *   --room-size N  --room-share F  --payload-bytes N  --p99-ms MS  --ack-p99-ms MS  --replay-p99-ms MS
  *   --reconnect-max-ms MS  --connect-timeout D
@@ -12,7 +12,7 @@
  *   --workers N                     load worker processes (default: min(2, cores))
  *   --room-namespace NS             rooms are NS:<name> (a namespace configured with publish "members")
  *   --label TEXT  --results-dir DIR
- * Target: WSFLEET_PREFIX (default wsfleet), or WSF_BALANCER_URL and WSF_AUTH_SECRET; 127.0.0.1 only.
+ * Target: WSFLEET_PREFIX (default wsfleet), or WSFLEET_BALANCER_URL and WSFLEET_AUTH_SECRET; 127.0.0.1 only.
  * Exit: 0 all thresholds hold; 99 a threshold crossed; 1 a plan step failed or the run broke; 2 bad usage.
  */
 import os from 'node:os';
@@ -29,44 +29,44 @@ const DEFAULT_ROOM_NAMESPACE = Object.entries(DEFAULT_NAMESPACES).find(([, ns]) 
 
 const USAGE = 'usage: npm run load -- <smoke|soak|scale|chaos> [options] (see docs/load.md)';
 
-/** Command line options that set a WSF_* parameter. */
+/** Command line options that set a WSFLEET_* parameter. */
 const VALUE_OPTIONS: Record<string, string> = {
-  '--users': 'WSF_USERS',
-  '--users-per-group': 'WSF_USERS_PER_VU',
-  '--users-per-vu': 'WSF_USERS_PER_VU',
-  '--rate': 'WSF_RATE',
-  '--duration': 'WSF_DURATION',
-  '--ramp': 'WSF_RAMP',
-  '--grace': 'WSF_GRACE',
-  '--room-size': 'WSF_ROOM_SIZE',
-  '--room-share': 'WSF_ROOM_SHARE',
-  '--payload-bytes': 'WSF_PAYLOAD_BYTES',
-  '--p99-ms': 'WSF_P99_MS',
-  '--ack-p99-ms': 'WSF_ACK_P99_MS',
-  '--replay-p99-ms': 'WSF_REPLAY_P99_MS',
-  '--reconnect-max-ms': 'WSF_RECONNECT_MAX_MS',
-  '--connect-timeout': 'WSF_CONNECT_TIMEOUT',
-  '--scale-plan': 'WSF_SCALE_PLAN',
-  '--chaos-plan': 'WSF_CHAOS_PLAN',
-  '--initial-replicas': 'WSF_INITIAL_REPLICAS',
-  '--memory-warmup': 'WSF_MEMORY_WARMUP',
-  '--workers': 'WSF_WORKERS',
-  '--room-namespace': 'WSF_ROOM_NAMESPACE',
-  '--label': 'WSF_RUN_LABEL',
-  '--results-dir': 'WSF_RESULTS_DIR',
+  '--users': 'WSFLEET_USERS',
+  '--users-per-group': 'WSFLEET_USERS_PER_VU',
+  '--users-per-vu': 'WSFLEET_USERS_PER_VU',
+  '--rate': 'WSFLEET_RATE',
+  '--duration': 'WSFLEET_DURATION',
+  '--ramp': 'WSFLEET_RAMP',
+  '--grace': 'WSFLEET_GRACE',
+  '--room-size': 'WSFLEET_ROOM_SIZE',
+  '--room-share': 'WSFLEET_ROOM_SHARE',
+  '--payload-bytes': 'WSFLEET_PAYLOAD_BYTES',
+  '--p99-ms': 'WSFLEET_P99_MS',
+  '--ack-p99-ms': 'WSFLEET_ACK_P99_MS',
+  '--replay-p99-ms': 'WSFLEET_REPLAY_P99_MS',
+  '--reconnect-max-ms': 'WSFLEET_RECONNECT_MAX_MS',
+  '--connect-timeout': 'WSFLEET_CONNECT_TIMEOUT',
+  '--scale-plan': 'WSFLEET_SCALE_PLAN',
+  '--chaos-plan': 'WSFLEET_CHAOS_PLAN',
+  '--initial-replicas': 'WSFLEET_INITIAL_REPLICAS',
+  '--memory-warmup': 'WSFLEET_MEMORY_WARMUP',
+  '--workers': 'WSFLEET_WORKERS',
+  '--room-namespace': 'WSFLEET_ROOM_NAMESPACE',
+  '--label': 'WSFLEET_RUN_LABEL',
+  '--results-dir': 'WSFLEET_RESULTS_DIR',
 };
 const FLAG_OPTIONS: Record<string, [string, string]> = {
-  '--no-restore': ['WSF_RESTORE', 'false'],
-  '--no-memory-check': ['WSF_MEMORY_CHECK', 'false'],
-  '--memory-check': ['WSF_MEMORY_CHECK', 'true'],
-  '--jitter': ['WSF_JITTER', 'true'],
-  '--no-jitter': ['WSF_JITTER', 'false'],
+  '--no-restore': ['WSFLEET_RESTORE', 'false'],
+  '--no-memory-check': ['WSFLEET_MEMORY_CHECK', 'false'],
+  '--memory-check': ['WSFLEET_MEMORY_CHECK', 'true'],
+  '--jitter': ['WSFLEET_JITTER', 'true'],
+  '--no-jitter': ['WSFLEET_JITTER', 'false'],
 };
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): { scenario: string; env: Record<string, string | undefined> } {
   const [scenario, ...rest] = argv;
   if (scenario === undefined || !isScenario(scenario)) throw new ConfigError(USAGE);
-  const out: Record<string, string | undefined> = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('WSF_')));
+  const out: Record<string, string | undefined> = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('WSFLEET_')));
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i] ?? '';
     const flag = FLAG_OPTIONS[a];
@@ -98,26 +98,26 @@ function stamp(): string {
 async function main(): Promise<number> {
   const { scenario, env } = parseArgs(process.argv.slice(2), process.env);
   const params = loadParams(scenario, env);
-  const chaosPlan = env.WSF_CHAOS_PLAN ?? DEFAULT_CHAOS_PLAN;
+  const chaosPlan = env.WSFLEET_CHAOS_PLAN ?? DEFAULT_CHAOS_PLAN;
   if (params.scenario === 'chaos') parseChaosPlan(chaosPlan);
-  else if (env.WSF_CHAOS_PLAN !== undefined) throw new ConfigError('--chaos-plan is for the chaos scenario (soak and scale take --scale-plan)');
-  const workersRaw = env.WSF_WORKERS ?? String(Math.max(1, Math.min(2, os.cpus().length)));
+  else if (env.WSFLEET_CHAOS_PLAN !== undefined) throw new ConfigError('--chaos-plan is for the chaos scenario (soak and scale take --scale-plan)');
+  const workersRaw = env.WSFLEET_WORKERS ?? String(Math.max(1, Math.min(2, os.cpus().length)));
   const workers = Number(workersRaw);
-  if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new ConfigError(`WSF_WORKERS=${JSON.stringify(workersRaw)}: must be a whole number from 1 to 16`);
-  const ns = env.WSF_ROOM_NAMESPACE ?? DEFAULT_ROOM_NAMESPACE;
-  if (ns !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(ns)) throw new ConfigError(`WSF_ROOM_NAMESPACE=${JSON.stringify(ns)}: 1-64 of [A-Za-z0-9_-]`);
-  const jitterOn = boolEnv('WSF_JITTER', env.WSF_JITTER, params.scenario === 'chaos');
-  const rolling = env.WSF_ROLLING_CMD;
+  if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new ConfigError(`WSFLEET_WORKERS=${JSON.stringify(workersRaw)}: must be a whole number from 1 to 16`);
+  const ns = env.WSFLEET_ROOM_NAMESPACE ?? DEFAULT_ROOM_NAMESPACE;
+  if (ns !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(ns)) throw new ConfigError(`WSFLEET_ROOM_NAMESPACE=${JSON.stringify(ns)}: 1-64 of [A-Za-z0-9_-]`);
+  const jitterOn = boolEnv('WSFLEET_JITTER', env.WSFLEET_JITTER, params.scenario === 'chaos');
+  const rolling = env.WSFLEET_ROLLING_CMD;
   const target = await discoverTarget(process.env);
-  const scaleCmd = (env.WSF_SCALE_CMD ?? 'bash scripts/scale.sh').split(' ').filter((s) => s !== '');
-  const label = env.WSF_RUN_LABEL ?? '';
-  const resultsDir = env.WSF_RESULTS_DIR ?? path.join(repoRoot, 'results', 'load', `${params.scenario}-${stamp()}`);
+  const scaleCmd = (env.WSFLEET_SCALE_CMD ?? 'bash scripts/scale.sh').split(' ').filter((s) => s !== '');
+  const label = env.WSFLEET_RUN_LABEL ?? '';
+  const resultsDir = env.WSFLEET_RESULTS_DIR ?? path.join(repoRoot, 'results', 'load', `${params.scenario}-${stamp()}`);
   const outcome = await run({
     params, target, ops: new FleetOps(target.prefix, scaleCmd), workers,
     plan: params.scenario === 'chaos' ? chaosPlan : params.scalePlan,
     jitter: jitterOn ? DEFAULT_JITTER : undefined,
-    restore: boolEnv('WSF_RESTORE', env.WSF_RESTORE, true),
-    memoryWarmupMs: env.WSF_MEMORY_WARMUP === undefined ? undefined : parseDurationMs('WSF_MEMORY_WARMUP', env.WSF_MEMORY_WARMUP),
+    restore: boolEnv('WSFLEET_RESTORE', env.WSFLEET_RESTORE, true),
+    memoryWarmupMs: env.WSFLEET_MEMORY_WARMUP === undefined ? undefined : parseDurationMs('WSFLEET_MEMORY_WARMUP', env.WSFLEET_MEMORY_WARMUP),
     memoryEveryMs: 10_000,
     rollingCmd: rolling === undefined || rolling === '' ? undefined : rolling.split(' ').filter((s) => s !== ''),
     roomPrefix: ns === '' ? '' : `${ns}:`,

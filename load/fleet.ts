@@ -177,7 +177,7 @@ export class FleetOps {
    * else server/.image) copied with one file added, so its hash (the image tag) differs, rolled over
    * the replicas one at a time by the deploy command's `roll` verb (infra/rolling/roll.ts). Later scale steps of the
    * run deploy that build too (else a scale would put the old build back on every replica at once).
-   * `cmd` (WSF_ROLLING_CMD) replaces the command; it gets WSFLEET_SERVER_CONTEXT all the same.
+   * `cmd` (WSFLEET_ROLLING_CMD) replaces the command; it gets WSFLEET_SERVER_CONTEXT all the same.
    */
   async rollingDeploy(tag: string, cmd: string[] | undefined, timeoutMs: number): Promise<CommandOutcome & { build: string }> {
     const source = this.deployEnv.WSFLEET_SERVER_CONTEXT ?? process.env.WSFLEET_SERVER_CONTEXT ?? path.join(repoRoot, 'server', '.image');

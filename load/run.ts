@@ -24,7 +24,7 @@ export interface RunOptions {
   target: Target;
   ops: FleetOps;
   workers: number;
-  /** Scale/chaos plan (WSF_CHAOS_PLAN; for soak/scale the scale plan). */
+  /** Scale/chaos plan (WSFLEET_CHAOS_PLAN; for soak/scale the scale plan). */
   plan: string;
   jitter: JitterProfile | undefined;
   restore: boolean;

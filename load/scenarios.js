@@ -4,7 +4,7 @@
  * (k6/*.js, run by k6's own JavaScript runtime) and the project's runner (load/*.ts, run by Node)
  * import. Plain ES module with JSDoc types and no imports, so it runs unchanged in either runtime.
  *
- * Parameters come from WSF_* names (the k6 scripts read them from __ENV, the runner maps its command
+ * Parameters come from WSFLEET_* names (the k6 scripts read them from __ENV, the runner maps its command
  * line options onto the same names), are validated here, and every error names the variable and the
  * bad value. Thresholds are data ({ metric, stat, op, value }); `k6Thresholds` turns them into k6's
  * threshold strings and `evaluateThresholds` checks them against a summary of the same shape as k6's
@@ -58,43 +58,43 @@ export const SETTLE_MS = 2000;
 export const START_DELAY_MS = 2000;
 
 /**
- * Each scenario's defaults, as strings in the grammar of their WSF_* variables.
+ * Each scenario's defaults, as strings in the grammar of their WSFLEET_* variables.
  * @type {Record<ScenarioName, Record<string, string>>}
  */
 export const SCENARIO_DEFAULTS = {
   // < 1 min: every user connected before the first send, so every message must arrive exactly once.
   smoke: {
-    WSF_USERS: '50', WSF_USERS_PER_VU: '10', WSF_RATE: '100', WSF_DURATION: '30s', WSF_RAMP: '5s', WSF_GRACE: '5s',
-    WSF_ROOM_SIZE: '5', WSF_ROOM_SHARE: '0.2', WSF_PAYLOAD_BYTES: '64', WSF_P99_MS: '500',
-    WSF_MEMORY_CHECK: 'false', WSF_SCALE_PLAN: '',
+    WSFLEET_USERS: '50', WSFLEET_USERS_PER_VU: '10', WSFLEET_RATE: '100', WSFLEET_DURATION: '30s', WSFLEET_RAMP: '5s', WSFLEET_GRACE: '5s',
+    WSFLEET_ROOM_SIZE: '5', WSFLEET_ROOM_SHARE: '0.2', WSFLEET_PAYLOAD_BYTES: '64', WSFLEET_P99_MS: '500',
+    WSFLEET_MEMORY_CHECK: 'false', WSFLEET_SCALE_PLAN: '',
   },
   // Constant connections, steady traffic; memory checked.
   soak: {
-    WSF_USERS: '2000', WSF_USERS_PER_VU: '20', WSF_RATE: '500', WSF_DURATION: '30m', WSF_RAMP: '60s', WSF_GRACE: '15s',
-    WSF_ROOM_SIZE: '10', WSF_ROOM_SHARE: '0.1', WSF_PAYLOAD_BYTES: '64', WSF_P99_MS: '500',
-    WSF_MEMORY_CHECK: 'true', WSF_SCALE_PLAN: '',
+    WSFLEET_USERS: '2000', WSFLEET_USERS_PER_VU: '20', WSFLEET_RATE: '500', WSFLEET_DURATION: '30m', WSFLEET_RAMP: '60s', WSFLEET_GRACE: '15s',
+    WSFLEET_ROOM_SIZE: '10', WSFLEET_ROOM_SHARE: '0.1', WSFLEET_PAYLOAD_BYTES: '64', WSFLEET_P99_MS: '500',
+    WSFLEET_MEMORY_CHECK: 'true', WSFLEET_SCALE_PLAN: '',
   },
   // Soak traffic while the fleet is scaled 3 → 5 → 2.
   scale: {
-    WSF_USERS: '2000', WSF_USERS_PER_VU: '20', WSF_RATE: '500', WSF_DURATION: '6m', WSF_RAMP: '60s', WSF_GRACE: '15s',
-    WSF_ROOM_SIZE: '10', WSF_ROOM_SHARE: '0.1', WSF_PAYLOAD_BYTES: '64', WSF_P99_MS: '500',
-    WSF_MEMORY_CHECK: 'false', WSF_SCALE_PLAN: '60s=5,180s=2', WSF_INITIAL_REPLICAS: '3',
+    WSFLEET_USERS: '2000', WSFLEET_USERS_PER_VU: '20', WSFLEET_RATE: '500', WSFLEET_DURATION: '6m', WSFLEET_RAMP: '60s', WSFLEET_GRACE: '15s',
+    WSFLEET_ROOM_SIZE: '10', WSFLEET_ROOM_SHARE: '0.1', WSFLEET_PAYLOAD_BYTES: '64', WSFLEET_P99_MS: '500',
+    WSFLEET_MEMORY_CHECK: 'false', WSFLEET_SCALE_PLAN: '60s=5,180s=2', WSFLEET_INITIAL_REPLICAS: '3',
   },
   // Soak traffic through faults (load/chaos.ts): sized so the whole run fits 6 minutes on 2 cores.
   chaos: {
-    WSF_USERS: '300', WSF_USERS_PER_VU: '20', WSF_RATE: '100', WSF_DURATION: '270s', WSF_RAMP: '15s', WSF_GRACE: '20s',
-    WSF_ROOM_SIZE: '10', WSF_ROOM_SHARE: '0.1', WSF_PAYLOAD_BYTES: '64', WSF_P99_MS: '500',
-    WSF_MEMORY_CHECK: 'true', WSF_SCALE_PLAN: '', WSF_INITIAL_REPLICAS: '3',
+    WSFLEET_USERS: '300', WSFLEET_USERS_PER_VU: '20', WSFLEET_RATE: '100', WSFLEET_DURATION: '270s', WSFLEET_RAMP: '15s', WSFLEET_GRACE: '20s',
+    WSFLEET_ROOM_SIZE: '10', WSFLEET_ROOM_SHARE: '0.1', WSFLEET_PAYLOAD_BYTES: '64', WSFLEET_P99_MS: '500',
+    WSFLEET_MEMORY_CHECK: 'true', WSFLEET_SCALE_PLAN: '', WSFLEET_INITIAL_REPLICAS: '3',
   },
 };
 
 /** Defaults every scenario shares. */
 const COMMON_DEFAULTS = {
-  WSF_ACK_P99_MS: '3000',
-  WSF_REPLAY_P99_MS: '1000',
-  WSF_RECONNECT_MAX_MS: '10000',
-  WSF_CONNECT_TIMEOUT: '10s',
-  WSF_MEMORY_MAX_GROWTH: '0.10',
+  WSFLEET_ACK_P99_MS: '3000',
+  WSFLEET_REPLAY_P99_MS: '1000',
+  WSFLEET_RECONNECT_MAX_MS: '10000',
+  WSFLEET_CONNECT_TIMEOUT: '10s',
+  WSFLEET_MEMORY_MAX_GROWTH: '0.10',
 };
 
 /** @param {string} name */
@@ -162,17 +162,17 @@ export function parseScalePlan(plan) {
   const steps = [];
   for (const item of plan.split(',')) {
     const m = /^\s*([0-9.]+(?:ms|s|m|h)?)=([1-9][0-9]*)\s*$/.exec(item);
-    if (m === null || m[1] === undefined || m[2] === undefined) throw new ConfigError(`WSF_SCALE_PLAN item ${JSON.stringify(item)}: must be <time>=<replicas>, e.g. 60s=5`);
-    const step = { atMs: parseDurationMs('WSF_SCALE_PLAN', m[1]), replicas: int('WSF_SCALE_PLAN', m[2], 1, 64) };
+    if (m === null || m[1] === undefined || m[2] === undefined) throw new ConfigError(`WSFLEET_SCALE_PLAN item ${JSON.stringify(item)}: must be <time>=<replicas>, e.g. 60s=5`);
+    const step = { atMs: parseDurationMs('WSFLEET_SCALE_PLAN', m[1]), replicas: int('WSFLEET_SCALE_PLAN', m[2], 1, 64) };
     const prev = steps[steps.length - 1];
-    if (prev !== undefined && step.atMs <= prev.atMs) throw new ConfigError(`WSF_SCALE_PLAN=${JSON.stringify(plan)}: times must increase`);
+    if (prev !== undefined && step.atMs <= prev.atMs) throw new ConfigError(`WSFLEET_SCALE_PLAN=${JSON.stringify(plan)}: times must increase`);
     steps.push(step);
   }
   return steps;
 }
 
 /**
- * The run's parameters for `scenario`: the scenario's defaults overridden by `env` (WSF_* names).
+ * The run's parameters for `scenario`: the scenario's defaults overridden by `env` (WSFLEET_* names).
  * @param {string} scenario
  * @param {Record<string, string | undefined>} env
  * @returns {Params}
@@ -184,35 +184,35 @@ export function loadParams(scenario, env) {
   const d = { ...COMMON_DEFAULTS, ...SCENARIO_DEFAULTS[name] };
   /** @param {string} k */
   const r = (k) => raw(env, d, k);
-  const initial = r('WSF_INITIAL_REPLICAS');
+  const initial = r('WSFLEET_INITIAL_REPLICAS');
   /** @type {Params} */
   const p = {
     scenario: name,
-    users: int('WSF_USERS', r('WSF_USERS'), 2, MAX_USERS),
-    groupSize: int('WSF_USERS_PER_VU', r('WSF_USERS_PER_VU'), 2, 1000),
-    rate: num('WSF_RATE', r('WSF_RATE'), 0.1, MAX_RATE),
-    durationMs: duration('WSF_DURATION', r('WSF_DURATION'), 1000, MAX_DURATION_MS),
-    rampMs: duration('WSF_RAMP', r('WSF_RAMP'), 0, 600000),
-    graceMs: duration('WSF_GRACE', r('WSF_GRACE'), 1000, 300000),
-    roomSize: int('WSF_ROOM_SIZE', r('WSF_ROOM_SIZE'), 1, 1000),
-    roomShare: num('WSF_ROOM_SHARE', r('WSF_ROOM_SHARE'), 0, 1),
-    payloadBytes: int('WSF_PAYLOAD_BYTES', r('WSF_PAYLOAD_BYTES'), 0, 60000),
-    p99Ms: num('WSF_P99_MS', r('WSF_P99_MS'), 1, 600000),
-    ackP99Ms: num('WSF_ACK_P99_MS', r('WSF_ACK_P99_MS'), 1, 600000),
-    replayP99Ms: num('WSF_REPLAY_P99_MS', r('WSF_REPLAY_P99_MS'), 1, 600000),
-    reconnectMaxMs: num('WSF_RECONNECT_MAX_MS', r('WSF_RECONNECT_MAX_MS'), 100, 600000),
-    connectTimeoutMs: duration('WSF_CONNECT_TIMEOUT', r('WSF_CONNECT_TIMEOUT'), 1000, 60000),
-    memoryMaxGrowth: num('WSF_MEMORY_MAX_GROWTH', r('WSF_MEMORY_MAX_GROWTH'), 0.001, 10),
-    memoryCheck: bool('WSF_MEMORY_CHECK', r('WSF_MEMORY_CHECK')),
-    scalePlan: r('WSF_SCALE_PLAN'),
-    initialReplicas: initial === '' ? undefined : int('WSF_INITIAL_REPLICAS', initial, 1, 64),
+    users: int('WSFLEET_USERS', r('WSFLEET_USERS'), 2, MAX_USERS),
+    groupSize: int('WSFLEET_USERS_PER_VU', r('WSFLEET_USERS_PER_VU'), 2, 1000),
+    rate: num('WSFLEET_RATE', r('WSFLEET_RATE'), 0.1, MAX_RATE),
+    durationMs: duration('WSFLEET_DURATION', r('WSFLEET_DURATION'), 1000, MAX_DURATION_MS),
+    rampMs: duration('WSFLEET_RAMP', r('WSFLEET_RAMP'), 0, 600000),
+    graceMs: duration('WSFLEET_GRACE', r('WSFLEET_GRACE'), 1000, 300000),
+    roomSize: int('WSFLEET_ROOM_SIZE', r('WSFLEET_ROOM_SIZE'), 1, 1000),
+    roomShare: num('WSFLEET_ROOM_SHARE', r('WSFLEET_ROOM_SHARE'), 0, 1),
+    payloadBytes: int('WSFLEET_PAYLOAD_BYTES', r('WSFLEET_PAYLOAD_BYTES'), 0, 60000),
+    p99Ms: num('WSFLEET_P99_MS', r('WSFLEET_P99_MS'), 1, 600000),
+    ackP99Ms: num('WSFLEET_ACK_P99_MS', r('WSFLEET_ACK_P99_MS'), 1, 600000),
+    replayP99Ms: num('WSFLEET_REPLAY_P99_MS', r('WSFLEET_REPLAY_P99_MS'), 1, 600000),
+    reconnectMaxMs: num('WSFLEET_RECONNECT_MAX_MS', r('WSFLEET_RECONNECT_MAX_MS'), 100, 600000),
+    connectTimeoutMs: duration('WSFLEET_CONNECT_TIMEOUT', r('WSFLEET_CONNECT_TIMEOUT'), 1000, 60000),
+    memoryMaxGrowth: num('WSFLEET_MEMORY_MAX_GROWTH', r('WSFLEET_MEMORY_MAX_GROWTH'), 0.001, 10),
+    memoryCheck: bool('WSFLEET_MEMORY_CHECK', r('WSFLEET_MEMORY_CHECK')),
+    scalePlan: r('WSFLEET_SCALE_PLAN'),
+    initialReplicas: initial === '' ? undefined : int('WSFLEET_INITIAL_REPLICAS', initial, 1, 64),
   };
   if (p.groupSize > p.users) p.groupSize = p.users;
   const groups = Math.ceil(p.users / p.groupSize);
   if (p.users - (groups - 1) * p.groupSize < 2) {
-    throw new ConfigError(`WSF_USERS=${p.users} with WSF_USERS_PER_VU=${p.groupSize} leaves a group of one user; pick values so every group has at least 2`);
+    throw new ConfigError(`WSFLEET_USERS=${p.users} with WSFLEET_USERS_PER_VU=${p.groupSize} leaves a group of one user; pick values so every group has at least 2`);
   }
-  if (name === 'smoke' && p.scalePlan !== '') throw new ConfigError('smoke takes no scale plan (WSF_SCALE_PLAN)');
+  if (name === 'smoke' && p.scalePlan !== '') throw new ConfigError('smoke takes no scale plan (WSFLEET_SCALE_PLAN)');
   parseScalePlan(p.scalePlan);
   return p;
 }
@@ -227,14 +227,14 @@ export function loadParams(scenario, env) {
  */
 export function balancerWsUrl(raw) {
   if (raw === undefined || raw === '') {
-    throw new ConfigError('WSF_BALANCER_URL is not set: run through scripts/k6.sh or npm run load (they read the deploy outputs), or set it to e.g. http://127.0.0.1:8080');
+    throw new ConfigError('WSFLEET_BALANCER_URL is not set: run through scripts/k6.sh or npm run load (they read the deploy outputs), or set it to e.g. http://127.0.0.1:8080');
   }
   const m = /^(https?|wss?):\/\/([^/:?#]+)(?::(\d{1,5}))?(\/[^?#]*)?$/.exec(raw.trim());
-  if (m === null) throw new ConfigError(`WSF_BALANCER_URL=${JSON.stringify(raw)}: must look like http://127.0.0.1:8080`);
+  if (m === null) throw new ConfigError(`WSFLEET_BALANCER_URL=${JSON.stringify(raw)}: must look like http://127.0.0.1:8080`);
   const [, scheme, host, port, path] = m;
-  if (scheme === undefined || host === undefined) throw new ConfigError(`WSF_BALANCER_URL=${JSON.stringify(raw)}: must look like http://127.0.0.1:8080`);
+  if (scheme === undefined || host === undefined) throw new ConfigError(`WSFLEET_BALANCER_URL=${JSON.stringify(raw)}: must look like http://127.0.0.1:8080`);
   if (host !== '127.0.0.1') {
-    throw new ConfigError(`WSF_BALANCER_URL=${JSON.stringify(raw)}: host must be 127.0.0.1 (the local fleet's balancer; no other target is allowed)`);
+    throw new ConfigError(`WSFLEET_BALANCER_URL=${JSON.stringify(raw)}: host must be 127.0.0.1 (the local fleet's balancer; no other target is allowed)`);
   }
   const wsScheme = scheme === 'https' || scheme === 'wss' ? 'wss' : 'ws';
   const basePath = path === undefined || path === '/' ? '' : path.replace(/\/$/, '');

@@ -1,8 +1,8 @@
 /**
  * Which fleet the runner loads, found as scripts/k6.sh finds it: the deployment WSFLEET_PREFIX
  * (default wsfleet), its balancer URL from the deploy outputs (.ws-fleet/outputs/<prefix>.json, else
- * the deployment's settings), AUTH_SECRET from .ws-fleet/secrets/<prefix>.env. WSF_BALANCER_URL and
- * WSF_AUTH_SECRET override them. Only 127.0.0.1 is accepted, and the balancer must answer /healthz.
+ * the deployment's settings), AUTH_SECRET from .ws-fleet/secrets/<prefix>.env. WSFLEET_BALANCER_URL and
+ * WSFLEET_AUTH_SECRET override them. Only 127.0.0.1 is accepted, and the balancer must answer /healthz.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -62,18 +62,18 @@ export function readSecret(prefix: string): string {
   try {
     return readSecrets(prefix).authSecret;
   } catch (err) {
-    throw new ConfigError(`${err instanceof Error ? err.message : String(err)}; or set WSF_AUTH_SECRET`);
+    throw new ConfigError(`${err instanceof Error ? err.message : String(err)}; or set WSFLEET_AUTH_SECRET`);
   }
 }
 
 export async function discoverTarget(env: NodeJS.ProcessEnv): Promise<Target> {
   const prefix = env.WSFLEET_PREFIX !== undefined && env.WSFLEET_PREFIX !== '' ? env.WSFLEET_PREFIX : DEFAULT_PREFIX;
   if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(prefix)) throw new ConfigError(`WSFLEET_PREFIX=${JSON.stringify(prefix)}: not a deployment prefix`);
-  const given = env.WSF_BALANCER_URL;
+  const given = env.WSFLEET_BALANCER_URL;
   const url = given !== undefined && given !== '' ? given : (fromOutputs(prefix) ?? fromSettings());
-  if (url === undefined) throw new ConfigError(`no balancer URL for deployment ${prefix}: deploy it (npm run up) or set WSF_BALANCER_URL`);
+  if (url === undefined) throw new ConfigError(`no balancer URL for deployment ${prefix}: deploy it (npm run up) or set WSFLEET_BALANCER_URL`);
   const wsUrl = balancerWsUrl(url);
-  const secret = env.WSF_AUTH_SECRET !== undefined && env.WSF_AUTH_SECRET !== '' ? env.WSF_AUTH_SECRET : readSecret(prefix);
+  const secret = env.WSFLEET_AUTH_SECRET !== undefined && env.WSFLEET_AUTH_SECRET !== '' ? env.WSFLEET_AUTH_SECRET : readSecret(prefix);
   if (secret.length < 32) throw new ConfigError(`the AUTH_SECRET of deployment ${prefix} is shorter than 32 characters`);
   const healthUrl = wsUrl.replace(/^ws/, 'http').replace(/\/ws$/, '/healthz');
   try {

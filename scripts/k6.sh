@@ -18,13 +18,13 @@
 #   --no-memory-check             soak: skip the replicas' memory growth check
 #   --memory-warmup D             soak: first memory sample this long after traffic starts (default
 #                                 min(60s, duration/4)) and 20 s after the last scale event
-# Durations: 500ms, 90s, 3m, 1h or seconds. Every option can also be given as its WSF_* variable
-# (see k6/lib/config.js), e.g. WSF_DURATION=3m.
+# Durations: 500ms, 90s, 3m, 1h or seconds. Every option can also be given as its WSFLEET_* variable
+# (see k6/lib/config.js), e.g. WSFLEET_DURATION=3m.
 #
 # Target: the deployment WSFLEET_PREFIX (default wsfleet): balancer URL from its deploy outputs
 # (.ws-fleet/outputs/<prefix>.json, else its settings), AUTH_SECRET from .ws-fleet/secrets/<prefix>.env.
-# Overrides: WSF_BALANCER_URL, WSF_AUTH_SECRET; WSF_FLEET_FILE=<json> for the dev process fleet
-# (k6/dev/process-fleet.mjs). WSF_SCALE_CMD replaces "bash scripts/scale.sh" (it gets the count as $1).
+# Overrides: WSFLEET_BALANCER_URL, WSFLEET_AUTH_SECRET; WSFLEET_FLEET_FILE=<json> for the dev process fleet
+# (k6/dev/process-fleet.mjs). WSFLEET_SCALE_CMD replaces "bash scripts/scale.sh" (it gets the count as $1).
 # k6: the `k6` on the caller's PATH (or K6_BIN). This project never builds or downloads k6; without
 # one the script stops with exit 3 and says how to install it.
 # Exit: k6's exit code (99 = a threshold crossed), else 1 when the memory check failed or a scale event
@@ -58,12 +58,12 @@ case "$script" in
   *) die "usage: scripts/k6.sh <smoke|soak|scale> [options] [-- extra k6 args]" ;;
 esac
 
-scale_plan="${WSF_SCALE_PLAN:-}"
-initial_replicas="${WSF_INITIAL_REPLICAS:-}"
+scale_plan="${WSFLEET_SCALE_PLAN:-}"
+initial_replicas="${WSFLEET_INITIAL_REPLICAS:-}"
 restore=1
 memory_check=0
-memory_warmup="${WSF_MEMORY_WARMUP:-}"
-memory_max_growth="${WSF_MEMORY_MAX_GROWTH:-0.10}"
+memory_warmup="${WSFLEET_MEMORY_WARMUP:-}"
+memory_max_growth="${WSFLEET_MEMORY_MAX_GROWTH:-0.10}"
 case "$script" in
   soak) memory_check=1 ;;
   scale)
@@ -75,17 +75,17 @@ extra=()
 need() { [ $# -ge 2 ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --users) need "$@"; export WSF_USERS="$2"; shift 2 ;;
-    --users-per-vu) need "$@"; export WSF_USERS_PER_VU="$2"; shift 2 ;;
-    --rate) need "$@"; export WSF_RATE="$2"; shift 2 ;;
-    --duration) need "$@"; export WSF_DURATION="$2"; shift 2 ;;
-    --ramp) need "$@"; export WSF_RAMP="$2"; shift 2 ;;
-    --grace) need "$@"; export WSF_GRACE="$2"; shift 2 ;;
-    --room-size) need "$@"; export WSF_ROOM_SIZE="$2"; shift 2 ;;
-    --room-share) need "$@"; export WSF_ROOM_SHARE="$2"; shift 2 ;;
-    --payload-bytes) need "$@"; export WSF_PAYLOAD_BYTES="$2"; shift 2 ;;
-    --p99-ms) need "$@"; export WSF_P99_MS="$2"; shift 2 ;;
-    --label) need "$@"; export WSF_RUN_LABEL="$2"; shift 2 ;;
+    --users) need "$@"; export WSFLEET_USERS="$2"; shift 2 ;;
+    --users-per-vu) need "$@"; export WSFLEET_USERS_PER_VU="$2"; shift 2 ;;
+    --rate) need "$@"; export WSFLEET_RATE="$2"; shift 2 ;;
+    --duration) need "$@"; export WSFLEET_DURATION="$2"; shift 2 ;;
+    --ramp) need "$@"; export WSFLEET_RAMP="$2"; shift 2 ;;
+    --grace) need "$@"; export WSFLEET_GRACE="$2"; shift 2 ;;
+    --room-size) need "$@"; export WSFLEET_ROOM_SIZE="$2"; shift 2 ;;
+    --room-share) need "$@"; export WSFLEET_ROOM_SHARE="$2"; shift 2 ;;
+    --payload-bytes) need "$@"; export WSFLEET_PAYLOAD_BYTES="$2"; shift 2 ;;
+    --p99-ms) need "$@"; export WSFLEET_P99_MS="$2"; shift 2 ;;
+    --label) need "$@"; export WSFLEET_RUN_LABEL="$2"; shift 2 ;;
     --scale-plan) need "$@"; scale_plan="$2"; shift 2 ;;
     --initial-replicas) need "$@"; initial_replicas="$2"; shift 2 ;;
     --no-restore) restore=0; shift ;;
@@ -97,7 +97,7 @@ while [ $# -gt 0 ]; do
 done
 [ "$script" = smoke ] && [ -n "$scale_plan" ] && die "smoke takes no --scale-plan"
 [[ -z "$initial_replicas" || "$initial_replicas" =~ ^[1-9][0-9]*$ ]] || die "--initial-replicas '$initial_replicas' is not a replica count"
-[[ "$memory_max_growth" =~ ^0?\.[0-9]+$|^[0-9]+(\.[0-9]+)?$ ]] || die "WSF_MEMORY_MAX_GROWTH '$memory_max_growth' is not a fraction"
+[[ "$memory_max_growth" =~ ^0?\.[0-9]+$|^[0-9]+(\.[0-9]+)?$ ]] || die "WSFLEET_MEMORY_MAX_GROWTH '$memory_max_growth' is not a fraction"
 
 # ---- k6 ----------------------------------------------------------------------------------------
 k6_missing() {
@@ -118,13 +118,13 @@ k6_version="$("$K6_BIN" version 2>/dev/null | grep -Eo 'v[0-9]+\.[0-9]+\.[0-9]+'
 
 # ---- target ------------------------------------------------------------------------------------
 prefix="${WSFLEET_PREFIX:-wsfleet}"
-fleet_file="${WSF_FLEET_FILE:-}"
-balancer="${WSF_BALANCER_URL:-}"
-secret="${WSF_AUTH_SECRET:-}"
-scale_cmd="${WSF_SCALE_CMD:-}"
+fleet_file="${WSFLEET_FLEET_FILE:-}"
+balancer="${WSFLEET_BALANCER_URL:-}"
+secret="${WSFLEET_AUTH_SECRET:-}"
+scale_cmd="${WSFLEET_SCALE_CMD:-}"
 target_desc=""
 if [ -n "$fleet_file" ]; then
-  [ -f "$fleet_file" ] || die "WSF_FLEET_FILE=$fleet_file does not exist (is k6/dev/process-fleet.mjs running?)"
+  [ -f "$fleet_file" ] || die "WSFLEET_FLEET_FILE=$fleet_file does not exist (is k6/dev/process-fleet.mjs running?)"
   balancer="${balancer:-$(jq -r '.balancerUrl' "$fleet_file")}"
   secret="${secret:-$(jq -r '.authSecret' "$fleet_file")}"
   scale_cmd="${scale_cmd:-bash k6/dev/dev-scale.sh}"
@@ -146,12 +146,12 @@ else
   if [ -z "$secret" ]; then
     # infra/secrets.ts is the one reader of the secrets file; it names what is missing.
     secret="$(cd "$ROOT" && WSFLEET_PREFIX="$prefix" node --import tsx infra/cli/secrets.ts get AUTH_SECRET)" ||
-      die "no secrets for deployment $prefix: deploy the fleet first (npm run up), or set WSF_AUTH_SECRET"
+      die "no secrets for deployment $prefix: deploy the fleet first (npm run up), or set WSFLEET_AUTH_SECRET"
   fi
   scale_cmd="${scale_cmd:-bash scripts/scale.sh}"
   target_desc="deployment $prefix"
 fi
-[ -n "$balancer" ] || die "no balancer URL for $target_desc: deploy it (npm run up) or set WSF_BALANCER_URL"
+[ -n "$balancer" ] || die "no balancer URL for $target_desc: deploy it (npm run up) or set WSFLEET_BALANCER_URL"
 [ "${#secret}" -ge 32 ] || die "no AUTH_SECRET (>= 32 chars) for $target_desc"
 [[ "$balancer" =~ ^(https?|wss?)://127\.0\.0\.1(:[0-9]+)?(/.*)?$ ]] || die "balancer URL '$balancer' is not on 127.0.0.1: these scripts only load the local fleet"
 curl -fsS -m 5 -o /dev/null "${balancer%/}/healthz" || die "the balancer at $balancer does not answer /healthz: is the fleet up?"
@@ -215,16 +215,16 @@ sample_memory() {
 }
 
 # ---- results dir and parameters -----------------------------------------------------------------
-results_root="${WSF_RESULTS_ROOT:-$ROOT/results/k6}"
+results_root="${WSFLEET_RESULTS_ROOT:-$ROOT/results/k6}"
 stamp="$(date -u +%Y%m%d-%H%M%S)"
 dir="$results_root/$script-$stamp"
 n=2
 while [ -e "$dir" ]; do dir="$results_root/$script-$stamp-$n"; n=$((n + 1)); done
 mkdir -p "$dir"
-export WSF_RESULTS_DIR="$dir"
+export WSFLEET_RESULTS_DIR="$dir"
 
 # The run's parameters as given (unset ones take the script's defaults, which summary.json records).
-params_env="$(env | grep -E '^WSF_' | grep -vE '^WSF_(AUTH_SECRET|FLEET_FILE)=' | sort || true)"
+params_env="$(env | grep -E '^WSFLEET_' | grep -vE '^WSFLEET_(AUTH_SECRET|FLEET_FILE)=' | sort || true)"
 jq -n \
   --arg script "$script" --arg target "$target_desc" --arg balancer "$balancer" --arg k6 "$k6_version" \
   --arg plan "$scale_plan" --arg initial "$initial_replicas" --arg commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
@@ -252,7 +252,7 @@ k6_args+=("$ROOT/k6/$script.js")
 log "$script against $balancer ($target_desc, $replicas_before replicas); results in ${dir#"$ROOT"/}"
 : >"$dir/k6.log"
 K6_NO_USAGE_REPORT=true K6_WEB_DASHBOARD=true K6_WEB_DASHBOARD_PORT=-1 K6_WEB_DASHBOARD_EXPORT="$dir/report.html" \
-  WSF_BALANCER_URL="$balancer" WSF_AUTH_SECRET="$secret" \
+  WSFLEET_BALANCER_URL="$balancer" WSFLEET_AUTH_SECRET="$secret" \
   "$K6_BIN" "${k6_args[@]}" >"$dir/k6.log" 2>&1 &
 k6_pid=$!
 tail -n +1 -f --pid="$k6_pid" "$dir/k6.log" &

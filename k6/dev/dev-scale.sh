@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Scales the k6 dev process fleet (k6/dev/process-fleet.mjs) to N replicas and waits (at most 60 s)
-# until its state file lists N. Use as WSF_SCALE_CMD="bash k6/dev/dev-scale.sh" for scripts/k6.sh.
+# until its state file lists N. Use as WSFLEET_SCALE_CMD="bash k6/dev/dev-scale.sh" for scripts/k6.sh.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 [ $# -eq 1 ] && [[ "$1" =~ ^[0-9]+$ ]] || { echo "usage: dev-scale.sh <replicas>" >&2; exit 2; }

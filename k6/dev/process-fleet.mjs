@@ -6,7 +6,7 @@
  *
  *   node --import tsx k6/dev/process-fleet.mjs            # runs until Ctrl-C, at most DEV_FLEET_MAX_MIN minutes
  *   bash k6/dev/dev-scale.sh 5                            # scale while it runs (SIGTERM drains removed replicas)
- *   WSF_FLEET_FILE=.ws-fleet/state/k6-dev-fleet.json bash scripts/k6.sh smoke
+ *   WSFLEET_FLEET_FILE=.ws-fleet/state/k6-dev-fleet.json bash scripts/k6.sh smoke
  *
  * Env: DEV_FLEET_REPLICAS (3), DEV_FLEET_SLOTS (6), DEV_FLEET_LB_MODE (roundrobin), DEV_FLEET_MAX_MIN (60),
  *      DEV_FLEET_PORT (balancer port, default: a free one).

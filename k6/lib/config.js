@@ -1,23 +1,23 @@
 /**
- * Run parameters: read from WSF_* environment variables (never K6_*: those are k6's own options) and
+ * Run parameters: read from WSFLEET_* environment variables (never K6_*: those are k6's own options) and
  * validated by load/scenarios.js, the module the project's own runner shares; every error names the
  * variable and the bad value.
  *
- *   WSF_BALANCER_URL    the balancer (http://127.0.0.1:8080 or ws://127.0.0.1:8080); only 127.0.0.1 is accepted
- *   WSF_AUTH_SECRET     the deployment's HS256 key (AUTH_SECRET in .ws-fleet/secrets/<prefix>.env)
- *   WSF_USERS           connections (one user each)
- *   WSF_USERS_PER_VU    users one VU drives; messages stay inside this group (see docs/k6.md)
- *   WSF_RATE            messages per second in total (direct sends + room publishes)
- *   WSF_DURATION        traffic time ("30m", "90s", "500ms" or seconds)
- *   WSF_RAMP            time over which the connections are opened
- *   WSF_GRACE           after traffic stops: longest wait for in-flight messages before counting losses
- *   WSF_ROOM_SIZE       members per room (rooms are made inside a group)
- *   WSF_ROOM_SHARE      fraction of sends that are room publishes (0..1)
- *   WSF_PAYLOAD_BYTES   padding added to every message's data
- *   WSF_P99_MS          bound for the p(99) end-to-end latency threshold
- *   WSF_RECONNECT_MAX_MS  bound for the time to reconnect a dropped socket (threshold on its max)
- *   WSF_RESULTS_DIR     where handleSummary writes summary.json / summary.txt (the wrapper sets it)
- *   WSF_RUN_LABEL       free text recorded with the run's parameters
+ *   WSFLEET_BALANCER_URL    the balancer (http://127.0.0.1:8080 or ws://127.0.0.1:8080); only 127.0.0.1 is accepted
+ *   WSFLEET_AUTH_SECRET     the deployment's HS256 key (AUTH_SECRET in .ws-fleet/secrets/<prefix>.env)
+ *   WSFLEET_USERS           connections (one user each)
+ *   WSFLEET_USERS_PER_VU    users one VU drives; messages stay inside this group (see docs/k6.md)
+ *   WSFLEET_RATE            messages per second in total (direct sends + room publishes)
+ *   WSFLEET_DURATION        traffic time ("30m", "90s", "500ms" or seconds)
+ *   WSFLEET_RAMP            time over which the connections are opened
+ *   WSFLEET_GRACE           after traffic stops: longest wait for in-flight messages before counting losses
+ *   WSFLEET_ROOM_SIZE       members per room (rooms are made inside a group)
+ *   WSFLEET_ROOM_SHARE      fraction of sends that are room publishes (0..1)
+ *   WSFLEET_PAYLOAD_BYTES   padding added to every message's data
+ *   WSFLEET_P99_MS          bound for the p(99) end-to-end latency threshold
+ *   WSFLEET_RECONNECT_MAX_MS  bound for the time to reconnect a dropped socket (threshold on its max)
+ *   WSFLEET_RESULTS_DIR     where handleSummary writes summary.json / summary.txt (the wrapper sets it)
+ *   WSFLEET_RUN_LABEL       free text recorded with the run's parameters
  */
 
 import { balancerWsUrl, ConfigError, loadParams, groupCount, maxDurationMs as scenarioMaxDurationMs } from '../../load/scenarios.js';
@@ -31,15 +31,15 @@ export { balancerWsUrl, ConfigError, parseDurationMs, SETTLE_MS, START_DELAY_MS 
  * @param {'smoke' | 'soak' | 'scale'} script
  */
 export function loadConfig(env, script) {
-  const secret = env.WSF_AUTH_SECRET ?? '';
+  const secret = env.WSFLEET_AUTH_SECRET ?? '';
   if (secret.length < 32) {
-    throw new ConfigError('WSF_AUTH_SECRET is missing or shorter than 32 characters: it is AUTH_SECRET from .ws-fleet/secrets/<prefix>.env (scripts/k6.sh reads it)');
+    throw new ConfigError('WSFLEET_AUTH_SECRET is missing or shorter than 32 characters: it is AUTH_SECRET from .ws-fleet/secrets/<prefix>.env (scripts/k6.sh reads it)');
   }
   const p = loadParams(script, env);
   return {
     params: p,
     script,
-    wsUrl: balancerWsUrl(env.WSF_BALANCER_URL),
+    wsUrl: balancerWsUrl(env.WSFLEET_BALANCER_URL),
     users: p.users,
     usersPerVu: p.groupSize,
     vus: groupCount(p),
@@ -53,8 +53,8 @@ export function loadConfig(env, script) {
     p99Ms: p.p99Ms,
     reconnectMaxMs: p.reconnectMaxMs,
     connectTimeoutMs: p.connectTimeoutMs,
-    resultsDir: env.WSF_RESULTS_DIR ?? '',
-    label: env.WSF_RUN_LABEL ?? '',
+    resultsDir: env.WSFLEET_RESULTS_DIR ?? '',
+    label: env.WSFLEET_RUN_LABEL ?? '',
     secret,
   };
 }

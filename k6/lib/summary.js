@@ -1,6 +1,6 @@
 /**
  * End-of-test reports: a text summary on stdout (and summary.txt), and summary.json with the run's
- * parameters, timeline, every metric and every threshold's verdict, both in WSF_RESULTS_DIR.
+ * parameters, timeline, every metric and every threshold's verdict, both in WSFLEET_RESULTS_DIR.
  */
 
 const SECTIONS = [

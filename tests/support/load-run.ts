@@ -36,7 +36,7 @@ export function loadRunFleet(prefix: string, label: string): { load: (args: stri
     const balancerPort = await freePort();
     const statsPort = await freePort();
     fleet = new Fleet({ prefix, balancerPort, statsPort, env: FLEET_ENV });
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(WSFLEET_|WSF_|TF_VAR_)/.test(k)));
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(WSFLEET_|WSFLEET_|TF_VAR_)/.test(k)));
     env = { ...clean, WSFLEET_PREFIX: prefix, WSFLEET_BALANCER_PORT: String(balancerPort), WSFLEET_STATS_PORT: String(statsPort), WSFLEET_BIND_ADDRESS: '127.0.0.1', ...FLEET_ENV };
     const stale = await fleet.leftovers();
     if ([stale.containers, stale.networks, stale.volumes, stale.images].some((l) => l.length > 0)) await fleet.forceCleanup();

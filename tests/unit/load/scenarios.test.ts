@@ -10,11 +10,11 @@ import { loadConfig } from '../../../k6/lib/config.js';
 const SECRET = 'x'.repeat(40);
 
 void describe('load scenarios', () => {
-  void it('defaults per scenario, overridden by WSF_* values', () => {
+  void it('defaults per scenario, overridden by WSFLEET_* values', () => {
     const smoke = loadParams('smoke', {});
     assert.equal(smoke.users, 50);
     assert.equal(smoke.durationMs, 30_000);
-    const soak = loadParams('soak', { WSF_DURATION: '3m', WSF_USERS: '500' });
+    const soak = loadParams('soak', { WSFLEET_DURATION: '3m', WSFLEET_USERS: '500' });
     assert.equal(soak.durationMs, 180_000);
     assert.equal(soak.users, 500);
     assert.equal(soak.memoryCheck, true);
@@ -22,10 +22,10 @@ void describe('load scenarios', () => {
   });
 
   void it('bad values are refused with the variable and the value named', () => {
-    assert.throws(() => loadParams('soak', { WSF_USERS: '1e9' }), (e: unknown) => e instanceof ConfigError && e.message.includes('WSF_USERS="1e9"'));
-    assert.throws(() => loadParams('soak', { WSF_DURATION: 'ten' }), /WSF_DURATION="ten": not a duration/);
-    assert.throws(() => loadParams('soak', { WSF_USERS: '21', WSF_USERS_PER_VU: '10' }), /group of one user/);
-    assert.throws(() => loadParams('smoke', { WSF_SCALE_PLAN: '10s=2' }), /smoke takes no scale plan/);
+    assert.throws(() => loadParams('soak', { WSFLEET_USERS: '1e9' }), (e: unknown) => e instanceof ConfigError && e.message.includes('WSFLEET_USERS="1e9"'));
+    assert.throws(() => loadParams('soak', { WSFLEET_DURATION: 'ten' }), /WSFLEET_DURATION="ten": not a duration/);
+    assert.throws(() => loadParams('soak', { WSFLEET_USERS: '21', WSFLEET_USERS_PER_VU: '10' }), /group of one user/);
+    assert.throws(() => loadParams('smoke', { WSFLEET_SCALE_PLAN: '10s=2' }), /smoke takes no scale plan/);
     assert.throws(() => loadParams('nope', {}), /must be smoke, soak, scale or chaos/);
     assert.throws(() => parseScalePlan('60s=5,30s=2'), /times must increase/);
     assert.deepEqual(parseScalePlan('40s=2'), [{ atMs: 40_000, replicas: 2 }]);
@@ -39,7 +39,7 @@ void describe('load scenarios', () => {
   });
 
   void it('the k6 scripts read the same parameters and thresholds', () => {
-    const cfg = loadConfig({ WSF_AUTH_SECRET: SECRET, WSF_BALANCER_URL: 'http://127.0.0.1:9000', WSF_RATE: '42' }, 'smoke');
+    const cfg = loadConfig({ WSFLEET_AUTH_SECRET: SECRET, WSFLEET_BALANCER_URL: 'http://127.0.0.1:9000', WSFLEET_RATE: '42' }, 'smoke');
     assert.equal(cfg.rate, 42);
     assert.equal(cfg.vus, 5);
     const k6 = k6Thresholds(thresholdsFor(cfg.params));
