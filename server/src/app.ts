@@ -139,6 +139,7 @@ export class App {
       log,
       pageSize: this.config.durability.replayPageSize,
       highWaterBytes: Math.floor(this.config.limits.maxBufferedBytes / 2),
+      maxBufferedBytes: this.config.limits.maxBufferedBytes,
     });
     const delivery = new Delivery({ nc, history, ordered, local, presence, writer, serverId, remoteTimeoutMs: this.config.timing.remoteTimeoutMs, metrics, log });
     await presence.start();

@@ -44,6 +44,8 @@ export interface Cursor {
   /** True while a replay is queued or running, or a page waits for the client: live messages wait in `buffer`. */
   replaying: boolean;
   buffer: LiveItem[];
+  /** The encoded size of what `buffer` holds: with the socket's unsent bytes, bounded by the slow-consumer cap. */
+  bufferBytes: number;
   /** A page ended with more to come: live messages are dropped (a later page reads them) until the client asks. */
   paused: boolean;
   /** Holes at or below this seq were checked with the stream leader: retention removed what was there. */
@@ -69,6 +71,11 @@ export interface ConnectionWriter {
   send(conn: ClientConnection, frame: ServerFrame): void;
   /** Closes with a code (close-codes.ts) and its reason; the first close of a connection wins. */
   close(conn: ClientConnection, code: number, reason: string): void;
+  /**
+   * Closes a connection that holds more than the send buffer cap (1013 "slow consumer", counted like
+   * the cap `write` enforces): `heldBytes` is what waits for it outside the socket, behind a replay.
+   */
+  closeSlowConsumer(conn: ClientConnection, heldBytes: number): void;
 }
 
 export class LocalConnections {

@@ -66,6 +66,8 @@ export interface OrderedDeliveryDeps {
   lagRetryMs?: readonly number[];
   /** Waits before running a failed replay again; after the last, the connection is closed with 1013. */
   failureRetryMs?: readonly number[];
+  /** The slow-consumer cap (MAX_BUFFERED_BYTES): the socket's unsent bytes plus what a replay holds back (default 2 × highWaterBytes). */
+  maxBufferedBytes?: number;
   /** How long a replay waits for the stream leader's tail before it takes the nearest replica's (default 500 ms). */
   leaderTailWaitMs?: number;
   /** After a replay ended at the nearest replica's tail: how often, and how many times, the leader's is asked for (default 1000 ms, 60). */
@@ -102,6 +104,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export class OrderedDelivery {
   private readonly pageSize: number;
   private readonly highWaterBytes: number;
+  private readonly maxBufferedBytes: number;
   private readonly lagRetryMs: readonly number[];
   private readonly failureRetryMs: readonly number[];
   private readonly leaderTailWaitMs: number;
@@ -111,6 +114,7 @@ export class OrderedDelivery {
   constructor(private readonly deps: OrderedDeliveryDeps) {
     this.pageSize = deps.pageSize ?? DEFAULT_PAGE_SIZE;
     this.highWaterBytes = deps.highWaterBytes ?? 1024 * 1024;
+    this.maxBufferedBytes = deps.maxBufferedBytes ?? 2 * this.highWaterBytes;
     this.lagRetryMs = deps.lagRetryMs ?? [5, 10, 20, 40, 80, 160, 320, 640];
     this.failureRetryMs = deps.failureRetryMs ?? [250, 500, 1000, 2000, 4000, 4000];
     this.leaderTailWaitMs = deps.leaderTailWaitMs ?? 500;
@@ -120,7 +124,7 @@ export class OrderedDelivery {
 
   /** Creates a cursor that buffers live messages until `start` (or `startAtTail`) settles it. */
   hold(conn: ClientConnection, subject: string): Cursor {
-    const cursor: Cursor = { last: 0, delivered: 0, replaying: true, buffer: [], paused: false, trimmedTo: 0, work: Promise.resolve(), runs: 0 };
+    const cursor: Cursor = { last: 0, delivered: 0, replaying: true, buffer: [], bufferBytes: 0, paused: false, trimmedTo: 0, work: Promise.resolve(), runs: 0 };
     conn.cursors.set(subject, cursor);
     return cursor;
   }
@@ -143,7 +147,7 @@ export class OrderedDelivery {
         cursor.last = after;
         cursor.delivered = after;
         cursor.paused = false;
-        cursor.buffer = [];
+        clearBuffer(cursor);
         const end = await this.tailOf(subject);
         tail = end.seq;
         if (!end.confirmed) this.confirmTail(conn, subject, cursor);
@@ -154,7 +158,7 @@ export class OrderedDelivery {
       const more = written >= this.pageSize && cursor.last < tail;
       if (more) {
         cursor.paused = true;
-        cursor.buffer = [];
+        clearBuffer(cursor);
       }
       this.sendReplayed(conn, subject, { type: 'replayed', last: cursor.last, more, recovered });
     });
@@ -272,7 +276,14 @@ export class OrderedDelivery {
       this.deps.writer.close(conn, CloseCode.tryAgainLater, CloseReason.tooFarBehind);
       return false;
     }
-    cursor.buffer.push(item);
+    const heldBytes = cursor.bufferBytes + encoded(item).length;
+    // A client that stops reading during a replay must not make the replica hold its messages
+    // instead of the socket: the same cap as the socket's send buffer, over both.
+    if (conn.socket.bufferedAmount + heldBytes > this.maxBufferedBytes) {
+      this.deps.writer.closeSlowConsumer(conn, heldBytes);
+      return false;
+    }
+    hold(cursor, item);
     return true;
   }
 
@@ -373,22 +384,22 @@ export class OrderedDelivery {
   /** Ends replaying: writes buffered live messages in seq order; a hole they show is filled from history first. */
   private release(conn: ClientConnection, subject: string, cursor: Cursor): void {
     if (this.stale(conn, subject, cursor)) {
-      cursor.buffer = [];
+      clearBuffer(cursor);
       return;
     }
     if (cursor.paused) {
-      cursor.buffer = [];
+      clearBuffer(cursor);
       return;
     }
     cursor.replaying = false;
     const buffered = cursor.buffer.sort((a, b) => a.seq - b.seq);
-    cursor.buffer = [];
+    clearBuffer(cursor);
     for (let i = 0; i < buffered.length; i++) {
       const item = buffered[i];
       if (item === undefined || item.seq <= cursor.last) continue;
       if (this.isHole(cursor, item)) {
         // The message before it landed after the replay's read: read again, up to its predecessor.
-        cursor.buffer.push(...buffered.slice(i));
+        for (const held of buffered.slice(i)) hold(cursor, held);
         void this.run(conn, subject, cursor, 'gap', () => this.fillTo(conn, subject, cursor), false);
         return;
       }
@@ -397,9 +408,9 @@ export class OrderedDelivery {
   }
 
   private writeItem(conn: ClientConnection, cursor: Cursor, item: LiveItem): boolean {
-    item.bytes ??= Buffer.from(JSON.stringify({ ...item.frame, seq: item.seq }));
+    const bytes = encoded(item);
     const seq = item.seq;
-    const written = this.deps.writer.write(conn, item.bytes, (err) => {
+    const written = this.deps.writer.write(conn, bytes, (err) => {
       if (err == null && seq > cursor.delivered) cursor.delivered = seq;
     });
     if (!written) return false;
@@ -425,4 +436,20 @@ function toLiveItem(entry: HistoryEntry): LiveItem {
     ? { type: 'message', room: m.room, from: m.from, data: m.data, ts: m.ts }
     : { type: 'message', from: m.from, data: m.data, ts: m.ts };
   return { seq: entry.seq, prev: m.prev, frame };
+}
+
+/** A live message's frame as sent (`seq` added), encoded once: held, written, and counted by the same bytes. */
+function encoded(item: LiveItem): Buffer {
+  item.bytes ??= Buffer.from(JSON.stringify({ ...item.frame, seq: item.seq }));
+  return item.bytes;
+}
+
+function hold(cursor: Cursor, item: LiveItem): void {
+  cursor.buffer.push(item);
+  cursor.bufferBytes += encoded(item).length;
+}
+
+function clearBuffer(cursor: Cursor): void {
+  cursor.buffer = [];
+  cursor.bufferBytes = 0;
 }

@@ -71,9 +71,7 @@ export class SocketWriter implements ConnectionWriter {
     if (state.closing || socket.readyState !== WebSocket.OPEN) return false;
     const buffered = socket.bufferedAmount;
     if (buffered > limits.maxBufferedBytes) {
-      metrics.slowConsumerCloses.inc();
-      log.info({ conn: conn.id, user: conn.userId, buffered }, 'slow consumer: closing');
-      this.closeSlow(conn, CloseReason.slowConsumer);
+      this.closeSlowConsumer(conn, 0);
       return false;
     }
     const size = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
@@ -110,6 +108,13 @@ export class SocketWriter implements ConnectionWriter {
   closeThenTerminate(conn: ClientConnection, code: number, reason: string): void {
     this.close(conn, code, reason);
     setTimeout(() => { conn.socket.terminate(); }, SLOW_CLOSE_GRACE_MS).unref();
+  }
+
+  closeSlowConsumer(conn: ClientConnection, heldBytes: number): void {
+    if (conn.state.closing) return;
+    this.deps.metrics.slowConsumerCloses.inc();
+    this.deps.log.info({ conn: conn.id, user: conn.userId, buffered: conn.socket.bufferedAmount, held: heldBytes }, 'slow consumer: closing');
+    this.closeSlow(conn, CloseReason.slowConsumer);
   }
 
   private closeSlow(conn: ClientConnection, reason: string): void {

@@ -87,7 +87,7 @@ interface Harness {
   closes: { code: number; reason: string }[];
 }
 
-function harness(stream: FakeStream, opts: { pageSize?: number; failWritesFrom?: number; leaderTailWaitMs?: number; confirmTailEveryMs?: number } = {}): Harness {
+function harness(stream: FakeStream, opts: { pageSize?: number; failWritesFrom?: number; leaderTailWaitMs?: number; confirmTailEveryMs?: number; maxBufferedBytes?: number } = {}): Harness {
   const written: number[] = [];
   const replayed: ReplayedFrame[] = [];
   const closes: { code: number; reason: string }[] = [];
@@ -112,6 +112,7 @@ function harness(stream: FakeStream, opts: { pageSize?: number; failWritesFrom?:
     },
     send: () => { assert.fail('ordered delivery sends no control frames'); },
     close: (_c, code, reason) => { closes.push({ code, reason }); conn.state.closing = true; },
+    closeSlowConsumer: () => { closes.push({ code: 1013, reason: 'slow consumer' }); conn.state.closing = true; },
   };
   const ordered = new OrderedDelivery({
     history: stream,
@@ -123,6 +124,7 @@ function harness(stream: FakeStream, opts: { pageSize?: number; failWritesFrom?:
     failureRetryMs: [1, 2, 4],
     leaderTailWaitMs: opts.leaderTailWaitMs ?? 500,
     confirmTailEveryMs: opts.confirmTailEveryMs ?? 1000,
+    ...(opts.maxBufferedBytes === undefined ? {} : { highWaterBytes: Math.floor(opts.maxBufferedBytes / 2), maxBufferedBytes: opts.maxBufferedBytes }),
   });
   return { conn, ordered, written, replayed, closes };
 }
@@ -394,5 +396,27 @@ describe('ordered delivery: holes, retention, paging', () => {
     h.ordered.offer(h.conn, SUBJECT, published);
     for (let i = 0; i < 100 && h.written.at(-1) !== published.seq; i++) await new Promise((r) => setTimeout(r, 5));
     assert.deepEqual(h.written, [...seqs.slice(2), published.seq], 'the two the replica lacked (stored before the start: a few early ones), then the new one; none missing');
+  });
+
+  it('a client that stops reading during a replay is closed as a slow consumer once the socket and what the replay holds back pass the cap (no unbounded buffer)', async () => {
+    const stream = new FakeStream();
+    for (let i = 0; i < 3; i++) stream.append();
+    const h = harness(stream, { maxBufferedBytes: 4096 });
+    const socket = h.conn.socket as unknown as { bufferedAmount: number };
+    socket.bufferedAmount = 3000; // over half the cap: the replay waits for the socket to drain, which it never does
+    h.ordered.hold(h.conn, SUBJECT);
+    void h.ordered.start(h.conn, SUBJECT, 0, 'resume');
+    await new Promise((r) => setTimeout(r, 20));
+    let offered = 0;
+    while (offered < 1000 && h.closes.length === 0) {
+      const item = stream.append();
+      item.frame = { ...item.frame, data: 'x'.repeat(100) };
+      h.ordered.offer(h.conn, SUBJECT, item);
+      offered += 1;
+    }
+    assert.deepEqual(h.closes, [{ code: 1013, reason: 'slow consumer' }]);
+    const cursor = h.conn.cursors.get(SUBJECT);
+    assert.ok(cursor !== undefined && cursor.bufferBytes + socket.bufferedAmount <= 4096, `held ${String(cursor?.bufferBytes)} bytes + ${socket.bufferedAmount} in the socket, cap 4096`);
+    assert.ok(offered < 20, `closed after ${offered} live messages of ~150 bytes, not after thousands`);
   });
 });
