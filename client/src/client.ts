@@ -248,7 +248,7 @@ export class FleetClient {
     const wanted: RoomWanted = { token: opts.token, joining: true };
     this.rooms.set(room, wanted);
     try {
-      await this.request(await this.joinFrame(room), {});
+      this.joined(room, await this.request(await this.joinFrame(room), {}));
     } catch (err) {
       if (this.rooms.get(room) === wanted) this.rooms.delete(room);
       throw err;
@@ -290,6 +290,15 @@ export class FleetClient {
     const source = this.rooms.get(room)?.token;
     const token = source === undefined ? undefined : typeof source === 'string' ? source : await source();
     return { type: 'join', room, id: this.newId(), ...(after === undefined ? {} : { after, ...this.epochField() }), ...(token === undefined ? {} : { token }) };
+  }
+
+  /**
+   * A join's ack names the seq its live subscription starts after: with no message received in the
+   * room yet, that is the position a rejoin after a reconnect resumes from (without it, the rejoin
+   * would start at the new tail and miss what was published while the client was away).
+   */
+  private joined(room: string, ack: Ack): void {
+    if (ack.after !== undefined && this.rooms.has(room) && this.positions.get(room) === undefined) this.positions.set(room, ack.after);
   }
 
   /** `{ epoch }` once a welcome named one: sent with every position, so a stale one is replayed from the start. */
@@ -433,7 +442,7 @@ export class FleetClient {
     try {
       const frame = await this.joinFrame(room);
       if (reset) frame.after = 0;
-      await this.pending.add(frame, this.ackTimeoutMs, true);
+      this.joined(room, await this.pending.add(frame, this.ackTimeoutMs, true));
     } catch (err) {
       if (err instanceof ClosedError || (err instanceof FleetError && err.code === 'closed')) return;
       if (err instanceof ServerError && (err.code === 'forbidden' || err.code === 'not_member' || err.code === 'too_many_rooms')) this.rooms.delete(room);

@@ -34,6 +34,8 @@ export interface Ack {
   delivered?: number;
   room?: string;
   seq?: number;
+  /** In the ack of a join without a position: the room's seq the live subscription starts after. */
+  after?: number;
   stored?: boolean;
   /** A retry of an id the server had already stored (v2). */
   duplicate?: boolean;
@@ -96,7 +98,7 @@ export function parseServerFrame(text: string): ServerFrame | null {
     case 'message':
       return isString(raw.from) && 'data' in raw && typeof raw.ts === 'number' && optional(raw.seq, isSeq) && optional(raw.room, isString) ? (raw as unknown as MessageFrame) : null;
     case 'ack':
-      return isId(raw.id) && optional(raw.seq, isSeq) && optional(raw.exp, isSeq) ? (raw as unknown as Ack) : null;
+      return isId(raw.id) && optional(raw.seq, isSeq) && optional(raw.after, isSeq) && optional(raw.exp, isSeq) ? (raw as unknown as Ack) : null;
     case 'error':
       return isString(raw.code) && optional(raw.id, isId) ? ({ ...raw, message: isString(raw.message) ? raw.message : raw.code } as unknown as ErrorFrame) : null;
     case 'replayed':

@@ -180,17 +180,24 @@ export class ClientSession {
       // Hold live room messages from here on; settle at the tail (live only) or replay from `after`.
       const held = deps.ordered.hold(conn, subject);
       if (deps.local.join(conn, room.room)) await deps.delivery.roomOpened(room.room);
-      const ack = (): void => { deps.writer.send(conn, { type: 'ack', id: frame.id, room: room.room }); };
+      // A live join's ack says where the cursor starts (`after`), to a member who may replay: a client
+      // with no position in the room rejoins from there after a reconnect, so what was published
+      // meanwhile is replayed, not lost.
+      const mayReplay = deps.access.history(actor, room).ok;
+      const ack = (startsAfter?: number): void => {
+        const after = mayReplay && startsAfter !== undefined ? { after: startsAfter } : {};
+        deps.writer.send(conn, { type: 'ack', id: frame.id, room: room.room, ...after });
+      };
       // Frames are handled concurrently: a `leave` may have come in during the subscription's flush.
       if (conn.cursors.get(subject) !== held) {
-        ack();
+        ack(undefined);
         return;
       }
       // Live only: the ack goes out once the room's end is read, so whatever is published after the
       // client saw it comes after the cursor and reaches it. With `after`, the replay covers the rest.
       if (frame.after === undefined) await deps.ordered.startAtTail(conn, subject, ack);
       else {
-        ack();
+        ack(undefined);
         const from = positionIn(deps.epoch, frame.after, frame.epoch);
         await deps.ordered.start(conn, subject, from.after, 'resume', from.lost);
       }

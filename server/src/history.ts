@@ -27,6 +27,7 @@ import type { Metrics } from './metrics.js';
 import { HistoryLimits } from './history-limits.js';
 import { ServerErrorCodes, isApiError, isNoMessage, isTransient, wrongLastSequence } from './nats-errors.js';
 import { streams } from './subjects.js';
+import { within } from './within.js';
 
 export type StoredMessage =
   | { kind: 'direct'; to: string; from: string; data: unknown; ts: number; prev: number }
@@ -343,13 +344,4 @@ export class History {
     if (this.lastSeq.size >= LAST_SEQ_CACHE_MAX && !this.lastSeq.has(subject)) this.lastSeq.clear();
     this.lastSeq.set(subject, seq);
   }
-}
-
-/** The promise, or nats.js's TimeoutError (a transient failure) after `ms`; the request left behind is abandoned. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => { reject(new TimeoutError()); }, ms);
-  });
-  return Promise.race([promise, expired]).finally(() => { clearTimeout(timer); });
 }

@@ -24,6 +24,7 @@ import { READ_BATCH_MAX, type HistoryEntry } from './history.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { subjects } from './subjects.js';
+import { within } from './within.js';
 
 /** What ordered delivery needs from the history (History implements it; tests pass a fake). */
 export interface HistoryReader {
@@ -169,7 +170,7 @@ export class OrderedDelivery {
    * `onSettled` runs once the end is read and before anything held is written: a join's ack sent
    * there guarantees that every message published after the client saw the ack is past the cursor.
    */
-  startAtTail(conn: ClientConnection, subject: string, onSettled?: () => void): Promise<void> {
+  startAtTail(conn: ClientConnection, subject: string, onSettled?: (startsAfter: number | undefined) => void): Promise<void> {
     const cursor = conn.cursors.get(subject) ?? this.hold(conn, subject);
     let settled = false;
     return this.run(conn, subject, cursor, 'tail', async () => {
@@ -184,7 +185,7 @@ export class OrderedDelivery {
         this.deps.log.warn({ err, conn: conn.id, subject }, 'could not read the tail; taking live messages as they come');
         cursor.last = Number.NEGATIVE_INFINITY;
       }
-      if (!settled) onSettled?.();
+      if (!settled) onSettled?.(Number.isFinite(cursor.last) ? cursor.last : undefined);
       settled = true;
     }, false);
   }
@@ -241,10 +242,7 @@ export class OrderedDelivery {
    * new is stored), the nearest replica's. Rejects only when neither answers.
    */
   private async tailOf(subject: string): Promise<Tail> {
-    const leader = this.deps.history.lastSequenceOf(subject).then((seq) => seq, () => null);
-    let timer: NodeJS.Timeout | undefined;
-    const seq = await Promise.race([leader, new Promise<null>((r) => { timer = setTimeout(() => { r(null); }, this.leaderTailWaitMs); })]);
-    clearTimeout(timer);
+    const seq = await within(this.deps.history.lastSequenceOf(subject), this.leaderTailWaitMs).catch(() => null);
     if (seq !== null) return { seq, confirmed: true };
     this.deps.metrics.historyTailFallbacks.inc();
     return { seq: await this.deps.history.tailHint(subject), confirmed: false };

@@ -121,4 +121,26 @@ describe('client library against real replicas', { timeout: 120_000 }, () => {
     // Messages sent while it was away came in the replay, not live.
     assert.ok(receiver.client.stats.replayed > 0, `some messages were replayed: ${JSON.stringify(receiver.client.stats)} ${JSON.stringify(receiver.resumed)}`);
   });
+
+  it('a member that got nothing in a room before its replica died still gets what was published while it was away', async () => {
+    const victim = replica(1);
+    let victimDead = false;
+    const sender = await probe('c-q-sender', () => [replica(0)]);
+    // Until the test lets it move, the receiver keeps trying its dead replica: every publish below
+    // lands while it is away, so only a rejoin from its position can bring them.
+    const receiver = await probe('c-q-recv', () => [victimDead ? replica(0) : victim]);
+    await receiver.client.join('c-quiet');
+    await sender.client.join('c-quiet');
+    assert.equal(receiver.client.server, victim.id);
+    assert.equal(typeof receiver.client.resumePositions.rooms['c-quiet'], 'number', "the join's ack gave the room a position");
+    dead.add(victim.id);
+    await victim.kill();
+    await waitFor('the receiver notices', () => receiver.client.state === 'reconnecting', 5_000);
+    const total = 20;
+    for (let n = 0; n < total; n++) await sender.client.publish('c-quiet', { n });
+    victimDead = true;
+    await waitFor('the receiver has every message', () => receiver.messages.length >= total, 15_000).catch(() => undefined);
+    assert.deepEqual(receiver.messages.map((m) => (m.data as { n: number }).n), Array.from({ length: total }, (_, n) => n));
+    assert.ok(receiver.messages.every((m) => m.replayed === true), 'they came in the replay');
+  });
 });

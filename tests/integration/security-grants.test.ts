@@ -76,7 +76,13 @@ describe('namespaces and grants', { timeout: 120_000 }, () => {
     const member = await client('h_member', { join: ['chat:*'] });
     const refused = await member.request({ type: 'join', room: 'chat:hist', after: 0 });
     assert.equal(refused.code, 'forbidden');
-    assert.equal((await member.request({ type: 'join', room: 'chat:hist' })).type, 'ack', 'joining live-only is allowed');
+    const liveOnly = await member.request({ type: 'join', room: 'chat:hist' });
+    assert.equal(liveOnly.type, 'ack', 'joining live-only is allowed');
+    assert.equal(liveOnly.after, undefined, 'no position offered to a member who may not replay: a rejoin with it would be refused');
+    const reader = await client('h_reader', { join: ['chat:*'], history: ['chat:*'] });
+    const withRight = await reader.request({ type: 'join', room: 'chat:hist' });
+    assert.equal(typeof withRight.after, 'number', "the ack of a live join names the seq its cursor starts after");
+    assert.ok((withRight.after as number) >= 2, `the position is past the two stored messages: ${JSON.stringify(withRight)}`);
     assert.equal((await member.request({ type: 'resume', room: 'chat:hist', after: 0 })).code, 'forbidden');
     assert.equal((await member.request({ type: 'join', room: 'chat:hist', after: 0 })).code, 'forbidden', 'a member still needs the history right');
     const historian = await client('h_reader', { join: ['chat:*'], history: ['chat:hist'] });

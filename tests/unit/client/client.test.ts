@@ -190,6 +190,37 @@ describe('client connection', () => {
     assert.equal(h.client.stats.reconnects, 1);
   });
 
+  it("a join's ack `after` is the room's position until a message moves it: the rejoin replays what was published while away", async () => {
+    const h = harness();
+    const s0 = await connected(h, { epoch: 'E', limits: {} });
+    const join = h.client.join('chat:quiet');
+    await until('join sent', () => s0.ofType('join').length === 1);
+    s0.frame({ type: 'ack', id: s0.ofType('join')[0]?.id, room: 'chat:quiet', after: 12 });
+    await join;
+    assert.deepEqual(h.client.resumePositions.rooms, { 'chat:quiet': 12 });
+    const s1 = await reconnect(h, s0, 1, 1006, { epoch: 'E', limits: {} });
+    await until('re-joined', () => s1.ofType('join').length === 1);
+    assert.equal(s1.ofType('join')[0]?.after, 12, 'no message was received: the ack position is resumed from');
+    assert.equal(s1.ofType('join')[0]?.epoch, 'E');
+    // A rejoin's ack with a lower `after` (a replica whose tail lags) does not move a known position back.
+    s1.frame(msg(15, { room: 'chat:quiet' }));
+    s1.frame({ type: 'ack', id: s1.ofType('join')[0]?.id, room: 'chat:quiet', after: 9 });
+    await until('position kept', () => h.client.resumePositions.rooms['chat:quiet'] === 15);
+  });
+
+  it("a join's ack without `after` (an older server, or no history right) leaves the room without a position", async () => {
+    const h = harness();
+    const s0 = await connected(h);
+    const join = h.client.join('news');
+    await until('join sent', () => s0.ofType('join').length === 1);
+    s0.frame({ type: 'ack', id: s0.ofType('join')[0]?.id, room: 'news' });
+    await join;
+    assert.deepEqual(h.client.resumePositions.rooms, {});
+    const s1 = await reconnect(h, s0, 1);
+    await until('re-joined', () => s1.ofType('join').length === 1);
+    assert.equal(s1.ofType('join')[0]?.after, undefined);
+  });
+
   it('resumeFrom positions from an earlier client are used on the first connect and join', async () => {
     const h = harness({ resumeFrom: { inbox: 41, rooms: { lobby: 7 } } });
     const s = await connected(h);
