@@ -26,6 +26,8 @@ export interface ServerEnvInput {
   readonly drainWindowMs?: number;
   readonly maxConnections?: number;
   readonly logLevel?: string;
+  /** Direct messages' delivery class (DIRECT_DELIVERY). */
+  readonly directDelivery?: 'durable' | 'volatile';
   /** Cap of the history streams (HISTORY_MAX_BYTES); a deployment keeps the server's default. */
   readonly historyMaxBytes?: number;
 }
@@ -41,7 +43,7 @@ export function pickReplicaEnv(p: ReplicaEnvSettings): ReplicaEnvSettings {
   return {
     natsUrls: p.natsUrls, natsUser: p.natsUser, natsPassword: p.natsPassword, authSecret: p.authSecret, serverApiKey: p.serverApiKey,
     namespaces: p.namespaces, tokenMaxLifetimeSec: p.tokenMaxLifetimeSec, metricsPort: p.metricsPort, drainWindowMs: p.drainWindowMs,
-    maxConnections: p.maxConnections, logLevel: p.logLevel,
+    maxConnections: p.maxConnections, logLevel: p.logLevel, directDelivery: p.directDelivery,
   };
 }
 
@@ -50,7 +52,7 @@ export function replicaEnvFromSettings(s: Settings, secrets: SecretReferences, n
   return {
     natsUrls, natsUser: secrets.natsUser, natsPassword: secrets.natsPassword, authSecret: secrets.authSecret, serverApiKey: secrets.serverApiKey,
     namespaces: s.namespaces, tokenMaxLifetimeSec: s.tokenMaxLifetimeSec, metricsPort: s.metricsPort, drainWindowMs: s.drainWindowMs,
-    maxConnections: s.maxConnections, logLevel: s.logLevel,
+    maxConnections: s.maxConnections, logLevel: s.logLevel, directDelivery: s.directDelivery,
   };
 }
 
@@ -75,6 +77,7 @@ export function serverEnvironment(i: ServerEnvInput): Record<string, string> {
   set('DRAIN_WINDOW_MS', i.drainWindowMs);
   set('MAX_CONNECTIONS', i.maxConnections);
   set('LOG_LEVEL', i.logLevel);
+  set('DIRECT_DELIVERY', i.directDelivery);
   set('HISTORY_MAX_BYTES', i.historyMaxBytes);
   return env;
 }

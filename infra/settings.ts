@@ -82,6 +82,8 @@ export const tunableSettingsSchema = z
     /** New connections one source address may open per 10 s through the balancer (429 past it); 0 = no limit. */
     lbConnRatePerSourcePer10s: z.number().int().min(0).max(10_000_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+    /** Direct messages' delivery class (DIRECT_DELIVERY): durable (stored, resumable) or volatile (not stored, at most once). */
+    directDelivery: z.enum(['durable', 'volatile'], { error: 'must be "durable" or "volatile"' }),
     /** 0 = NATS ports not published. Otherwise node n's client port is published at base+n-1 and its monitor port at base+100+n-1. */
     debugNatsPortBase: z.number().int().min(0).max(65000),
   })
@@ -148,6 +150,7 @@ export function defaultSettings(images: ImageVersions): TunableSettings {
     // Every client on the host shares one source address behind Docker's port publishing: be generous.
     lbConnRatePerSourcePer10s: 1000,
     logLevel: 'info',
+    directDelivery: 'durable',
     debugNatsPortBase: 0,
     ...engineDefaults(),
   };

@@ -37,6 +37,8 @@ export interface Ack {
   /** In the ack of a join without a position: the room's seq the live subscription starts after. */
   after?: number;
   stored?: boolean;
+  /** Volatile direct messages: the other replicas it was published to (their sockets are not in `delivered`). */
+  forwarded?: number;
   /** A retry of an id the server had already stored (v2). */
   duplicate?: boolean;
   /** New token expiry (unix seconds), in the ack of a `refresh`. */

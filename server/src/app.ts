@@ -146,7 +146,7 @@ export class App {
     await membership.start();
     delivery.start();
     this.watchNats(nc, delivery, presence, ordered);
-    const messaging = new Messaging({ delivery, serverId, access: this.access, rates: this.rates, metrics });
+    const messaging = new Messaging({ delivery, serverId, access: this.access, rates: this.rates, metrics, directDelivery: this.config.directDelivery });
     this.routing = { nc, delivery, presence, membership, messaging, ordered, cursors: new CursorStore(kv.cursors, log, epoch), epoch };
     writer.start();
     this.log.info('ready');

@@ -242,6 +242,7 @@ export class ClientSession {
         stored: outcome.stored,
         ...(outcome.seq === undefined ? {} : { seq: outcome.seq }),
         ...(outcome.duplicate === true ? { duplicate: true } : {}),
+        ...(outcome.forwarded === undefined ? {} : { forwarded: outcome.forwarded }),
       });
     } else {
       this.error(id, outcome.code, outcome.message, outcome.delivered);

@@ -59,6 +59,9 @@ const envSchema = z.object({
   // Durability (issue 11): replay paging and the window in which a repeated message id is stored once.
   REPLAY_PAGE_SIZE: int(1, 100_000).default(500),
   HISTORY_DUPLICATE_WINDOW_SEC: int(1, 24 * 3600).default(120),
+  // Direct messages' delivery class: durable (stored, resumable, acknowledged once stored) or volatile
+  // (not stored, at most once). Rooms take theirs from their namespace (keepHistory).
+  DIRECT_DELIVERY: z.enum(['durable', 'volatile']).default('durable'),
 });
 
 export type Config = Readonly<{
@@ -101,7 +104,12 @@ export type Config = Readonly<{
   logLevel: string;
   /** Durability (issue 11): messages per replay page; seconds a Nats-Msg-Id is remembered (capped by the history's max age). */
   durability: { replayPageSize: number; duplicateWindowSec: number };
+  /** The delivery class of direct messages (DIRECT_DELIVERY). */
+  directDelivery: DeliveryClass;
 }>;
+
+/** durable: stored first, resumable, in order, acknowledged once stored. volatile: not stored, at most once. */
+export type DeliveryClass = 'durable' | 'volatile';
 
 export class ConfigError extends Error {}
 
@@ -177,5 +185,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     },
     logLevel: e.LOG_LEVEL,
     durability: { replayPageSize: e.REPLAY_PAGE_SIZE, duplicateWindowSec: e.HISTORY_DUPLICATE_WINDOW_SEC },
+    directDelivery: e.DIRECT_DELIVERY,
   };
 }

@@ -5,6 +5,7 @@
  *    whose reply says how many sockets it wrote;
  *  - room: stored on `roomlog.<room>`, written to local members, published once on
  *    `room.<room>`, which only replicas with members subscribe to (noEcho: we don't hear ourselves);
+ *    (the volatile class, DIRECT_DELIVERY=volatile: not stored, one publish per such replica, no reply);
  *  - broadcast: local sockets and one publish to `broadcast` (not stored).
  * Stored messages carry seq/prev, and reach each connection through its cursor (ordered-delivery).
  */
@@ -77,7 +78,9 @@ export class Delivery {
         return;
       }
       this.deps.metrics.crossReplicaReceived.inc({ kind: 'direct' });
-      msg.respond(encode({ delivered: this.writeToUser(env, 'remote') }));
+      const delivered = this.writeToUser(env, 'remote');
+      // A volatile message is published, not requested: nobody waits for the count.
+      if (msg.reply !== undefined && msg.reply !== '') msg.respond(encode({ delivered }));
     } });
     this.deps.nc.subscribe(subjects.broadcast, { callback: (err, msg) => {
       if (err !== null) return;
@@ -97,7 +100,8 @@ export class Delivery {
    * `env.msgId` (`<sender>:<client id>`) makes a retry of an already stored message a duplicate:
    * stored once, and delivered through the cursors, which drop it where it was written already.
    */
-  async direct(env: Direct): Promise<DeliveryResult> {
+  async direct(env: Direct, store = true): Promise<DeliveryResult & { published?: boolean; forwarded?: number }> {
+    if (!store) return this.directVolatile(env);
     const { msgId, ...message } = env;
     const stored = await this.settle(this.deps.history.append(subjects.inbox(env.to), { kind: 'direct', to: env.to, from: env.from, data: env.data, ts: env.ts }, msgId), { to: env.to });
     if (stored instanceof StreamFullError) return { delivered: 0, unreachable: 0, refused: stored };
@@ -115,6 +119,26 @@ export class Delivery {
       else delivered += r;
     }
     return { delivered, unreachable, stored };
+  }
+
+  /**
+   * The volatile class: not stored, no seq; written to local sockets and published once to each other
+   * replica holding the user, with no reply awaited (at most once, as Socket.IO's adapter does).
+   * `delivered` counts this replica's sockets only, `forwarded` the replicas published to; `published` is false when other replicas hold the
+   * user but NATS is down (they did not get it).
+   */
+  private directVolatile(env: Direct): DeliveryResult & { published: boolean; forwarded: number } {
+    const { msgId: _unused, ...message } = env;
+    const delivered = this.writeToUser(message, 'local');
+    const remotes = this.deps.presence.remoteServersFor(env.to);
+    if (remotes.length === 0) return { delivered, unreachable: 0, published: true, forwarded: 0 };
+    if (!this.natsUp) return { delivered, unreachable: remotes.length, published: false, forwarded: 0 };
+    const payload = encode(message);
+    for (const server of remotes) {
+      this.deps.nc.publish(subjects.server(server), payload);
+      this.deps.metrics.crossReplicaPublishes.inc({ kind: 'direct' });
+    }
+    return { delivered, unreachable: 0, published: true, forwarded: remotes.length };
   }
 
   /**

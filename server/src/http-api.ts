@@ -124,7 +124,7 @@ async function handlePost(deps: HttpDeps, req: IncomingMessage, res: ServerRespo
     const parsed = parse(sendBody, body);
     deps.metrics.messages.inc({ type: 'http_send', direction: 'in' });
     const outcome = await messaging.sendDirect(sender, parsed.to, parsed.data, { from: parsed.from, transport: 'http' });
-    if (outcome.ok && outcome.delivered === 0 && !outcome.stored) {
+    if (outcome.ok && outcome.delivered === 0 && !outcome.stored && (outcome.forwarded ?? 0) === 0) {
       sendJson(res, 404, { error: 'not_connected', message: `user ${parsed.to} is not connected`, delivered: 0 });
       return;
     }
@@ -172,6 +172,7 @@ function answer(res: ServerResponse, outcome: SendOutcome): void {
       stored: outcome.stored,
       ...(outcome.seq === undefined ? {} : { seq: outcome.seq }),
       ...(outcome.duplicate === true ? { duplicate: true } : {}),
+      ...(outcome.forwarded === undefined ? {} : { forwarded: outcome.forwarded }),
     });
     return;
   }

@@ -4,6 +4,7 @@
  * rate limit) and the same delivery path for all.
  */
 import type { Access, Actor } from './access.js';
+import type { DeliveryClass } from './config.js';
 import type { Delivery } from './delivery.js';
 import type { StreamFullError } from './history.js';
 import type { Metrics } from './metrics.js';
@@ -16,7 +17,8 @@ export type Sender =
   | { kind: 'server' };
 
 export type SendOutcome =
-  | { ok: true; delivered: number; stored: boolean; seq?: number; duplicate?: boolean }
+  /** `forwarded`: volatile only, the other replicas the message was published to (their sockets are not counted). */
+  | { ok: true; delivered: number; stored: boolean; seq?: number; duplicate?: boolean; forwarded?: number }
   | {
       ok: false;
       code: 'forbidden' | 'remote_unavailable' | 'not_stored' | 'store_unavailable' | 'rate_limited';
@@ -48,6 +50,8 @@ export interface MessagingDeps {
   access: Access;
   /** The per-user rate limit, shared by every transport. */
   rates: UserRateLimits;
+  /** Direct messages: durable (stored first) or volatile (not stored, at most once). */
+  directDelivery: DeliveryClass;
   metrics: Metrics;
 }
 
@@ -70,7 +74,8 @@ export class Messaging {
   }
 
   /**
-   * A direct message. Acknowledged (ok) once it is stored in JetStream and every live replica
+   * A direct message. Volatile (DIRECT_DELIVERY): acknowledged once written here and published to the
+   * other replicas holding the recipient (`delivered`: this replica's sockets). Durable: acknowledged (ok) once it is stored in JetStream and every live replica
    * holding the recipient was asked to write it (`delivered` counts the sockets written). Not
    * stored is not acknowledged: a full history answers not_stored, a store that did not answer in
    * time store_unavailable (send again, same id), and neither was delivered anywhere.
@@ -79,7 +84,12 @@ export class Messaging {
     const admitted = this.admit(sender, opts);
     if ('ok' in admitted) return admitted;
     const { from, msgId } = admitted;
-    const r = await this.deps.delivery.direct({ v: 1, kind: 'direct', to, from, data, ts: Date.now(), origin: this.deps.serverId, ...(msgId === undefined ? {} : { msgId }) });
+    const durable = this.deps.directDelivery === 'durable';
+    const r = await this.deps.delivery.direct({ v: 1, kind: 'direct', to, from, data, ts: Date.now(), origin: this.deps.serverId, ...(msgId === undefined ? {} : { msgId }) }, durable);
+    if (!durable) {
+      if (r.published === false) return { ok: false, code: 'remote_unavailable', message: 'NATS is unreachable: only sockets on this replica got it', delivered: r.delivered };
+      return { ok: true, delivered: r.delivered, stored: false, forwarded: r.forwarded ?? 0 };
+    }
     if (r.stored !== undefined) return { ok: true, delivered: r.delivered, stored: true, seq: r.stored.seq, ...duplicateOf(r.stored) };
     if (r.refused !== undefined) return notStored(r.refused);
     return storeUnavailable();

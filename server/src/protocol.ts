@@ -41,7 +41,7 @@ export type ServerFrame =
   | { type: 'welcome'; server: string; user: string; conn: string; epoch: string; exp?: number; limits: { rooms: number; replayPage?: number } }
   | { type: 'refresh'; deadline: number }
   | { type: 'message'; from: string; data: unknown; ts: number; room?: string; broadcast?: true; seq?: number }
-  | { type: 'ack'; id: ClientId; delivered?: number; room?: string; seq?: number; after?: number; stored?: boolean; exp?: number; duplicate?: true }
+  | { type: 'ack'; id: ClientId; delivered?: number; room?: string; seq?: number; after?: number; stored?: boolean; forwarded?: number; exp?: number; duplicate?: true }
   | { type: 'pong'; id?: ClientId }
   | { type: 'error'; code: ErrorCode; message: string; id?: ClientId; delivered?: number };
 

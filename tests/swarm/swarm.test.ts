@@ -89,6 +89,10 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 15 * 60_000 }, () 
       const ps = await swarm.docker(1, ['service', 'ps', '--no-trunc', '--format', '{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}', `${PREFIX}-${svc}`]).catch((err: unknown) => String(err));
       console.log(`--- ${PREFIX}-${svc} tasks:\n${ps.split('\n').slice(0, 12).join('\n')}`);
     }
+    // When and why each replica began to drain, in its own words (the signal it got, its connections).
+    const logs = await swarm.docker(1, ['service', 'logs', '--timestamps', '--no-task-ids', `${PREFIX}-ws`]).catch((err: unknown) => String(err));
+    const marks = logs.split('\n').filter((l) => /"msg":"(stopping|draining|drained|listening)"|unhealthy|"level":[56]0/.test(l));
+    console.log(`--- ${PREFIX}-ws start, stop and drain lines:\n${marks.slice(-40).join('\n')}`);
   }
 
   /** swarm.waitFor that dumps the tasks when it times out. */

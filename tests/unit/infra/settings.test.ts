@@ -109,6 +109,9 @@ describe('infra settings', () => {
     rejects({ WSFLEET_TOKEN_MAX_LIFETIME_SEC: '10' }, 'tokenMaxLifetimeSec=10');
     rejects({ WSFLEET_LB_CONN_RATE_PER_SOURCE_PER10S: '-5' }, 'lbConnRatePerSourcePer10s=-5');
     assert.equal(resolve({ WSFLEET_LB_CONN_RATE_PER_SOURCE_PER10S: '0' }).lbConnRatePerSourcePer10s, 0);
+    assert.equal(s.directDelivery, 'durable');
+    assert.equal(resolve({ WSFLEET_DIRECT_DELIVERY: 'volatile' }).directDelivery, 'volatile');
+    rejects({ WSFLEET_DIRECT_DELIVERY: 'fast' }, 'directDelivery="fast"', 'must be "durable" or "volatile"');
   });
 
   it('maxConnections must fit wsMemoryMb by the measured per-connection cost; the error names both', () => {

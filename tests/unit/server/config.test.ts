@@ -26,6 +26,12 @@ describe('server configuration', () => {
     });
   });
 
+  it('DIRECT_DELIVERY: durable by default, volatile on request, anything else named', () => {
+    assert.equal(loadConfig(base).directDelivery, 'durable');
+    assert.equal(loadConfig({ ...base, DIRECT_DELIVERY: 'volatile' }).directDelivery, 'volatile');
+    assert.throws(() => loadConfig({ ...base, DIRECT_DELIVERY: 'fast' }), /DIRECT_DELIVERY: .*"fast"/);
+  });
+
   it('reports missing required variables as missing', () => {
     assert.throws(() => loadConfig({}), /SERVER_ID: .*missing[\s\S]*NATS_URLS: .*missing[\s\S]*AUTH_SECRET: .*missing/);
   });
