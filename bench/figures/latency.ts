@@ -1,7 +1,8 @@
 /**
  * Figure 3 (and the latency half of 6): delivery latency, p50 and p99, at fixed rates (open loop),
  * every path run `runs` times per rate, back to back (neighbours in time see the same machine):
- *  - ws-fleet same replica / across replicas (4 replicas, NATS R3: the durable path, today's only one);
+ *  - ws-fleet same replica / across replicas (4 replicas, NATS R3: the durable class);
+ *  - ws-fleet volatile class (DIRECT_DELIVERY=volatile: 2 more replicas on the same NATS), across replicas;
  *  - ws-fleet small footprint: 2 replicas + 1 NATS node (history R1), across replicas;
  *  - raw NATS core pub → sub (the floor) and JetStream R3 publish → ack (the stored path's floor);
  *  - Socket.IO + Redis adapter (2 processes + 1 Redis: also the small footprint's peer), same and across;
@@ -13,8 +14,8 @@
  */
 import os from 'node:os';
 import { renderProfile } from '../lib/cpuprofile.js';
-import type { BenchFleet } from '../lib/fleet.js';
-import { BENCH_SECRET, startBenchFleet } from '../lib/fleet.js';
+import type { BenchFleet, BenchReplica } from '../lib/fleet.js';
+import { BENCH_SECRET, startBenchFleet, startBundledReplica } from '../lib/fleet.js';
 import { startCentrifugoPeer, type CentrifugoPeer } from '../lib/centrifugo.js';
 import { startSocketIoPeer, type SocketIoPeer } from '../lib/peer.js';
 import { CpuMeter, type CpuWindow } from '../../tests/support/processes.js';
@@ -26,11 +27,12 @@ import { startWindowProfile, type ProfiledWindow } from '../lib/window-profile.j
 import { startWorker, type WorkerHandle } from '../lib/worker-host.js';
 import type { LatencyApi, LatencyResult, LatencySetup } from '../workers/latency-api.js';
 
-export type Path = 'same' | 'cross' | 'small-cross' | 'nats' | 'jetstream' | 'sio-same' | 'sio-cross' | 'sios-cross' | 'cf-cross';
+export type Path = 'same' | 'cross' | 'volatile-cross' | 'small-cross' | 'nats' | 'jetstream' | 'sio-same' | 'sio-cross' | 'sios-cross' | 'cf-cross';
 
 export const LABELS: Record<Path, string> = {
   same: 'ws-fleet, same replica',
   cross: 'ws-fleet, across replicas (4 + NATS R3)',
+  'volatile-cross': 'ws-fleet volatile, across replicas (2 more on the same NATS)',
   'small-cross': 'ws-fleet small, across replicas (2 + 1 NATS, R1)',
   nats: 'raw NATS pub → sub (other node)',
   jetstream: 'JetStream R3 publish → ack',
@@ -41,9 +43,9 @@ export const LABELS: Record<Path, string> = {
 };
 
 /** Which processes serve a path: their CPU is the path's server CPU. */
-type System = 'ws-fleet' | 'ws-fleet-small' | 'socketio' | 'socketio-streams' | 'centrifugo';
+type System = 'ws-fleet' | 'ws-fleet-volatile' | 'ws-fleet-small' | 'socketio' | 'socketio-streams' | 'centrifugo';
 const SYSTEM_OF: Record<Path, System> = {
-  same: 'ws-fleet', cross: 'ws-fleet', nats: 'ws-fleet', jetstream: 'ws-fleet', 'small-cross': 'ws-fleet-small',
+  same: 'ws-fleet', cross: 'ws-fleet', 'volatile-cross': 'ws-fleet-volatile', nats: 'ws-fleet', jetstream: 'ws-fleet', 'small-cross': 'ws-fleet-small',
   'sio-same': 'socketio', 'sio-cross': 'socketio', 'sios-cross': 'socketio-streams', 'cf-cross': 'centrifugo',
 };
 
@@ -238,6 +240,7 @@ export async function latencyFigure(fleet: BenchFleet, redis: Redis | undefined,
   let sios: SocketIoPeer | undefined;
   let cf: CentrifugoPeer | undefined;
   let small: BenchFleet | undefined;
+  const volatile: BenchReplica[] = [];
   let measured: Measured;
   try {
     if (what.peer) {
@@ -252,6 +255,11 @@ export async function latencyFigure(fleet: BenchFleet, redis: Redis | undefined,
       groups['socketio-streams'] = () => [...b.procs.map((x) => x.pid), r.proc.pid];
       groups.centrifugo = () => [...c.procs.map((x) => x.pid), r.proc.pid];
       groups['ws-fleet-small'] = () => [...s.replicas.map((x) => x.proc.pid), ...s.natsPids()];
+      // The volatile class (DIRECT_DELIVERY=volatile): two more replicas on the same NATS cluster, so the
+      // path differs from `cross` only in the class (the cluster's CPU is counted in both groups).
+      log('  volatile class: 2 replicas with DIRECT_DELIVERY=volatile on the same NATS cluster');
+      for (const id of ['v1', 'v2']) volatile.push(await startBundledReplica({ id, nats: fleet.nats, env: { DIRECT_DELIVERY: 'volatile' } }));
+      groups['ws-fleet-volatile'] = () => [...volatile.map((x) => x.proc.pid), ...fleet.natsPids()];
     }
     const wsUrls = fleet.replicas.map((r) => r.wsUrl);
     const nats = fleet.nats;
@@ -268,6 +276,7 @@ export async function latencyFigure(fleet: BenchFleet, redis: Redis | undefined,
       { path: 'jetstream', specs: workers.map((_, w) => ({ kind: 'jetstream', stream: `BENCHLAT${w + 1}`, servers: nats.urls, user: nats.user, pass: nats.password, subjects: 64, replicas: 3 })) },
       wsfleet('same', wsUrls, false),
       wsfleet('cross', wsUrls, true),
+      ...(volatile.length === 0 ? [] : [wsfleet('volatile-cross', volatile.map((r) => r.wsUrl), true)]),
       ...(small === undefined ? [] : [wsfleet('small-cross', small.replicas.map((r) => r.wsUrl), true)]),
       ...(sio === undefined ? [] : [socketio('sio-same', sio, false), socketio('sio-cross', sio, true)]),
       ...(sios === undefined ? [] : [socketio('sios-cross', sios, true)]),
@@ -285,6 +294,7 @@ export async function latencyFigure(fleet: BenchFleet, redis: Redis | undefined,
     await sios?.stop();
     await cf?.stop();
     await small?.stop();
+    await Promise.all(volatile.map((r) => r.stop(5000)));
   }
   const data: LatencyData = { pairs: L.pairs, workers: W, runs: measured.runs, search: measured.search };
   const profileDetail = measured.profile === undefined ? [] : [`### Replica CPU profiles: latency\n\n#### ${measured.profile.what}\n\n${renderProfile(measured.profile.summary)}`];
@@ -398,10 +408,10 @@ function rowsFrom(m: Measured, p: BenchProfile, what: { fleet: boolean; peer: bo
       const small = rate <= 1000 && q === 'p50' ? 1.5 : undefined;
       ratioRow('6', `${q} ${at}: small footprint (2 replicas + 1 NATS, R1) vs 2 Socket.IO + 1 Redis`, 'small-cross', 'sio-cross', rate, q, small === undefined ? 'informational' : `≤ ${small}×`, (r) => (small === undefined ? true : r <= small), 'Socket.IO');
     }
+    if (rate <= 5000) {
+      for (const q of ['p50', 'p99'] as const) ratioRow('6', `${q} ${at}: volatile across replicas vs Socket.IO+Redis adapter`, 'volatile-cross', 'sio-cross', rate, q, '< 1× (ahead)', (r) => r < 1, 'Socket.IO');
+    }
     if (rate <= 5000) ratioRow('6', `server CPU per delivered durable message ${at} (replicas + NATS vs Socket.IO + Redis)`, 'cross', 'sio-cross', rate, 'cpu', '≤ 2×', (r) => r <= 2, 'Socket.IO');
-  }
-  if (what.peer) {
-    rows.push({ figure: '6', metric: 'volatile class, cross-replica p50/p99 @1k and 5k/s vs Socket.IO+Redis adapter', fleet: 'not measured', baseline: '–', ratio: null, target: 'ahead', met: null, note: 'the server has no volatile delivery class yet (the delivery-class work is the server side of this issue)' });
   }
   const cross = m.search.find((s) => s.path === 'cross');
   if (cross !== undefined && what.fleet) {
