@@ -89,6 +89,9 @@ function parseLines(text: string): Map<string, string> {
   return values;
 }
 
+/** What every secret value is made of (the generators above produce nothing else). */
+const SECRET_VALUE = /^[A-Za-z0-9_-]+$/;
+
 export function parseSecretsFile(text: string, file: string): FleetSecrets {
   const values = parseLines(text);
   const get = (key: SecretKey): string => {
@@ -97,6 +100,8 @@ export function parseSecretsFile(text: string, file: string): FleetSecrets {
     if (v === undefined || v.length < minLength) {
       throw new Error(`${file}: ${fileKey} is missing or shorter than ${minLength} characters; delete the file to regenerate it (the deployment must then be re-applied)`);
     }
+    // Values go verbatim into config files, URLs and the replicas' JSON-bundled environment (SERVER_ENV_JSON).
+    if (!SECRET_VALUE.test(v)) throw new Error(`${file}: ${fileKey} may hold only letters, digits, "-" and "_"`);
     return v;
   };
   return Object.fromEntries(SECRET_KEYS.map((k) => [k, get(k)])) as unknown as FleetSecrets;

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # ws-fleet test command (`npm test`): setup, lint, typecheck, then the test tiers on Node's test runner.
-#   TEST_TIERS=unit,integration npm test     run only these tiers (default: unit,integration,e2e)
-#   TEST_TIERS=swarm npm test                the multi-node run: a 3-node Swarm of namespaced dockerds (tests/swarm,
-#                                            root). Not in the default tiers while its roll check fails 1 run in 3
-#                                            (docs/engines.md); the short chaos run is in the e2e tier
+#   TEST_TIERS=unit,integration npm test     run only these tiers (default: unit,integration,e2e,swarm)
+#   TEST_TIERS=swarm npm test                the multi-node run alone: a 3-node Swarm of namespaced dockerds
+#                                            (tests/swarm, root; docs/engines.md); the short chaos run is in e2e
 # A tier runs only when it has files (tests/<tier>/**/*.test.ts: the unit files mirror the source folders).
 # Fails fast with a non-zero exit.
 # Integration and e2e run one file at a time (--test-concurrency=1): real processes on a 2-core machine.
@@ -16,7 +15,7 @@ bash scripts/setup.sh
 # shellcheck source=lib/env.sh
 source scripts/lib/env.sh
 
-tiers="${TEST_TIERS:-unit,integration,e2e}"
+tiers="${TEST_TIERS:-unit,integration,e2e,swarm}"
 for t in ${tiers//,/ }; do
   case "$t" in
     unit | integration | e2e | swarm) ;;

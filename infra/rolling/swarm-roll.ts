@@ -98,9 +98,35 @@ export function rollSteps(before: readonly SwarmTask[], after: readonly SwarmTas
   return steps.sort((a, b) => a.newCreatedAt - b.newCreatedAt);
 }
 
+/** Swarm's account of the ws service's last update: state (`updating`, `completed`, `rollback_completed`…) and message; empty when it was never updated. */
+export async function wsUpdateStatus(settings: Settings): Promise<{ state: string; message: string }> {
+  const [line = ''] = await dockerLines(managerEndpoint(settings), ['service', 'inspect', '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}|{{.UpdateStatus.Message}}{{end}}', wsServiceName(settings.prefix)]);
+  const [state = '', message = ''] = line.split('|');
+  return { state, message };
+}
+
+/** Update states in which Swarm is still replacing tasks: a roll waits for them to end before it starts. */
+const UPDATE_IN_PROGRESS = new Set(['updating', 'rollback_started']);
+
+/** Waits (bounded) until no update of the ws service is in progress; a paused one is an error naming it. */
+async function waitForSteadyService(settings: Settings, log: (m: string) => void): Promise<void> {
+  const deadline = Date.now() + convergeTimeoutSeconds(settings.replicas, settings.drainWindowMs) * 1000;
+  let said = false;
+  for (;;) {
+    const status = await wsUpdateStatus(settings);
+    if (status.state.endsWith('paused')) throw new Error(`rolling: the ws service's last update is ${status.state} (${status.message}): resolve it first (docker service update --rollback, or a new deploy)`);
+    if (!UPDATE_IN_PROGRESS.has(status.state)) return;
+    if (!said) log(`rolling: waiting for the update in progress to end (${status.state}: ${status.message})`);
+    said = true;
+    if (Date.now() > deadline) throw new Error(`rolling: the ws service is still ${status.state} (${status.message})`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 /** Rolls the current server build over the swarm deployment; `apply` is the deploy command's one apply. */
 export async function swarmRoll(settings: Settings, secrets: FleetSecrets, statsPath: string, contextHash: string, apply: () => Promise<void>, log: (m: string) => void): Promise<SwarmRollReport> {
   const target = serverImageTag(settings.prefix, contextHash);
+  await waitForSteadyService(settings, log);
   const started = Date.now();
   const before = await wsServiceTasks(settings);
   const running = before.filter((t) => t.desired === 'running');
@@ -120,6 +146,8 @@ export async function swarmRoll(settings: Settings, secrets: FleetSecrets, stats
     await new Promise((r) => setTimeout(r, 500));
     after = await wsServiceTasks(settings);
   }
+  const outcome = await wsUpdateStatus(settings);
+  if (outcome.state.startsWith('rollback')) throw new Error(`rolling: Swarm rolled the update back (${outcome.state}: ${outcome.message})`);
   // The balancer routes to every successor (its resolvers and checks), bounded.
   const auth = { user: secrets.lbStatsUser, password: secrets.lbStatsPassword };
   const addrs = await balancerAddresses(settings);

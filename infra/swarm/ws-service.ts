@@ -7,7 +7,8 @@
  *   one task at a time, waiting a delay that covers the drain, and roll back when a new task fails.
  * - The stop grace period is longer than the drain window: SIGTERM starts the drain (clients get 1012 and
  *   resume elsewhere), and Swarm only kills a task that outlives it.
- * - Scaling changes only the replica count: an in-place update that leaves running tasks alone; on
+ * - Scaling changes only the replica count: an in-place update that leaves running tasks alone (the
+ *   environment is one variable, SERVER_ENV_JSON, for that: see the env below); on
  *   scale-down Swarm picks the tasks it stops, and they drain like on an update.
  * - Endpoint mode dnsrr: `<prefix>-ws` and `tasks.<prefix>-ws` resolve to every task's address, which
  *   is how the balancer finds them; no virtual IP (no IPVS here, and IPVS drops idle sockets at 900 s).
@@ -20,6 +21,7 @@ import { REPLICA_HEALTH_PATH } from '../settings.js';
 import { httpHealthcheck } from '../constructs/healthcheck.js';
 import { PREFIX_LABEL } from '../names.js';
 import { pickReplicaEnv, terraformServerEnvironment, type ReplicaEnvSettings } from '../server-env.js';
+import { SERVER_ENV_JSON } from '../../server/src/config.js';
 import { wsServiceName, wsTaskName } from './names.js';
 import { labelList, swarmLimits } from './limits.js';
 
@@ -62,11 +64,15 @@ export class WsService extends Construct {
         containerSpec: {
           image: props.image,
           hostname: taskName,
-          env: terraformServerEnvironment({
-            serverId: taskName,
-            port: WS_PORT,
-            ...pickReplicaEnv(props),
-          }),
+          // One variable: the provider sends a map of several in a random order, which Swarm takes for a
+          // changed task spec and replaces every task on each update, a scale included (server/src/config.ts).
+          env: {
+            [SERVER_ENV_JSON]: JSON.stringify(terraformServerEnvironment({
+              serverId: taskName,
+              port: WS_PORT,
+              ...pickReplicaEnv(props),
+            })),
+          },
           user: '1000:1000',
           readOnly: true,
           mounts: [{ type: 'tmpfs', target: '/tmp', tmpfsOptions: { sizeBytes: 16 * 1024 * 1024 } }],

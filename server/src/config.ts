@@ -113,8 +113,36 @@ export type DeliveryClass = 'durable' | 'volatile';
 
 export class ConfigError extends Error {}
 
+/**
+ * SERVER_ENV_JSON: the other variables as one JSON object of strings. The Swarm service sets only this
+ * one (infra/swarm/ws-service.ts): its Terraform provider sends an environment of several variables in
+ * a random order, which Swarm takes for a changed task and replaces every task on each update (a scale
+ * included). A variable also set on its own wins over the object's.
+ */
+export const SERVER_ENV_JSON = 'SERVER_ENV_JSON';
+
+function withBundledVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const text = env[SERVER_ENV_JSON];
+  if (text === undefined) return env;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new ConfigError(`invalid configuration:\n  ${SERVER_ENV_JSON}: must be a JSON object of variable name → string (got ${JSON.stringify(text.slice(0, 80))}…)`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`invalid configuration:\n  ${SERVER_ENV_JSON}: must be a JSON object of variable name → string`);
+  const bundled: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value !== 'string') throw new ConfigError(`invalid configuration:\n  ${SERVER_ENV_JSON}: ${name} must be a string (got ${typeof value})`);
+    bundled[name] = value;
+  }
+  const { [SERVER_ENV_JSON]: _bundle, ...own } = env;
+  return { ...bundled, ...own };
+}
+
 /** Parses the environment; throws ConfigError with one line per bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv): Config {
+export function loadConfig(input: NodeJS.ProcessEnv): Config {
+  const env = withBundledVariables(input);
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {

@@ -83,6 +83,18 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 15 * 60_000 }, () 
     return out;
   }
 
+  /** Running ws tasks: slot → task id. */
+  async function runningTaskIds(): Promise<Map<number, string>> {
+    const ids = (await swarm.docker(1, ['service', 'ps', '-q', '--no-trunc', '--filter', 'desired-state=running', `${PREFIX}-ws`])).split('\n').filter((l) => l !== '');
+    const out = new Map<number, string>();
+    if (ids.length === 0) return out;
+    for (const line of (await swarm.docker(1, ['inspect', '--format', '{{.Slot}} {{.ID}} {{.Status.State}}', ...ids])).split('\n')) {
+      const [slot, id, state] = line.trim().split(' ');
+      if (state === 'running') out.set(Number(slot), id ?? '');
+    }
+    return out;
+  }
+
   /** On a failed wait: what the swarm says about the services' tasks, for the log. */
   async function dumpTasks(): Promise<void> {
     for (const svc of ['ws', 'nats-1', 'nats-2', 'nats-3', 'lb']) {
@@ -291,16 +303,25 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 15 * 60_000 }, () 
     await Promise.all(clients.splice(0).map((c) => c.close()));
   });
 
-  it('scale 3 → 6 (one in-place update of the ws service) → 2 under traffic: 0 lost', async () => {
+  it('scale 3 → 6 (one in-place update of the ws service) → 2 under traffic, the running tasks left alone: 0 lost', async () => {
+    const before = await runningTaskIds();
+    assert.equal(before.size, 3);
+    let at6 = new Map<number, string>();
     await underTraffic('scale', async () => {
       // Terraform's own summary of the apply: the ws service updated in place, nothing else touched.
       const to6 = await cli(['scale', '6']);
       assert.match(to6, /Resources: 0 added, 1 changed, 0 destroyed/, 'scaling is one in-place update');
       assert.match(to6, /docker_service\.ws_service_\w+ will be updated in-place/);
       await settled(6, 'scaled to 6');
+      at6 = await runningTaskIds();
       await cli(['scale', '2']);
       await settled(2, 'scaled to 2');
     });
+    // Only the replica count changed: Swarm started 3 tasks and stopped 4, and replaced none (a task spec
+    // that differed, such as environment variables in another order, would have replaced every task).
+    for (const [slot, id] of before) assert.equal(at6.get(slot), id, `slot ${slot} kept its task through 3 → 6: ${JSON.stringify([...before])} → ${JSON.stringify([...at6])}`);
+    const at2 = await runningTaskIds();
+    for (const [slot, id] of at2) assert.equal(at6.get(slot), id, `slot ${slot} kept its task through 6 → 2: ${JSON.stringify([...at6])} → ${JSON.stringify([...at2])}`);
   });
 
   it('rolling deploy: a changed server build replaces the tasks one at a time under traffic, 0 lost', async () => {

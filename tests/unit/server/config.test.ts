@@ -32,6 +32,18 @@ describe('server configuration', () => {
     assert.throws(() => loadConfig({ ...base, DIRECT_DELIVERY: 'fast' }), /DIRECT_DELIVERY: .*"fast"/);
   });
 
+  it('SERVER_ENV_JSON carries the other variables as one JSON object; a variable set on its own wins; bad bundles are named', () => {
+    const bundle = JSON.stringify({ SERVER_ID: 'ws-7', NATS_URLS: 'nats://n1:4222', AUTH_SECRET: 'y'.repeat(32), DRAIN_WINDOW_MS: '1200' });
+    const c = loadConfig({ SERVER_ENV_JSON: bundle, DRAIN_WINDOW_MS: '900' });
+    assert.equal(c.serverId, 'ws-7');
+    assert.deepEqual(c.nats.servers, ['nats://n1:4222']);
+    assert.equal(c.timing.drainWindowMs, 900, 'the variable of its own wins');
+    assert.throws(() => loadConfig({ ...base, SERVER_ENV_JSON: '{nope' }), /SERVER_ENV_JSON: must be a JSON object/);
+    assert.throws(() => loadConfig({ ...base, SERVER_ENV_JSON: '[1]' }), /SERVER_ENV_JSON: must be a JSON object/);
+    assert.throws(() => loadConfig({ ...base, SERVER_ENV_JSON: '{"PORT":8080}' }), /SERVER_ENV_JSON: PORT must be a string \(got number\)/);
+    assert.throws(() => loadConfig({ SERVER_ENV_JSON: JSON.stringify({ SERVER_ID: 'ws.1', NATS_URLS: 'nats://n:1', AUTH_SECRET: 'z'.repeat(32) }) }), /SERVER_ID: .*"ws.1"/, 'a bad bundled value is named like any other');
+  });
+
   it('reports missing required variables as missing', () => {
     assert.throws(() => loadConfig({}), /SERVER_ID: .*missing[\s\S]*NATS_URLS: .*missing[\s\S]*AUTH_SECRET: .*missing/);
   });

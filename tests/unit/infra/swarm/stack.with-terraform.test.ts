@@ -77,6 +77,11 @@ function makeStack(env: NodeJS.ProcessEnv = {}): SwarmStack {
   });
 }
 
+/** The replicas' variables, bundled in SERVER_ENV_JSON (infra/swarm/ws-service.ts). */
+function bundledEnv(ws: { task_spec: { container_spec: { env?: Record<string, string> } } }): Record<string, string> {
+  return JSON.parse(ws.task_spec.container_spec.env?.['SERVER_ENV_JSON'] ?? '{}') as Record<string, string>;
+}
+
 function synth(env: NodeJS.ProcessEnv = {}): StackJson {
   return JSON.parse(Testing.synth(makeStack(env))) as StackJson;
 }
@@ -139,7 +144,7 @@ describe('swarm synth: what it creates', () => {
     assert.deepEqual(ws.mode, { replicated: { replicas: 7 } });
     assert.deepEqual(ws.task_spec.resources?.limits, { memory_bytes: 300 * 1024 * 1024, nano_cpus: 250_000_000 });
     assert.deepEqual([...services(json).keys()].filter((n) => n.includes('nats')), ['wsfleet-nats-1']);
-    assert.equal(ws.task_spec.container_spec.env?.['NATS_URLS'], 'nats://wsfleet-nats-1:4222');
+    assert.equal(bundledEnv(ws)['NATS_URLS'], 'nats://wsfleet-nats-1:4222');
     const conf = decode(Object.values(json.resource.docker_config).find((c) => c.name.startsWith('wsfleet-nats-1-conf-'))?.data ?? '');
     assert.doesNotMatch(conf, /cluster \{/, 'one node: no cluster block');
   });
@@ -147,7 +152,8 @@ describe('swarm synth: what it creates', () => {
   it('ws: SERVER_ID and hostname from the task slot, non-root, read-only root, tmpfs /tmp, secrets as variables', () => {
     const ws = service(synth(), 'wsfleet-ws');
     const c = ws.task_spec.container_spec;
-    const env = c.env ?? {};
+    assert.deepEqual(Object.keys(c.env ?? {}), ['SERVER_ENV_JSON'], 'one variable: a map of several reaches Swarm in a random order, and every update then replaces every task');
+    const env = bundledEnv(ws);
     assert.equal(env['SERVER_ID'], 'wsfleet-ws-{{.Task.Slot}}');
     assert.equal(c.hostname, 'wsfleet-ws-{{.Task.Slot}}');
     assert.equal(c.user, '1000:1000');
