@@ -19,6 +19,7 @@ import { BENCH_SECRET, startBenchFleet, startBundledReplica } from '../lib/fleet
 import { startCentrifugoPeer, type CentrifugoPeer } from '../lib/centrifugo.js';
 import { startSocketIoPeer, type SocketIoPeer } from '../lib/peer.js';
 import { CpuMeter, type CpuWindow } from '../../tests/support/processes.js';
+import { freePort } from '../../tests/support/ports.js';
 import type { BenchProfile } from '../lib/profile.js';
 import type { Redis } from '../lib/redis.js';
 import { ms, perSec, type FigureResult, type Row } from '../lib/report.js';
@@ -127,6 +128,8 @@ interface Measured {
   runs: PathRun[];
   search: SearchResult[];
   profile?: ProfiledWindow;
+  /** The volatile replicas over the last run of `volatile-cross` at the highest rate (where it saturates first). */
+  volatileProfile?: ProfiledWindow;
 }
 
 /**
@@ -134,11 +137,12 @@ interface Measured {
  * run measures the paths back to back; the last run of `cross` at the first rate is profiled on the
  * measured replicas. Then the rate search.
  */
-async function measurePaths(paths: PathSpec[], workers: Worker[], fleet: BenchFleet, p: BenchProfile, meter: CpuMeter, log: (s: string) => void): Promise<Measured> {
+async function measurePaths(paths: PathSpec[], workers: Worker[], fleet: BenchFleet, p: BenchProfile, meter: CpuMeter, log: (s: string) => void, volatile: BenchReplica[] = []): Promise<Measured> {
   const L = p.latency;
   const runs: PathRun[] = [];
   const search: SearchResult[] = [];
   let profile: ProfiledWindow | undefined;
+  let volatileProfile: ProfiledWindow | undefined;
   try {
     for (const ps of paths) await Promise.all(workers.map((w, i) => w.request('setup', { key: ps.path, spec: ps.specs[i] as LatencySetup }, 180_000)));
     const primeRate = Math.min(...L.rates);
@@ -147,9 +151,11 @@ async function measurePaths(paths: PathSpec[], workers: Worker[], fleet: BenchFl
       for (let run = 1; run <= L.runs; run++) {
         for (const ps of paths) {
           const profiling = p.cpuProfiles && ps.path === 'cross' && rate === L.rates[0] && run === L.runs ? await startWindowProfile(fleet.replicas, 'latency') : undefined;
+          const profilingVolatile = p.cpuProfiles && ps.path === 'volatile-cross' && rate === L.rates.at(-1) && run === L.runs ? await startWindowProfile(volatile, 'latency-volatile') : undefined;
           meter.start();
           const results = await runOnce(workers, ps.path, rate, L.warmupMs, L.durationMs, L.tailMs);
           const row = combine(ps.path, rate, run, results, meter.stop(), L.p99BoundMs);
+          if (profilingVolatile !== undefined) volatileProfile = await profilingVolatile.stop(`${LABELS['volatile-cross']} at ${perSec(rate)}, run ${run} of ${L.runs}: p50 ${ms(row.latencyMs.p50)}, p99 ${ms(row.latencyMs.p99)} while profiled`);
           if (profiling !== undefined) profile = await profiling.stop(`${LABELS.cross} at ${perSec(rate)}, run ${run} of ${L.runs}: p50 ${ms(row.latencyMs.p50)}, p99 ${ms(row.latencyMs.p99)} while profiled`);
           log(`  ${LABELS[ps.path]} @${perSec(rate)} #${run}: p50 ${ms(row.latencyMs.p50)} p99 ${ms(row.latencyMs.p99)}; achieved ${perSec(row.achievedRate)}${row.sustained ? '' : ' (not sustained)'}; received ${row.measuredReceived}/${row.measuredSent}${row.throttled > 0 ? `; ${row.throttled} sends skipped (backlog cap)` : ''}${Object.keys(row.errors).length > 0 ? `; errors ${JSON.stringify(row.errors)}` : ''}`);
           runs.push(row);
@@ -163,7 +169,7 @@ async function measurePaths(paths: PathSpec[], workers: Worker[], fleet: BenchFl
   } finally {
     await Promise.all(workers.map((w) => w.request('teardown', {}, 30_000)));
   }
-  return { runs, search, ...(profile === undefined ? {} : { profile }) };
+  return { runs, search, ...(profile === undefined ? {} : { profile }), ...(volatileProfile === undefined ? {} : { volatileProfile }) };
 }
 
 /**
@@ -258,7 +264,7 @@ export async function latencyFigure(fleet: BenchFleet, redis: Redis | undefined,
       // The volatile class (DIRECT_DELIVERY=volatile): two more replicas on the same NATS cluster, so the
       // path differs from `cross` only in the class (the cluster's CPU is counted in both groups).
       log('  volatile class: 2 replicas with DIRECT_DELIVERY=volatile on the same NATS cluster');
-      for (const id of ['v1', 'v2']) volatile.push(await startBundledReplica({ id, nats: fleet.nats, env: { DIRECT_DELIVERY: 'volatile' } }));
+      for (const id of ['v1', 'v2']) volatile.push(await startBundledReplica({ id, nats: fleet.nats, env: { DIRECT_DELIVERY: 'volatile' }, ...(p.cpuProfiles ? { inspectPort: await freePort() } : {}) }));
       groups['ws-fleet-volatile'] = () => [...volatile.map((x) => x.proc.pid), ...fleet.natsPids()];
     }
     const wsUrls = fleet.replicas.map((r) => r.wsUrl);
@@ -287,7 +293,7 @@ export async function latencyFigure(fleet: BenchFleet, redis: Redis | undefined,
             specs: workers.map((_, w): LatencySetup => ({ kind: 'centrifugo', pairs: pairsFor(perWorker, cf?.nodeUrls ?? [], true, w * perWorker), secret: BENCH_SECRET, userPrefix: `latcfw${w + 1}` })),
           }]),
     ];
-    measured = await measurePaths(paths, workers, fleet, p, meter, log);
+    measured = await measurePaths(paths, workers, fleet, p, meter, log, volatile);
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
     await sio?.stop();
@@ -297,7 +303,10 @@ export async function latencyFigure(fleet: BenchFleet, redis: Redis | undefined,
     await Promise.all(volatile.map((r) => r.stop(5000)));
   }
   const data: LatencyData = { pairs: L.pairs, workers: W, runs: measured.runs, search: measured.search };
-  const profileDetail = measured.profile === undefined ? [] : [`### Replica CPU profiles: latency\n\n#### ${measured.profile.what}\n\n${renderProfile(measured.profile.summary)}`];
+  const profileDetail = [
+    ...(measured.profile === undefined ? [] : [`### Replica CPU profiles: latency\n\n#### ${measured.profile.what}\n\n${renderProfile(measured.profile.summary)}`]),
+    ...(measured.volatileProfile === undefined ? [] : [`### Replica CPU profiles: latency, volatile class\n\n#### ${measured.volatileProfile.what}\n\n${renderProfile(measured.volatileProfile.summary)}`]),
+  ];
   return {
     rows: rowsFrom(measured, p, what),
     data: { ...data, ...(measured.profile === undefined ? {} : { profile: { what: measured.profile.what, summary: measured.profile.summary, files: measured.profile.files } }) },

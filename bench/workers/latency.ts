@@ -60,9 +60,10 @@ async function setupWsFleet(s: Extract<LatencySetup, { kind: 'wsfleet' }>): Prom
         if (f.type === 'message' && f.data !== undefined) onReceive(f.data);
       });
       tx.on('message', (raw: Buffer) => {
-        const f = JSON.parse(raw.toString('utf8')) as { type?: string; code?: string; delivered?: number };
+        const f = JSON.parse(raw.toString('utf8')) as { type?: string; code?: string; delivered?: number; forwarded?: number };
         if (f.type === 'error') onError(f.code ?? 'error');
-        else if (f.type === 'ack' && f.delivered === 0) onError('ack_delivered_0');
+        // A volatile ack counts this replica's sockets only; `forwarded` says it went to the recipient's replica.
+        else if (f.type === 'ack' && f.delivered === 0 && (f.forwarded ?? 0) === 0) onError('ack_delivered_0');
       });
       senders[i] = tx;
       receivers[i] = receiver;
