@@ -167,12 +167,10 @@ export class ClientSession {
       }
     }
     // Joining with `after` replays history: refused as a whole (not degraded to live-only) without the right.
-    if (frame.after !== undefined) {
-      const decision = deps.access.history(actor, room);
-      if (!decision.ok) {
-        this.forbidden(frame.id, 'history', decision.message);
-        return;
-      }
+    const history = deps.access.history(actor, room);
+    if (frame.after !== undefined && !history.ok) {
+      this.forbidden(frame.id, 'history', history.message);
+      return;
     }
     if (roomToken !== undefined) conn.roomActs.set(room.room, roomToken.act);
     const subject = subjects.roomLog(room.room);
@@ -183,9 +181,8 @@ export class ClientSession {
       // A live join's ack says where the cursor starts (`after`), to a member who may replay: a client
       // with no position in the room rejoins from there after a reconnect, so what was published
       // meanwhile is replayed, not lost.
-      const mayReplay = deps.access.history(actor, room).ok;
       const ack = (startsAfter?: number): void => {
-        const after = mayReplay && startsAfter !== undefined ? { after: startsAfter } : {};
+        const after = history.ok && startsAfter !== undefined ? { after: startsAfter } : {};
         deps.writer.send(conn, { type: 'ack', id: frame.id, room: room.room, ...after });
       };
       // Frames are handled concurrently: a `leave` may have come in during the subscription's flush.
