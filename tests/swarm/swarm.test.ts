@@ -71,29 +71,22 @@ describe('e2e: ws-fleet on a 3-node Docker Swarm', { timeout: 15 * 60_000 }, () 
     return c;
   }
 
-  /** Running ws tasks: slot → swarm node id. */
-  async function wsTasks(): Promise<Map<number, string>> {
-    const ids = (await swarm.docker(1, ['service', 'ps', '-q', '--filter', 'desired-state=running', `${PREFIX}-ws`])).split('\n').filter((l) => l !== '');
+  /** Running ws tasks: slot → the field `format` names (`{{.NodeID}}`, `{{.ID}}`). */
+  async function runningTasks(format: string): Promise<Map<number, string>> {
+    const ids = (await swarm.docker(1, ['service', 'ps', '-q', '--no-trunc', '--filter', 'desired-state=running', `${PREFIX}-ws`])).split('\n').filter((l) => l !== '');
     const out = new Map<number, string>();
     if (ids.length === 0) return out;
-    for (const line of (await swarm.docker(1, ['inspect', '--format', '{{.Slot}} {{.NodeID}} {{.Status.State}}', ...ids])).split('\n')) {
-      const [slot, node, state] = line.trim().split(' ');
-      if (state === 'running') out.set(Number(slot), node ?? '');
+    for (const line of (await swarm.docker(1, ['inspect', '--format', `{{.Slot}} ${format} {{.Status.State}}`, ...ids])).split('\n')) {
+      const [slot, value, state] = line.trim().split(' ');
+      if (state === 'running') out.set(Number(slot), value ?? '');
     }
     return out;
   }
 
+  /** Running ws tasks: slot → swarm node id. */
+  const wsTasks = (): Promise<Map<number, string>> => runningTasks('{{.NodeID}}');
   /** Running ws tasks: slot → task id. */
-  async function runningTaskIds(): Promise<Map<number, string>> {
-    const ids = (await swarm.docker(1, ['service', 'ps', '-q', '--no-trunc', '--filter', 'desired-state=running', `${PREFIX}-ws`])).split('\n').filter((l) => l !== '');
-    const out = new Map<number, string>();
-    if (ids.length === 0) return out;
-    for (const line of (await swarm.docker(1, ['inspect', '--format', '{{.Slot}} {{.ID}} {{.Status.State}}', ...ids])).split('\n')) {
-      const [slot, id, state] = line.trim().split(' ');
-      if (state === 'running') out.set(Number(slot), id ?? '');
-    }
-    return out;
-  }
+  const runningTaskIds = (): Promise<Map<number, string>> => runningTasks('{{.ID}}');
 
   /** On a failed wait: what the swarm says about the services' tasks, for the log. */
   async function dumpTasks(): Promise<void> {
