@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { namespaceNameProblem, namespacePolicySchema } from '../server/src/namespaces.js';
+import { HISTORY_DEFAULTS } from '../server/src/store-capacity.js';
 import { imageVersionsFile, prefixFromEnv, settingsFile } from './paths.js';
 import { maxConnectionsFor, memoryMbFor } from './capacity.js';
 import { DEFAULT_LB_MODE, LB_MODES } from '../loadbalancer/src/index.js';
@@ -43,7 +44,7 @@ export type Namespaces = z.infer<typeof namespacesSchema>;
  * `default` (rooms without a namespace) and every other namespace deny everything until configured.
  */
 export const DEFAULT_NAMESPACES: Namespaces = {
-  chat: { join: 'authenticated', history: 'members', publish: 'members', keepHistory: true, historyMaxAgeSec: 24 * 3600, historyMaxMsgs: 10_000 },
+  chat: { join: 'authenticated', history: 'members', publish: 'members', keepHistory: true, historyMaxAgeSec: HISTORY_DEFAULTS.maxAgeSec, historyMaxMsgs: 10_000 },
 };
 
 const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._/-]*:[A-Za-z0-9._-]+$/, 'must be an image reference name:tag');

@@ -67,6 +67,8 @@ export interface GroupContext {
   trends: Trends;
   /** Welcomes per replica id. */
   servers: Map<string, number>;
+  /** Sends not acknowledged, by reason: the error code of the refusal, `timeout`, `socket_closed`, or `not_delivered` (acked with nothing delivered or stored). */
+  undelivered: Map<string, number>;
   log: (text: string) => void;
 }
 
@@ -312,16 +314,20 @@ export class Group {
           rec.state = 'acked';
           c.counters.messages_acked += 1;
         } else {
-          rec.state = 'undelivered';
-          c.counters.messages_undelivered += 1;
+          this.undelivered(rec, 'not_delivered');
         }
       },
-      () => {
+      (err: unknown) => {
         if (rec.state !== 'pending') return;
-        rec.state = 'undelivered';
-        c.counters.messages_undelivered += 1;
+        this.undelivered(rec, reasonOf(err));
       },
     );
+  }
+
+  private undelivered(rec: MessageRecord, reason: string): void {
+    rec.state = 'undelivered';
+    this.ctx.counters.messages_undelivered += 1;
+    this.ctx.undelivered.set(reason, (this.ctx.undelivered.get(reason) ?? 0) + 1);
   }
 
   private onMessage(u: User, data: unknown, seq: number | undefined, room: string | undefined, replayed: boolean): void {
@@ -399,10 +405,7 @@ export class Group {
       }
     }
     for (const rec of this.msgs.values()) {
-      if (rec.state === 'pending') {
-        rec.state = 'undelivered';
-        c.counters.messages_undelivered += 1;
-      }
+      if (rec.state === 'pending') this.undelivered(rec, 'no_ack_by_end');
       if (rec.state !== 'acked') continue;
       const { expected, excused } = this.expected(rec);
       for (const m of expected) {
@@ -430,6 +433,12 @@ export class Group {
 function wasAway(m: User, from: number, to: number): boolean {
   for (const [gapFrom, gapTo] of m.gaps) if (gapFrom <= to && (gapTo === undefined || gapTo >= from)) return true;
   return false;
+}
+
+/** Why a send was not acknowledged, from its rejection: the server's error code, else the client library's. */
+function reasonOf(err: unknown): string {
+  if (err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'string' && /^[a-z_]{1,40}$/.test(err.code)) return err.code;
+  return 'other';
 }
 
 function describeError(err: unknown): string {

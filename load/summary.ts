@@ -117,6 +117,8 @@ export function renderText(o: {
   memory: MemoryCheck | undefined;
   problems: string[];
   servers: Record<string, number>;
+  /** Sends not acknowledged, by reason (group.ts). */
+  undelivered: Record<string, number>;
   host: string;
 }): string {
   const p = o.p;
@@ -134,6 +136,8 @@ export function renderText(o: {
     else v = `${m.values.count ?? 0}${name.startsWith('messages_') && m.values.rate !== undefined ? `  (${(m.values.rate).toFixed(1)}/s of traffic)` : ''}`;
     L.push(`    ${name.padEnd(32)} ${v.padEnd(60)} ${what}`);
   }
+  const reasons = Object.entries(o.undelivered).sort((a, b) => b[1] - a[1]);
+  if (reasons.length > 0) L.push(`    ${'not acknowledged, by reason'.padEnd(32)} ${reasons.map(([r, n]) => `${r}=${n}`).join(' ')}`);
   const servers = Object.entries(o.servers).sort();
   if (servers.length > 0) L.push(`    ${'welcomes by replica'.padEnd(32)} ${servers.map(([s, n]) => `${s}=${n}`).join(' ')}`);
   if (o.costs.length > 0) {

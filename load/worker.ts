@@ -37,6 +37,7 @@ async function runTask(task: WorkerTask): Promise<void> {
     counters: zeroCounters(),
     trends: newTrends(),
     servers: new Map(),
+    undelivered: new Map(),
     log: (text) => {
       logged += 1;
       if (logged <= 20) post({ type: 'log', text: `${text}${logged === 20 ? ' (further messages of this worker not logged)' : ''}` });
@@ -74,7 +75,7 @@ async function runTask(task: WorkerTask): Promise<void> {
   await Promise.all(groups.map((g) => g.settle()));
   clearInterval(flushTimer);
   flush();
-  post({ type: 'done', counters: totals.counters, trends: serializeTrends(totals.trends), servers: Object.fromEntries(ctx.servers) });
+  post({ type: 'done', counters: totals.counters, trends: serializeTrends(totals.trends), servers: Object.fromEntries(ctx.servers), undelivered: Object.fromEntries(ctx.undelivered) });
 }
 
 function sleepUntil(t: number): Promise<void> {

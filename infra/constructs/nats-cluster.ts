@@ -24,6 +24,7 @@ import { hashDirectory } from '../server-context.js';
 import { projectRoot } from '../paths.js';
 import { natsContainerName, natsVolumeName, PREFIX_LABEL } from '../names.js';
 import { hardening } from './hardening.js';
+import { NATS_JETSTREAM_LIMITS } from '../nats-store.js';
 
 export const NATS_CLIENT_PORT = 4222;
 export const NATS_CLUSTER_PORT = 6222;
@@ -105,8 +106,7 @@ export class NatsCluster extends Construct {
         ...(clustered ? { cluster: { routesEnv: ENV.routes, authEnv: { user: ENV.routeUser, password: ENV.routePassword } } } : {}),
         storeDir: `${DATA_DIR}/jetstream`,
         authEnv: { user: ENV.user, password: ENV.password },
-        jetstreamMaxMemoryBytes: 64 * 1024 * 1024,
-        jetstreamMaxFileBytes: 1024 * 1024 * 1024,
+        ...NATS_JETSTREAM_LIMITS,
       });
       const peers = names.filter((other) => other !== name).map((other) => `nats://${other}:${NATS_CLUSTER_PORT}`);
       const ports =

@@ -15,6 +15,7 @@ import { NATS_CLIENT_PORT, NATS_CLUSTER_PORT, NATS_MONITOR_PORT } from '../const
 import { natsVolumeName, PREFIX_LABEL } from '../names.js';
 import { contentNamedConfig, natsServiceName } from './names.js';
 import { labelList, swarmLimits } from './limits.js';
+import { NATS_JETSTREAM_LIMITS } from '../nats-store.js';
 
 const CONFIG_PATH = '/etc/nats/ws-fleet.conf';
 const DATA_DIR = '/data';
@@ -66,8 +67,7 @@ export class NatsServices extends Construct {
         ...(clustered ? { cluster: { routesEnv: ROUTE_ENV.routes, authEnv: { user: ROUTE_ENV.user, password: ROUTE_ENV.password } } } : {}),
         storeDir: `${DATA_DIR}/jetstream`,
         authEnv: { user: 'NATS_USER', password: 'NATS_PASSWORD' },
-        jetstreamMaxMemoryBytes: 64 * 1024 * 1024,
-        jetstreamMaxFileBytes: 1024 * 1024 * 1024,
+        ...NATS_JETSTREAM_LIMITS,
       });
       const config = new Config(this, `config-${n}`, {
         name: contentNamedConfig(`${name}-conf`, text),

@@ -42,6 +42,7 @@ export interface BucketWatchOptions {
 const KV_OPERATION_HEADER = 'KV-Operation';
 const DEFAULT_HEARTBEAT_MS = 2000;
 const DEFAULT_REOPEN_MS = 250;
+const DEFAULT_CATCH_UP_MS = 5_000;
 /** Heartbeats heard of neither an entry nor the server before the consume is replaced. */
 const SILENT_HEARTBEATS = 3;
 
@@ -59,9 +60,20 @@ export class BucketWatch {
     this.reopenMs = opts.reopenMs ?? DEFAULT_REOPEN_MS;
   }
 
-  /** Delivers every key's current entry, then every change, to `onEntry` until `stop`. */
-  start(onEntry: (entry: BucketEntry) => void): void {
-    void this.run(onEntry);
+  /**
+   * Delivers every key's current entry, then every change, to `onEntry` until `stop`. Settles once
+   * the entries the bucket held when the first consume opened have been delivered (or after
+   * `catchUpMs`, with a warning): a replica that says it is ready knows where the others' users are.
+   */
+  start(onEntry: (entry: BucketEntry) => void, catchUpMs = DEFAULT_CATCH_UP_MS): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.opts.log.warn({ bucket: this.opts.bucket, waitedMs: catchUpMs }, 'bucket watch has not delivered the bucket\'s current entries yet: going on');
+        resolve();
+      }, catchUpMs);
+      timer.unref();
+      void this.run(onEntry, () => { clearTimeout(timer); resolve(); });
+    });
   }
 
   /** Ends the watch and deletes its consumer (best effort: an unused one expires on the server by itself). */
@@ -102,9 +114,19 @@ export class BucketWatch {
     return { alive: () => { lastSign = Date.now(); }, done: () => { clearInterval(timer); } };
   }
 
-  private async run(onEntry: (entry: BucketEntry) => void): Promise<void> {
+  private async run(onEntry: (entry: BucketEntry) => void, caughtUp: () => void): Promise<void> {
     const { js, bucket, log } = this.opts;
     const prefix = `$KV.${bucket}.`;
+    // Entries still to come before the watch has caught up with the bucket as its first consume found it.
+    let backlog: number | undefined;
+    const delivered = (): void => {
+      if (backlog === undefined) return;
+      backlog -= 1;
+      if (backlog <= 0) {
+        backlog = undefined;
+        caughtUp();
+      }
+    };
     while (!this.isStopped()) {
       try {
         const start: Partial<OrderedConsumerOptions> = this.lastRevision === 0
@@ -112,6 +134,14 @@ export class BucketWatch {
           : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.lastRevision + 1 };
         const consumer = await js.consumers.get(`KV_${bucket}`, { filter_subjects: [`${prefix}>`], ...start });
         this.consumer = consumer;
+        if (this.lastRevision === 0 && backlog === undefined) {
+          // The consumer's pending count at its creation: the bucket's current entries.
+          backlog = (await consumer.info(true)).num_pending;
+          if (backlog === 0) {
+            backlog = undefined;
+            caughtUp();
+          }
+        }
         const messages = await consumer.consume({ expires: this.heartbeatMs * 2, idle_heartbeat: this.heartbeatMs });
         this.messages = messages;
         if (this.isStopped()) messages.stop();
@@ -121,6 +151,7 @@ export class BucketWatch {
             life.alive();
             this.lastRevision = m.seq;
             onEntry(toEntry(m, prefix));
+            delivered();
           }
         } finally {
           life.done();

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { isValidToken } from './subjects.js';
 import { parseNamespaces, type Namespaces } from './namespaces.js';
+import { HISTORY_DEFAULTS } from './store-capacity.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -50,10 +51,10 @@ const envSchema = z.object({
   REPLICA_DEAD_AFTER_MS: int(500, 120_000).default(6_000),
   REMOTE_TIMEOUT_MS: int(50, 60_000).default(2_000),
   DRAIN_WINDOW_MS: int(0, 600_000).default(5_000),
-  HISTORY_MAX_AGE_SEC: int(1, 30 * 24 * 3600).default(24 * 3600),
+  HISTORY_MAX_AGE_SEC: int(1, 30 * 24 * 3600).default(HISTORY_DEFAULTS.maxAgeSec),
   HISTORY_MAX_MSGS_PER_USER: int(1, 1_000_000).default(10_000),
-  // Per stream (WSF_INBOX, WSF_ROOMS), reserved on every JetStream node that holds a replica.
-  HISTORY_MAX_BYTES: int(1024 * 1024, 1024 ** 4).default(256 * 1024 * 1024),
+  // Per stream (WSF_INBOX, WSF_ROOMS), reserved on every JetStream node that holds a replica (store-capacity.ts).
+  HISTORY_MAX_BYTES: int(1024 * 1024, 1024 ** 4).default(HISTORY_DEFAULTS.maxBytes),
   JETSTREAM_REPLICAS: z.enum(['auto', '1', '3', '5']).default('auto'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Durability (issue 11): replay paging and the window in which a repeated message id is stored once.

@@ -11,6 +11,7 @@ import { JetStreamApiCodes, jetstreamManager, type StreamConfig, type StreamInfo
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { isApiError } from './nats-errors.js';
+import { BUCKET_MAX_BYTES } from './store-capacity.js';
 import { streamEpoch } from './stream-epoch.js';
 import { buckets, streams } from './subjects.js';
 
@@ -51,11 +52,10 @@ export function bucketLimits(config: Config): Record<'presence' | 'replicas' | '
   const replicas = jetStreamReplicas(config);
   const common = { history: 1, replicas, maxValueSize: 1024 };
   return {
-    // ~100 bytes per (user, replica): room for ~300k connected users.
-    presence: { ...common, max_bytes: 32 * 1024 * 1024, description: 'ws-fleet: user.server -> where user sockets are' },
-    replicas: { ...common, max_bytes: 1024 * 1024, ttl: 60_000, description: 'ws-fleet: replica heartbeats' },
-    // ~120 bytes per user; a cursor older than the history it points into is of no use.
-    cursors: { ...common, max_bytes: 64 * 1024 * 1024, ttl: config.history.maxAgeSec * 1000, description: 'ws-fleet: user -> last inbox seq delivered' },
+    presence: { ...common, max_bytes: BUCKET_MAX_BYTES.presence, description: 'ws-fleet: user.server -> where user sockets are' },
+    replicas: { ...common, max_bytes: BUCKET_MAX_BYTES.replicas, ttl: 60_000, description: 'ws-fleet: replica heartbeats' },
+    // A cursor older than the history it points into is of no use.
+    cursors: { ...common, max_bytes: BUCKET_MAX_BYTES.cursors, ttl: config.history.maxAgeSec * 1000, description: 'ws-fleet: user -> last inbox seq delivered' },
   };
 }
 

@@ -47,7 +47,8 @@ export class PresenceDirectory {
   async start(): Promise<void> {
     // A replica restarted under the same id may have left entries behind: they are not true any more.
     await this.purgeServer(this.deps.serverId);
-    this.deps.watch.start((e) => { this.onPresenceEntry(e); });
+    // Ready only once the routing view holds the users already connected elsewhere.
+    await this.deps.watch.start((e) => { this.onPresenceEntry(e); });
   }
 
   /** Live replicas other than this one that hold sockets of `userId`. */

@@ -21,6 +21,7 @@ void describe('e2e: the load runner against the e2e fleet', { timeout: 16 * 60_0
     const planned = (s.params.rate * s.params.durationMs) / 1000;
     assert.ok(value(s, 'messages_sent', 'count') >= 0.9 * planned, `sent ${value(s, 'messages_sent', 'count')} of ~${planned}`);
     assert.equal(value(s, 'messages_acked', 'count'), value(s, 'messages_sent', 'count'));
+    assert.deepEqual(s.undeliveredByReason, {}, 'no send went unacknowledged, for any reason');
     assert.equal(value(s, 'ws_connects', 'count'), s.params.users);
     assertReport(dir);
   });
@@ -34,6 +35,8 @@ void describe('e2e: the load runner against the e2e fleet', { timeout: 16 * 60_0
     assert.equal(s.ok, true, `crossed: ${s.failedThresholds.join('; ')}; ${s.problems.join('; ')}`);
     assert.deepEqual(s.events.map((e) => [e.label, e.ok]), [['scale to 2', true]]);
     assert.ok(value(s, 'ws_reconnects', 'count') > 0, 'the scale-down dropped no socket: did it happen under load?');
+    const byReason = Object.values(s.undeliveredByReason).reduce((a, b) => a + b, 0);
+    assert.equal(byReason, value(s, 'messages_undelivered', 'count'), `every unacknowledged send has its reason: ${JSON.stringify(s.undeliveredByReason)}`);
     assert.ok(s.thresholds.some((t) => t.label.startsWith('replica_memory_growth') && t.ok), 'memory checked');
     assertReport(dir);
   });

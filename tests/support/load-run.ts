@@ -22,6 +22,8 @@ export interface Summary {
   events: { label: string; ok: boolean }[];
   params: { users: number; rate: number; durationMs: number };
   metrics: Record<string, { values: Record<string, number> } | undefined>;
+  /** Sends not acknowledged, by reason (load/group.ts). */
+  undeliveredByReason: Record<string, number>;
 }
 
 /**

@@ -6,6 +6,7 @@ import { formatRoutesValue, renderNatsConfig } from '../../infra/render/nats-con
 import { findBinary } from './paths.js';
 import { freePort, waitFor } from './ports.js';
 import { startProcess, type ManagedProcess } from './processes.js';
+import { NATS_JETSTREAM_LIMITS } from '../../infra/nats-store.js';
 
 export interface NatsCluster {
   readonly urls: string[];
@@ -28,6 +29,8 @@ export interface NatsCluster {
 export interface NatsClusterOptions {
   nodes?: 1 | 3;
   name?: string;
+  /** Each node's JetStream file store (max_file_store); by default a deployment's, which holds the server's default history caps. */
+  jetstreamMaxFileBytes?: number;
 }
 
 async function portOpen(port: number): Promise<boolean> {
@@ -70,8 +73,8 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
       ...(nodes > 1 ? { cluster: { routesEnv: 'NATS_ROUTES', authEnv: { user: 'NATS_ROUTE_USER', password: 'NATS_ROUTE_PASSWORD' } } } : {}),
       storeDir: join(dir, `n${i + 1}`),
       authEnv: { user: 'NATS_USER', password: 'NATS_PASSWORD' },
-      jetstreamMaxMemoryBytes: 64 * 1024 * 1024,
-      jetstreamMaxFileBytes: 512 * 1024 * 1024,
+      ...NATS_JETSTREAM_LIMITS,
+      ...(opts.jetstreamMaxFileBytes === undefined ? {} : { jetstreamMaxFileBytes: opts.jetstreamMaxFileBytes }),
     });
     const file = join(dir, `n${i + 1}.conf`);
     writeFileSync(file, conf);

@@ -52,9 +52,9 @@ describe('bucket watch', { timeout: 120_000 }, () => {
     await kv.put('b.r2', 'x');
     const seen: BucketEntry[] = [];
     const watch = new BucketWatch({ js: jetstream(await client(cluster.urls)), bucket: BUCKET, log, heartbeatMs: 1000 });
-    watch.start((e) => { seen.push(e); });
+    await watch.start((e) => { seen.push(e); });
     try {
-      await waitFor('the current entries', () => seen.length >= 2, 10_000);
+      assert.equal(seen.length, 2, 'start settles once the current entries are delivered');
       await kv.delete('a.r1');
       await kv.purge('b.r2');
       await kv.put('c.r3', 'y');
@@ -74,10 +74,32 @@ describe('bucket watch', { timeout: 120_000 }, () => {
     }
   });
 
+  it('start settles after the current entries, however many; on an empty set at once', async () => {
+    const writer = await client(cluster.urls);
+    const kv = await new Kvm(writer).open(BUCKET);
+    const keys = Array.from({ length: 300 }, (_, i) => `many.k${i}`);
+    for (const k of keys) await kv.put(k, 'v');
+    const seen: BucketEntry[] = [];
+    const watch = new BucketWatch({ js: jetstream(await client(cluster.urls)), bucket: BUCKET, log, heartbeatMs: 1000 });
+    try {
+      await watch.start((e) => { if (e.key.startsWith('many.')) seen.push(e); });
+      assert.equal(seen.length, keys.length, 'every current entry delivered before start settled');
+    } finally {
+      watch.stop();
+      for (const k of keys) await kv.purge(k);
+    }
+    const empty = new BucketWatch({ js: jetstream(await client(cluster.urls)), bucket: `${BUCKET}_empty`, log, heartbeatMs: 1000 });
+    await new Kvm(writer).create(`${BUCKET}_empty`, { replicas: 1, history: 1 });
+    const started = Date.now();
+    await empty.start(() => undefined, 3000);
+    empty.stop();
+    assert.ok(Date.now() - started < 2000, `an empty bucket: settled after ${Date.now() - started} ms, not at the 3 s fallback`);
+  });
+
   it('goes on seeing changes within seconds when the NATS node holding its consumer is killed', async (t) => {
     const seen: BucketEntry[] = [];
     const watch = new BucketWatch({ js: jetstream(await client(cluster.urls)), bucket: BUCKET, log, heartbeatMs: 1000 });
-    watch.start((e) => { seen.push(e); });
+    void watch.start((e) => { seen.push(e); });
     let killed = -1;
     try {
       await putEventually(await client(cluster.urls), 'before.r1', '1');

@@ -88,4 +88,9 @@ describe('server configuration', () => {
     );
     assert.equal(c.limits.userRatePerSec, c.limits.ratePerSec, 'the per-user rate defaults to the per-connection one');
   });
+
+  it('keeps an hour of history in 1 GiB per stream by default', () => {
+    const c = loadConfig(base);
+    assert.deepEqual([c.history.maxAgeSec, c.history.maxBytes], [3600, 1024 ** 3]);
+  });
 });

@@ -14,7 +14,7 @@ const NAMESPACES = {
   few: { ...policy, historyMaxAgeSec: 86_400, historyMaxMsgs: 5 },
   big: { ...policy, historyMaxAgeSec: 7 * 86_400, historyMaxMsgs: 50_000, maxMembers: 2 },
 };
-const config = loadConfig({ SERVER_ID: 'ws-1', NATS_URLS: 'nats://n1:4222', AUTH_SECRET: 'x'.repeat(32), NAMESPACES: JSON.stringify(NAMESPACES) });
+const config = loadConfig({ SERVER_ID: 'ws-1', NATS_URLS: 'nats://n1:4222', AUTH_SECRET: 'x'.repeat(32), NAMESPACES: JSON.stringify(NAMESPACES), HISTORY_MAX_AGE_SEC: '86400' });
 
 function room(name: string): RoomName {
   const r = parseRoom(name);
