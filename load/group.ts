@@ -69,6 +69,8 @@ export interface GroupContext {
   servers: Map<string, number>;
   /** Sends not acknowledged, by reason: the error code of the refusal, `timeout`, `socket_closed`, or `not_delivered` (acked with nothing delivered or stored). */
   undelivered: Map<string, number>;
+  /** Closes the client did not ask for, after the welcome, by close code and reason ("1012 draining"). */
+  closes: Map<string, number>;
   log: (text: string) => void;
 }
 
@@ -142,7 +144,7 @@ export class Group {
     u.clientJoined = false;
     u.offs = [
       client.on('attempt', () => { if (u.client === client) c.counters.ws_connect_attempts += 1; }),
-      client.on('disconnect', (d) => { this.onDisconnect(u, client, d.welcomed); }),
+      client.on('disconnect', (d) => { this.onDisconnect(u, client, d.welcomed, `${d.code}${d.reason === '' ? '' : ` ${d.reason.slice(0, 60)}`}`); }),
       client.on('welcome', (w) => { this.onWelcome(u, client, w.server); }),
       client.on('resumed', (r) => {
         // Every subject replayed (r.pending 0): the time from the welcome is the replay time.
@@ -166,7 +168,7 @@ export class Group {
   }
 
   /** A socket of the current client is gone: before its welcome a connect failure, after it a close by the server or the network. */
-  private onDisconnect(u: User, client: FleetClient, welcomed: boolean): void {
+  private onDisconnect(u: User, client: FleetClient, welcomed: boolean, how: string): void {
     if (u.client !== client) return;
     const c = this.ctx.counters;
     if (!welcomed) {
@@ -174,6 +176,7 @@ export class Group {
     } else if (u.open) {
       u.open = false;
       c.ws_closes_unexpected += 1;
+      this.ctx.closes.set(how, (this.ctx.closes.get(how) ?? 0) + 1);
       u.downSince ??= Date.now();
       this.leftRoom(u);
     }

@@ -89,7 +89,7 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
   o.log(`${p.scenario}: ${p.users} users, ${p.rate} msg/s for ${p.durationMs / 1000} s against ${o.target.wsUrl} (${o.target.description}, ${replicasBefore} replicas), ${nWorkers} worker(s); results in ${path.relative(process.cwd(), o.resultsDir) || o.resultsDir}`);
 
   // ---- workers ----------------------------------------------------------------------------------
-  const totals = { counters: zeroCounters(), trends: newTrends(), servers: {} as Record<string, number>, undelivered: {} as Record<string, number> };
+  const totals = { counters: zeroCounters(), trends: newTrends(), servers: {} as Record<string, number>, undelivered: {} as Record<string, number>, closes: {} as Record<string, number> };
   const children: ChildProcess[] = [];
   const done: Promise<boolean>[] = [];
   for (let w = 0; w < nWorkers; w++) {
@@ -112,6 +112,7 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
             for (const n of TRENDS) totals.trends[n].merge(m.trends[n]);
             for (const [s, n] of Object.entries(m.servers)) totals.servers[s] = (totals.servers[s] ?? 0) + n;
             for (const [r, n] of Object.entries(m.undelivered)) totals.undelivered[r] = (totals.undelivered[r] ?? 0) + n;
+            for (const [r, n] of Object.entries(m.closes)) totals.closes[r] = (totals.closes[r] ?? 0) + n;
           }
         });
         child.on('exit', (code) => {
@@ -203,7 +204,7 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
   const costs = eventCosts(series, events);
   const host = `${os.cpus().length} cpu, load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
   const title = `ws-fleet load ${p.scenario}${o.label === '' ? '' : ` (${o.label})`}: run ${runId}, ${((Date.now() - schedule.t0) / 1000).toFixed(0)} s`;
-  const text = renderText({ title, p, target: `${o.target.wsUrl} (${o.target.description})`, workers: nWorkers, trafficStart: schedule.trafficStart, metrics, results, costs, memory, problems, servers: totals.servers, undelivered: totals.undelivered, host });
+  const text = renderText({ title, p, target: `${o.target.wsUrl} (${o.target.description})`, workers: nWorkers, trafficStart: schedule.trafficStart, metrics, results, costs, memory, problems, servers: totals.servers, undelivered: totals.undelivered, closes: totals.closes, host });
   const thresholdsOk = results.every((r) => r.ok);
   const write = (name: string, body: string): void => { fs.writeFileSync(path.join(o.resultsDir, name), body); };
   write('summary.txt', text);
@@ -211,7 +212,7 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
     scenario: p.scenario, runId, label: o.label, params: p, plan: o.plan, jitter: o.jitter ?? null, workers: nWorkers, target: o.target.wsUrl,
     schedule, maxDurationMs: maxDurationMs(p), host, thresholdsOk, ok: thresholdsOk && problems.length === 0,
     thresholds: results.map((r) => ({ label: r.label, metric: r.threshold.metric, stat: r.threshold.stat, op: r.threshold.op, value: r.threshold.value, actual: r.actual ?? null, ok: r.ok, why: r.threshold.why })),
-    failedThresholds: results.filter((r) => !r.ok).map((r) => r.label), problems, events: costs, memory: memory ?? null, servers: totals.servers, undeliveredByReason: totals.undelivered, metrics,
+    failedThresholds: results.filter((r) => !r.ok).map((r) => r.label), problems, events: costs, memory: memory ?? null, servers: totals.servers, undeliveredByReason: totals.undelivered, closesByCode: totals.closes, metrics,
   }, null, 2)}\n`);
   write('events.json', `${JSON.stringify(events, null, 2)}\n`);
   write('series.json', `${JSON.stringify({ trafficStart: schedule.trafficStart, seconds: series.list().map((s) => ({ s: s.s, open: s.open, counters: s.counters, e2eP99: s.trends.e2e_latency.quantile(0.99) ?? null, ackP99: s.trends.ack_latency.quantile(0.99) ?? null, replayP99: s.trends.replay_time.quantile(0.99) ?? null })), memory: series.memory })}\n`);

@@ -120,7 +120,7 @@ export interface SecondRecord {
 export type WorkerMessage =
   | { type: 'second'; record: SecondRecord }
   | { type: 'log'; text: string }
-  | { type: 'done'; counters: Counters; trends: Record<TrendName, SerializedHistogram>; servers: Record<string, number>; undelivered: Record<string, number> };
+  | { type: 'done'; counters: Counters; trends: Record<TrendName, SerializedHistogram>; servers: Record<string, number>; undelivered: Record<string, number>; closes: Record<string, number> };
 
 /** Runner → worker: the worker's part of the run. */
 export interface WorkerTask {

@@ -119,6 +119,8 @@ export function renderText(o: {
   servers: Record<string, number>;
   /** Sends not acknowledged, by reason (group.ts). */
   undelivered: Record<string, number>;
+  /** Closes the client did not ask for, by code and reason (group.ts). */
+  closes: Record<string, number>;
   host: string;
 }): string {
   const p = o.p;
@@ -138,6 +140,8 @@ export function renderText(o: {
   }
   const reasons = Object.entries(o.undelivered).sort((a, b) => b[1] - a[1]);
   if (reasons.length > 0) L.push(`    ${'not acknowledged, by reason'.padEnd(32)} ${reasons.map(([r, n]) => `${r}=${n}`).join(' ')}`);
+  const closes = Object.entries(o.closes).sort((a, b) => b[1] - a[1]);
+  if (closes.length > 0) L.push(`    ${'closes by code'.padEnd(32)} ${closes.map(([r, n]) => `${r}=${n}`).join(', ')}`);
   const servers = Object.entries(o.servers).sort();
   if (servers.length > 0) L.push(`    ${'welcomes by replica'.padEnd(32)} ${servers.map(([s, n]) => `${s}=${n}`).join(' ')}`);
   if (o.costs.length > 0) {

@@ -38,6 +38,7 @@ async function runTask(task: WorkerTask): Promise<void> {
     trends: newTrends(),
     servers: new Map(),
     undelivered: new Map(),
+    closes: new Map(),
     log: (text) => {
       logged += 1;
       if (logged <= 20) post({ type: 'log', text: `${text}${logged === 20 ? ' (further messages of this worker not logged)' : ''}` });
@@ -75,7 +76,7 @@ async function runTask(task: WorkerTask): Promise<void> {
   await Promise.all(groups.map((g) => g.settle()));
   clearInterval(flushTimer);
   flush();
-  post({ type: 'done', counters: totals.counters, trends: serializeTrends(totals.trends), servers: Object.fromEntries(ctx.servers), undelivered: Object.fromEntries(ctx.undelivered) });
+  post({ type: 'done', counters: totals.counters, trends: serializeTrends(totals.trends), servers: Object.fromEntries(ctx.servers), undelivered: Object.fromEntries(ctx.undelivered), closes: Object.fromEntries(ctx.closes) });
 }
 
 function sleepUntil(t: number): Promise<void> {

@@ -19,6 +19,7 @@ import { isNoResponders } from './nats-errors.js';
 import type { OrderedDelivery } from './ordered-delivery.js';
 import type { PresenceDirectory } from './presence.js';
 import type { ServerFrame } from './protocol.js';
+import { PublishBatch } from './publish-batch.js';
 import { subjects } from './subjects.js';
 
 type Direct = Extract<Envelope, { kind: 'direct' }>;
@@ -66,8 +67,12 @@ export interface DeliveryDeps {
 export class Delivery {
   private readonly roomSubs = new Map<string, Subscription>();
   private natsUp = true;
+  /** The publishes nobody answers, written once per event-loop turn. */
+  private readonly publishes: PublishBatch;
 
-  constructor(private readonly deps: DeliveryDeps) {}
+  constructor(private readonly deps: DeliveryDeps) {
+    this.publishes = new PublishBatch({ nc: deps.nc, log: deps.log, metrics: deps.metrics });
+  }
 
   start(): void {
     this.deps.nc.subscribe(subjects.server(this.deps.serverId), { callback: (err, msg) => {
@@ -135,7 +140,7 @@ export class Delivery {
     if (!this.natsUp) return { delivered, unreachable: remotes.length, published: false, forwarded: 0 };
     const payload = encode(message);
     for (const server of remotes) {
-      this.deps.nc.publish(subjects.server(server), payload);
+      this.publishes.publish(subjects.server(server), payload);
       this.deps.metrics.crossReplicaPublishes.inc({ kind: 'direct' });
     }
     return { delivered, unreachable: 0, published: true, forwarded: remotes.length };
@@ -153,7 +158,7 @@ export class Delivery {
     const sequenced: Room = stored === undefined ? message : { ...message, seq: stored.seq, prev: stored.prev };
     const delivered = this.writeToRoom(sequenced, 'local');
     if (!this.natsUp && stored === undefined) return { delivered, unreachable: 0, published: false };
-    this.deps.nc.publish(subjects.room(env.room), encode(sequenced));
+    this.publishes.publish(subjects.room(env.room), encode(sequenced));
     this.deps.metrics.crossReplicaPublishes.inc({ kind: 'room' });
     return { delivered, unreachable: 0, published: true, ...(stored === undefined ? {} : { stored }) };
   }
@@ -161,7 +166,7 @@ export class Delivery {
   broadcast(env: Broadcast): { delivered: number; published: boolean } {
     const delivered = this.writeToAll(env, 'local');
     if (!this.natsUp) return { delivered, published: false };
-    this.deps.nc.publish(subjects.broadcast, encode(env));
+    this.publishes.publish(subjects.broadcast, encode(env));
     this.deps.metrics.crossReplicaPublishes.inc({ kind: 'broadcast' });
     return { delivered, published: true };
   }

@@ -19,6 +19,11 @@ export class Metrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly publishBatchFailures = new Counter({
+    name: 'wsfleet_publish_failures_total',
+    help: 'Fire-and-forget NATS publishes that threw when their batch was flushed (the connection had closed): not retried',
+    registers: [this.registry],
+  });
   readonly crossReplicaReceived = new Counter({
     name: 'wsfleet_cross_replica_received_total',
     help: 'Messages received from NATS for local delivery, by kind',

@@ -37,6 +37,9 @@ void describe('e2e: the load runner against the e2e fleet', { timeout: 16 * 60_0
     assert.ok(value(s, 'ws_reconnects', 'count') > 0, 'the scale-down dropped no socket: did it happen under load?');
     const byReason = Object.values(s.undeliveredByReason).reduce((a, b) => a + b, 0);
     assert.equal(byReason, value(s, 'messages_undelivered', 'count'), `every unacknowledged send has its reason: ${JSON.stringify(s.undeliveredByReason)}`);
+    const closes = Object.entries(s.closesByCode);
+    assert.equal(closes.reduce((a, [, n]) => a + n, 0), value(s, 'ws_closes_unexpected', 'count'), `every close has its code: ${JSON.stringify(s.closesByCode)}`);
+    assert.ok(closes.some(([how]) => how.startsWith('1012')), `the scale-down's drain closes with 1012: ${JSON.stringify(s.closesByCode)}`);
     assert.ok(s.thresholds.some((t) => t.label.startsWith('replica_memory_growth') && t.ok), 'memory checked');
     assertReport(dir);
   });

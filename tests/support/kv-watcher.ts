@@ -27,7 +27,7 @@ const nc = await connect({
 });
 // The server's own watch (it outlives the loss of the NATS node holding its consumer; kv.watch() goes silent for a minute).
 const watch = new BucketWatch({ js: jetstream(nc), bucket: env('BUCKET'), log: pino({ level: 'warn' }, pino.destination(2)) }); // stdout carries the entries
-watch.start((e) => {
+// Ready once the bucket's current entries are delivered.
+void watch.start((e) => {
   process.stdout.write(`${JSON.stringify({ op: e.operation, key: e.key, created: e.created.getTime(), seen: Date.now() })}\n`);
-});
-process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+}).then(() => { process.stdout.write(`${JSON.stringify({ ready: true })}\n`); });

@@ -24,6 +24,8 @@ export interface Summary {
   metrics: Record<string, { values: Record<string, number> } | undefined>;
   /** Sends not acknowledged, by reason (load/group.ts). */
   undeliveredByReason: Record<string, number>;
+  /** Closes the client did not ask for, by "code reason" (load/group.ts). */
+  closesByCode: Record<string, number>;
 }
 
 /**
