@@ -10,7 +10,10 @@ export interface TestClient {
   sendRaw(data: string | Buffer, binary?: boolean): void;
   /** Resolves with the first frame (already received or coming) that matches; throws after timeoutMs. */
   next(match: (f: Frame) => boolean, timeoutMs?: number, what?: string): Promise<Frame>;
-  /** Sends a frame with a fresh id and waits for the ack or error carrying that id. */
+  /**
+   * Sends a frame with its own id (a retry) or a fresh one, and waits for the ack or error carrying
+   * that id that arrives after this send.
+   */
   request(frame: Record<string, unknown>, timeoutMs?: number): Promise<Frame>;
   readonly closed: Promise<{ code: number; reason: string }>;
   close(): Promise<void>;
@@ -41,8 +44,9 @@ export async function connectClient(url: string, opts: { headers?: Record<string
       }
     }
   });
-  const next = (match: (f: Frame) => boolean, timeoutMs = 5000, what = 'frame'): Promise<Frame> => {
-    const seen = frames.find(match);
+  /** The first frame from index `from` on (0: any frame received so far) that matches. */
+  const next = (match: (f: Frame) => boolean, timeoutMs = 5000, what = 'frame', from = 0): Promise<Frame> => {
+    const seen = frames.slice(from).find(match);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const waiter = { match, resolve: (f: Frame) => { clearTimeout(timer); resolve(f); }, from: frames.length };
@@ -81,8 +85,10 @@ export async function connectClient(url: string, opts: { headers?: Record<string
       counter += 1;
       // The caller's id when it gives one (a retry of the same frame), else a fresh one.
       const id = typeof frame.id === 'string' ? frame.id : `req-${counter}`;
+      // Only answers that come after this send: a retry must not take the earlier attempt's answer.
+      const from = frames.length;
       ws.send(JSON.stringify({ ...frame, id }));
-      return next((f) => (f.type === 'ack' || f.type === 'error') && f.id === id, timeoutMs, `answer to ${String(frame.type)} ${id}`);
+      return next((f) => (f.type === 'ack' || f.type === 'error') && f.id === id, timeoutMs, `answer to ${String(frame.type)} ${id}`, from);
     },
     closed,
     close: async () => {
