@@ -12,6 +12,7 @@
 import { createLoadClient, type Ack, type FleetClient } from './client.js';
 import { connectAt, type Params } from './scenarios.js';
 import type { Counters, JitterProfile, Trends } from './stats.js';
+import { closeKind, tally } from './tallies.js';
 
 /** Without room seq: a member must have stayed joined from the send until this long after the ack. */
 const ROOM_DELIVERY_WINDOW_MS = 2000;
@@ -144,7 +145,7 @@ export class Group {
     u.clientJoined = false;
     u.offs = [
       client.on('attempt', () => { if (u.client === client) c.counters.ws_connect_attempts += 1; }),
-      client.on('disconnect', (d) => { this.onDisconnect(u, client, d.welcomed, `${d.code}${d.reason === '' ? '' : ` ${d.reason.slice(0, 60)}`}`); }),
+      client.on('disconnect', (d) => { this.onDisconnect(u, client, d.welcomed, closeKind(d.code, d.reason)); }),
       client.on('welcome', (w) => { this.onWelcome(u, client, w.server); }),
       client.on('resumed', (r) => {
         // Every subject replayed (r.pending 0): the time from the welcome is the replay time.
@@ -176,7 +177,7 @@ export class Group {
     } else if (u.open) {
       u.open = false;
       c.ws_closes_unexpected += 1;
-      this.ctx.closes.set(how, (this.ctx.closes.get(how) ?? 0) + 1);
+      tally(this.ctx.closes, how);
       u.downSince ??= Date.now();
       this.leftRoom(u);
     }
@@ -187,7 +188,7 @@ export class Group {
     const c = this.ctx;
     u.open = true;
     c.counters.ws_connects += 1;
-    if (server !== undefined) c.servers.set(server, (c.servers.get(server) ?? 0) + 1);
+    if (server !== undefined) tally(c.servers, server);
     if (u.downSince !== undefined) {
       c.counters.ws_reconnects += 1;
       c.trends.ws_reconnect_time.add(Date.now() - u.downSince);
@@ -330,7 +331,7 @@ export class Group {
   private undelivered(rec: MessageRecord, reason: string): void {
     rec.state = 'undelivered';
     this.ctx.counters.messages_undelivered += 1;
-    this.ctx.undelivered.set(reason, (this.ctx.undelivered.get(reason) ?? 0) + 1);
+    tally(this.ctx.undelivered, reason);
   }
 
   private onMessage(u: User, data: unknown, seq: number | undefined, room: string | undefined, replayed: boolean): void {

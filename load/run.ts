@@ -17,6 +17,7 @@ import { groupCount, makeSchedule, maxDurationMs, parseScalePlan, type Params } 
 import { Series } from './series.js';
 import { addCounters, Histogram, newTrends, TRENDS, zeroCounters, type JitterProfile, type WorkerMessage, type WorkerTask } from './stats.js';
 import { buildMetrics, checkThresholds, eventCosts, renderText, type MemoryCheck } from './summary.js';
+import { addTallies } from './tallies.js';
 import type { Target } from './target.js';
 
 export interface RunOptions {
@@ -110,9 +111,9 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
             finished = true;
             addCounters(totals.counters, m.counters);
             for (const n of TRENDS) totals.trends[n].merge(m.trends[n]);
-            for (const [s, n] of Object.entries(m.servers)) totals.servers[s] = (totals.servers[s] ?? 0) + n;
-            for (const [r, n] of Object.entries(m.undelivered)) totals.undelivered[r] = (totals.undelivered[r] ?? 0) + n;
-            for (const [r, n] of Object.entries(m.closes)) totals.closes[r] = (totals.closes[r] ?? 0) + n;
+            addTallies(totals.servers, m.servers);
+            addTallies(totals.undelivered, m.undelivered);
+            addTallies(totals.closes, m.closes);
           }
         });
         child.on('exit', (code) => {

@@ -518,7 +518,11 @@ export class FleetClient {
       } else if (quiet < this.idleTimeoutMs) {
         pinged = false;
       }
-      this.idleTimer = setTimeout(check, Math.max(50, Math.min(this.idleTimeoutMs, this.idleTimeoutMs * 2 - quiet)));
+      // Next look: when the ping falls due (quiet for idleTimeoutMs), or, once pinged, when the answer
+      // is overdue (quiet for twice that). Looking a whole idleTimeoutMs later instead let a quiet
+      // socket reach the drop with no ping sent when the timer fired late (a busy event loop).
+      const due = quiet < this.idleTimeoutMs ? this.idleTimeoutMs - quiet : this.idleTimeoutMs * 2 - quiet;
+      this.idleTimer = setTimeout(check, Math.max(1, due));
     };
     this.idleTimer = setTimeout(check, this.idleTimeoutMs);
   }

@@ -16,11 +16,13 @@ export interface ProcessFleet {
 export interface ProcessFleetOptions {
   /** NATS nodes (default 3); 1 is cheaper for tests that do not exercise the cluster. */
   natsNodes?: 1 | 3;
+  /** Extra environment for every NATS node (e.g. GOMAXPROCS). */
+  natsEnv?: Record<string, string>;
 }
 
 /** A 3-node (or 1-node) NATS cluster and `replicas` server processes, all on loopback. */
 export async function startProcessFleet(replicaCount: number, env: Record<string, string> = {}, opts: ProcessFleetOptions = {}): Promise<ProcessFleet> {
-  const nats = await startNatsCluster({ nodes: opts.natsNodes ?? 3 });
+  const nats = await startNatsCluster({ nodes: opts.natsNodes ?? 3, ...(opts.natsEnv === undefined ? {} : { env: opts.natsEnv }) });
   const replicas: Replica[] = [];
   const addReplica = async (id: string, extra: Record<string, string> = {}): Promise<Replica> => {
     const r = await startReplica({ id, natsUrls: nats.urls, natsUser: nats.user, natsPassword: nats.password, env: { ...env, ...extra } });

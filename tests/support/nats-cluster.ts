@@ -31,6 +31,8 @@ export interface NatsClusterOptions {
   name?: string;
   /** Each node's JetStream file store (max_file_store); by default a deployment's, which holds the server's default history caps. */
   jetstreamMaxFileBytes?: number;
+  /** Extra environment for every node (e.g. GOMAXPROCS). */
+  env?: Record<string, string>;
 }
 
 async function portOpen(port: number): Promise<boolean> {
@@ -81,6 +83,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
     confFiles.push(file);
   }
   const env = {
+    ...opts.env,
     NATS_USER: user,
     NATS_PASSWORD: password,
     NATS_ROUTE_USER: routeUser,

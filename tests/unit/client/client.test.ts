@@ -469,3 +469,36 @@ describe('client connection', () => {
     assert.equal(h.client.state, 'open');
   });
 });
+
+describe('client liveness', () => {
+  it('pings once nothing has come for idleTimeoutMs, stays open while pongs come, and drops the socket after another idleTimeoutMs of silence', async () => {
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    try {
+      // One millisecond at a time, so every timer runs at its own time (a timer set by a callback too).
+      const tick = (ms: number): void => { for (let i = 0; i < ms; i++) mock.timers.tick(1); };
+      const h = harness({ idleTimeoutMs: 1000 });
+      const disconnects: string[] = [];
+      h.client.on('disconnect', (d) => { disconnects.push(d.reason); });
+      const s = await connected(h);
+      tick(500);
+      s.frame(msg(1));
+      // Quiet since t=500: the ping falls due at t=1500, not a whole idleTimeoutMs after the first look.
+      tick(999);
+      assert.equal(s.ofType('ping').length, 0, 'no ping while traffic is recent');
+      tick(2);
+      assert.equal(s.ofType('ping').length, 1, 'a ping once quiet for idleTimeoutMs');
+      s.frame({ type: 'pong' });
+      tick(1010);
+      assert.equal(s.ofType('ping').length, 2, 'the next ping after the pong, once quiet again');
+      assert.equal(s.readyState, 1, 'answered pings keep the socket');
+      // No answer to the second ping: dropped when quiet for twice idleTimeoutMs since the pong (t=3501).
+      tick(3499 - 2511);
+      assert.equal(s.readyState, 1, 'not before twice idleTimeoutMs');
+      tick(10);
+      assert.notEqual(s.readyState, 1, 'dropped after twice idleTimeoutMs without anything received');
+      assert.match(disconnects[0] ?? '', /^nothing received for 20\d\d ms$/);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+});
