@@ -6,6 +6,7 @@
  * (/proc/<pid>/stat) is divided by the messages sent. Cases run interleaved, `runs` times, so a noisy
  * moment of the shared machine spreads over all of them; the median per case is reported.
  * Prints a table and writes results/cost-split.json. Bounded: every run ends after `seconds` + 10 s.
+ * With WSFLEET_CPU_PROFILE_DIR set, each replica writes a V8 CPU profile there (tests/support/replica.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ interface Case { name: string; env: Record<string, string>; natsEnv?: Record<str
 const CASES: Case[] = [
   { name: 'durable R3', env: {} },
   // The Go scheduler of each NATS node on one thread: three nodes share the 2 cores with everything else.
-  { name: 'durable R3, NATS GOMAXPROCS=1', env: {}, natsEnv: { GOMAXPROCS: '1' } },
+  { name: 'durable R3 NATS GOMAXPROCS=1', env: {}, natsEnv: { GOMAXPROCS: '1' } },
   { name: 'durable R1', env: { JETSTREAM_REPLICAS: '1' } },
   { name: 'volatile', env: { DIRECT_DELIVERY: 'volatile' } },
 ];

@@ -23,6 +23,7 @@ import { guardSubscriptions } from './nats-guard.js';
 import { UserRateLimits } from './rate-limit.js';
 import { CursorStore } from './cursor-store.js';
 import { History } from './history.js';
+import { ReplyInbox } from './reply-inbox.js';
 import { connectNats, openBuckets, openStreams } from './nats-setup.js';
 import { OrderedDelivery } from './ordered-delivery.js';
 import { PresenceDirectory } from './presence.js';
@@ -131,7 +132,8 @@ export class App {
     membership.onTick(() => { presence.retryFailed(); });
     membership.onReplicaDead((server) => presence.purgeServer(server));
     membership.onPurged(() => { presence.resync(local.users()); });
-    const history = await History.open(nc, this.config, log, metrics);
+    const inbox = ReplyInbox.started(nc);
+    const history = await History.open(nc, this.config, log, metrics, inbox);
     const ordered = new OrderedDelivery({
       history,
       writer,
@@ -141,7 +143,7 @@ export class App {
       highWaterBytes: Math.floor(this.config.limits.maxBufferedBytes / 2),
       maxBufferedBytes: this.config.limits.maxBufferedBytes,
     });
-    const delivery = new Delivery({ nc, history, ordered, local, presence, writer, serverId, remoteTimeoutMs: this.config.timing.remoteTimeoutMs, metrics, log });
+    const delivery = new Delivery({ nc, inbox, history, ordered, local, presence, writer, serverId, remoteTimeoutMs: this.config.timing.remoteTimeoutMs, metrics, log });
     await presence.start();
     await membership.start();
     delivery.start();

@@ -20,6 +20,7 @@ import type { OrderedDelivery } from './ordered-delivery.js';
 import type { PresenceDirectory } from './presence.js';
 import type { ServerFrame } from './protocol.js';
 import { PublishBatch } from './publish-batch.js';
+import type { ReplyInbox } from './reply-inbox.js';
 import { subjects } from './subjects.js';
 
 type Direct = Extract<Envelope, { kind: 'direct' }>;
@@ -48,6 +49,8 @@ export interface DeliveryResult {
 
 export interface DeliveryDeps {
   nc: NatsConnection;
+  /** Targeted deliveries to other replicas are requests over it. */
+  inbox: Pick<ReplyInbox, 'request'>;
   /** Stores before delivering; remembers seqs seen live (the next append's predecessor hint). */
   history: Pick<History, 'append' | 'observe'>;
   /** Sequenced messages reach each connection through its cursor. */
@@ -214,7 +217,7 @@ export class Delivery {
     for (let attempt = 1; attempt <= 2; attempt++) {
       this.deps.metrics.crossReplicaPublishes.inc({ kind: 'direct' });
       try {
-        const reply = await this.deps.nc.request(subjects.server(server), payload, { timeout: this.deps.remoteTimeoutMs });
+        const reply = await this.deps.inbox.request(subjects.server(server), payload, this.deps.remoteTimeoutMs);
         return decodeReply(reply.data)?.delivered ?? 0;
       } catch (err) {
         if (isNoResponders(err)) {

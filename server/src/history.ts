@@ -20,11 +20,13 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { TimeoutError, type NatsConnection } from '@nats-io/nats-core';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { HistoryLimits } from './history-limits.js';
+import { ReplyInbox } from './reply-inbox.js';
+import { appendToStream } from './stream-append.js';
 import { ServerErrorCodes, isApiError, isNoMessage, isTransient, wrongLastSequence } from './nats-errors.js';
 import { streams } from './subjects.js';
 import { within } from './within.js';
@@ -125,8 +127,8 @@ function streamOf(subject: string): string {
 }
 
 export interface HistoryDeps {
-  /** Appends (publish with the expected last subject sequence). */
-  js: JetStreamClient;
+  /** Appends (publish with the expected last subject sequence) go out over it and its answers come back on it. */
+  inbox: Pick<ReplyInbox, 'request'>;
   /** Direct gets: any replica of the stream answers. */
   jsm: JetStreamManager;
   /** For reads the stream leader must answer: short, since there is no answer at all while a leader is being elected. */
@@ -149,11 +151,12 @@ export class History {
   constructor(private readonly deps: HistoryDeps) {}
 
   /** Opens the clients on the streams (nats-setup.ts creates the streams beside the buckets). */
-  static async open(nc: NatsConnection, config: Config, log: Logger, metrics: Metrics): Promise<History> {
+  /** `inbox`: the replica's (shared with its deliveries); one of its own when not given. */
+  static async open(nc: NatsConnection, config: Config, log: Logger, metrics: Metrics, inbox: ReplyInbox = ReplyInbox.started(nc)): Promise<History> {
     const limits = new HistoryLimits(config);
     if (limits.capped.length > 0) log.warn({ capped: limits.capped }, 'namespaces ask for more history than the streams keep: the streams\' limits apply');
     return new History({
-      js: jetstream(nc, { timeout: 5_000 }),
+      inbox,
       jsm: await jetstreamManager(nc, { timeout: DIRECT_READ_TIMEOUT_MS }),
       leader: await jetstreamManager(nc, { timeout: LEADER_READ_TIMEOUT_MS }),
       log,
@@ -199,8 +202,8 @@ export class History {
         }
         const body = this.encoder.encode(JSON.stringify({ ...message, prev }));
         const started = performance.now();
-        // One attempt per call (retries: 1): a timed-out attempt is retried here, with the same msgID.
-        const ack = await this.deps.js.publish(subject, body, { msgID: msgId, expect: { lastSubjectSequence: prev }, retries: 1, timeout: left(), ...(limits.ttlSec === undefined ? {} : { ttl: `${limits.ttlSec}s` }) });
+        // A timed-out attempt is retried here, with the same msgID.
+        const ack = await appendToStream(this.deps.inbox, subject, body, { msgId, expectLastSubjectSequence: prev, timeoutMs: left(), ...(limits.ttlSec === undefined ? {} : { ttlSec: limits.ttlSec }) });
         this.deps.metrics.jetstreamPublishLatency.observe((performance.now() - started) / 1000);
         if (ack.duplicate) {
           this.deps.metrics.historyAppendRetries.inc({ reason: 'duplicate' });

@@ -7,8 +7,8 @@
  * every I/O callback of the turn), the publishes of all the frames read in one turn go out in one
  * write. Order is kept (one queue, published in order); the delay is the rest of the current turn.
  *
- * Only for publishes nobody answers (room fan-out, broadcasts, volatile direct messages): a request
- * awaits its reply and is sent at once.
+ * For publishes nobody answers (room fan-out, broadcasts, volatile direct messages); requests are
+ * batched the same way by reply-inbox.ts, which also takes their answers.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from './logger.js';

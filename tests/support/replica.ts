@@ -64,7 +64,10 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
     }),
     ...opts.env,
   };
-  const proc = startProcess(`replica-${opts.id}`, process.execPath, ['--import', 'tsx', join(repoRoot, 'server', 'src', 'main.ts')], env);
+  // WSFLEET_CPU_PROFILE_DIR: each replica writes a V8 CPU profile there when it exits (bench/lib/cpuprofile.ts reads them).
+  const profileDir = process.env.WSFLEET_CPU_PROFILE_DIR;
+  const profile = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+  const proc = startProcess(`replica-${opts.id}`, process.execPath, [...profile, '--import', 'tsx', join(repoRoot, 'server', 'src', 'main.ts')], env);
   const url = `http://127.0.0.1:${port}`;
   const metricsUrl = `http://127.0.0.1:${metricsPort}`;
   metricsUrls.set(url, metricsUrl);
