@@ -69,6 +69,7 @@ export class StreamFullError extends Error {
   }
 }
 
+/** Lost races an append retries at once; past this many it pauses at random before each retry (still bounded by the deadline). */
 const MAX_APPEND_ATTEMPTS = 8;
 /** How long an append keeps trying through a JetStream leader election (a NATS node lost): every step of every attempt is bounded by it. */
 const APPEND_DEADLINE_MS = 8_000;
@@ -232,10 +233,15 @@ export class History {
           const actual = conflict.tailNamed ? lastSequenceFromConflict(conflict.description) : undefined;
           if (actual !== undefined) this.remember(subject, actual);
           conflicts += 1;
-          if (conflicts < MAX_APPEND_ATTEMPTS) {
+          // Each lost race is another append stored, so the subject moves on: one busy subject (a
+          // room with publishers on many replicas) may cost an append many rounds, and it keeps
+          // trying until the deadline; past MAX_APPEND_ATTEMPTS rounds with a random pause, so the
+          // losers of one round do not meet again in the next.
+          if (conflicts < MAX_APPEND_ATTEMPTS || Date.now() < deadline) {
             this.deps.metrics.historyAppendRetries.inc({ reason: actual === undefined ? 'in_flight' : 'conflict' });
             // The other append is still being stored: give it a moment to land before reading the tail.
             if (actual === undefined) await new Promise((r) => setTimeout(r, Math.min(2 * conflicts, 20)));
+            else if (conflicts >= MAX_APPEND_ATTEMPTS) await new Promise((r) => setTimeout(r, Math.random() * 5));
             continue;
           }
         } else if (isTransient(err) && Date.now() + backoffMs < deadline) {
