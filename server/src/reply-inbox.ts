@@ -1,8 +1,8 @@
 /**
  * Requests over one reply subscription: each request publishes with the reply subject
  * `<inbox>.<token>`, one wildcard subscription takes every answer, and one timer sweeps the
- * deadlines. The requests of one event-loop turn are published together from a setImmediate, so
- * they share one write on the NATS socket (as publish-batch.ts does for publishes). nats.js's `request()` builds, per request, a request object, a deferred and a timer,
+ * deadlines. The requests of one event-loop turn are published together (turn-queue.ts), as
+ * publish-batch.ts does for publishes. nats.js's `request()` builds, per request, a request object, a deferred and a timer,
  * and on every answer that arrives cancels the request with a new `RequestError` (a stack trace
  * taken for a promise already settled): about 7 % of a sending replica's CPU at 1k direct
  * messages/s (docs/benchmarks.md, session 9). Used for the stream appends (history.ts) and the
@@ -16,6 +16,7 @@
  *    in flight at `stop()`, a ClosedConnectionError.
  */
 import { ClosedConnectionError, createInbox, NoRespondersError, RequestError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { TurnQueue } from './turn-queue.js';
 
 interface Pending {
   resolve: (m: Msg) => void;
@@ -31,7 +32,7 @@ const NO_RESPONDERS = 503;
 export interface ReplyInboxOptions {
   /** How often deadlines are checked (ms): a request fails at most this late. Default 25. */
   sweepMs?: number;
-  /** Publish the requests of one event-loop turn together from a setImmediate (as publish-batch.ts does). Default true. */
+  /** Publish the requests of one event-loop turn together (turn-queue.ts). Default true. */
   batch?: boolean;
 }
 
@@ -45,8 +46,7 @@ export class ReplyInbox {
   private sweeper: NodeJS.Timeout | undefined;
   private readonly sweepMs: number;
   private readonly batch: boolean;
-  private queue: Outgoing[] = [];
-  private flushScheduled = false;
+  private readonly queue = new TurnQueue<Outgoing>((batch) => { for (const out of batch) this.send(out); });
 
   constructor(private readonly nc: NatsConnection, opts: ReplyInboxOptions = {}) {
     this.prefix = createInbox();
@@ -88,17 +88,7 @@ export class ReplyInbox {
         return;
       }
       this.queue.push(out);
-      if (this.flushScheduled) return;
-      this.flushScheduled = true;
-      setImmediate(() => { this.flush(); });
     });
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    for (const out of batch) this.send(out);
   }
 
   /** Publishes one request; one that cannot be published (the connection closed) fails at once. */
