@@ -29,11 +29,13 @@ export WSFLEET_ROOT
 export WSFLEET_STATE="${WSFLEET_STATE:-$WSFLEET_ROOT/.ws-fleet}"
 export WSFLEET_BIN="$WSFLEET_STATE/bin"
 
+# First on PATH, moved there when it is already further down (npm prepends its own entries).
 _ws_fleet_path_prepend() {
-  case ":$PATH:" in
-    *":$1:"*) ;;
-    *) PATH="$1:$PATH" ;;
-  esac
+  local rest=":$PATH:"
+  while case "$rest" in *":$1:"*) true ;; *) false ;; esac; do rest="${rest/:$1:/:}"; done
+  rest="${rest#:}"
+  rest="${rest%:}"
+  PATH="$1${rest:+:$rest}"
 }
 _ws_fleet_path_append() {
   case ":$PATH:" in

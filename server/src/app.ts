@@ -24,6 +24,7 @@ import { UserRateLimits } from './rate-limit.js';
 import { CursorStore } from './cursor-store.js';
 import { History } from './history.js';
 import { ReplyInbox } from './reply-inbox.js';
+import { NatsLiveness } from './nats-liveness.js';
 import { connectNats, openBuckets, openStreams } from './nats-setup.js';
 import { OrderedDelivery } from './ordered-delivery.js';
 import { PresenceDirectory } from './presence.js';
@@ -132,8 +133,10 @@ export class App {
     membership.onTick(() => { presence.retryFailed(); });
     membership.onReplicaDead((server) => presence.purgeServer(server));
     membership.onPurged(() => { presence.resync(local.users()); });
-    const inbox = ReplyInbox.started(nc);
-    const history = await History.open(nc, this.config, log, metrics, inbox);
+    const liveness = new NatsLiveness({ nc, log, onProbe: (outcome) => { metrics.natsProbes.inc({ outcome }); } });
+    const suspect = (): void => { liveness.suspect(); };
+    const inbox = ReplyInbox.started(nc, { onSlow: suspect });
+    const history = await History.open(nc, this.config, log, metrics, inbox, suspect);
     const ordered = new OrderedDelivery({
       history,
       writer,

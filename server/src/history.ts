@@ -25,6 +25,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { HistoryLimits } from './history-limits.js';
+import { SUSPECT_AFTER_MS } from './nats-liveness.js';
 import { ReplyInbox } from './reply-inbox.js';
 import { appendToStream } from './stream-append.js';
 import { ServerErrorCodes, isApiError, isNoMessage, isTransient, wrongLastSequence } from './nats-errors.js';
@@ -138,6 +139,8 @@ export interface HistoryDeps {
   metrics: Metrics;
   /** Where a room's namespace keeps less than the stream (history-limits.ts). */
   limits: HistoryLimits;
+  /** Called when a read has waited longer than SUSPECT_AFTER_MS (nats-liveness.ts probes the node). */
+  suspect?: () => void;
 }
 
 export class History {
@@ -153,7 +156,7 @@ export class History {
 
   /** Opens the clients on the streams (nats-setup.ts creates the streams beside the buckets). */
   /** `inbox`: the replica's (shared with its deliveries); one of its own when not given. */
-  static async open(nc: NatsConnection, config: Config, log: Logger, metrics: Metrics, inbox: ReplyInbox = ReplyInbox.started(nc)): Promise<History> {
+  static async open(nc: NatsConnection, config: Config, log: Logger, metrics: Metrics, inbox: ReplyInbox = ReplyInbox.started(nc), suspect?: () => void): Promise<History> {
     const limits = new HistoryLimits(config);
     if (limits.capped.length > 0) log.warn({ capped: limits.capped }, 'namespaces ask for more history than the streams keep: the streams\' limits apply');
     return new History({
@@ -163,7 +166,20 @@ export class History {
       log,
       metrics,
       limits,
+      ...(suspect === undefined ? {} : { suspect }),
     });
+  }
+
+  /** `read`, with the NATS node probed (deps.suspect) should it take longer than SUSPECT_AFTER_MS. */
+  private async watched<T>(read: () => Promise<T>): Promise<T> {
+    const { suspect } = this.deps;
+    if (suspect === undefined) return read();
+    const timer = setTimeout(suspect, SUSPECT_AFTER_MS);
+    try {
+      return await read();
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -297,7 +313,7 @@ export class History {
    */
   async tailHint(subject: string): Promise<number> {
     this.deps.metrics.historyTailReads.inc();
-    const m = await this.deps.jsm.direct.getMessage(streamOf(subject), { last_by_subj: subject });
+    const m = await this.watched(() => this.deps.jsm.direct.getMessage(streamOf(subject), { last_by_subj: subject }));
     return m?.seq ?? 0;
   }
 
@@ -311,6 +327,7 @@ export class History {
     const batch = await this.deps.jsm.direct.getBatch(streamOf(subject), { seq: after + 1, next_by_subj: subject, batch: Math.max(1, Math.min(limit, READ_BATCH_MAX)) });
     const deadline = { hit: false };
     const timer = setTimeout(() => { deadline.hit = true; batch.stop(); }, DIRECT_READ_TIMEOUT_MS);
+    const suspectTimer = this.deps.suspect === undefined ? undefined : setTimeout(this.deps.suspect, SUSPECT_AFTER_MS);
     try {
       for await (const m of batch) {
         try {
@@ -324,6 +341,7 @@ export class History {
       if (!isNoMessage(err)) throw err;
     } finally {
       clearTimeout(timer);
+      clearTimeout(suspectTimer);
     }
     // Stopped by the deadline: what came may be a prefix of the batch, which is still in order and
     // without holes, but an empty answer would read as "nothing there": the caller tries again.

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { SUSPECT_AFTER_MS } from './nats-liveness.js';
 
 /** Every Prometheus metric the server exports, on its own registry (served at GET /metrics on METRICS_PORT). */
 export class Metrics {
@@ -38,6 +39,7 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly natsReconnects = new Counter({ name: 'wsfleet_nats_reconnects_total', help: 'Reconnections to NATS', registers: [this.registry] });
+  readonly natsProbes = new Counter({ name: 'wsfleet_nats_probes_total', help: `Pings sent to the NATS node because something waited on it past ${SUSPECT_AFTER_MS} ms, by outcome (answered, or silent: the replica moved to another node)`, labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly natsConnected = new Gauge({ name: 'wsfleet_nats_connected', help: '1 while connected to NATS', registers: [this.registry] });
   readonly errorsSent = new Counter({ name: 'wsfleet_client_errors_total', help: 'Error frames and error closes sent to clients, by code', labelNames: ['code'] as const, registers: [this.registry] });
   readonly slowConsumerCloses = new Counter({ name: 'wsfleet_slow_consumer_closes_total', help: 'Connections closed because their send buffer passed the cap', registers: [this.registry] });

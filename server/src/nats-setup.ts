@@ -5,7 +5,7 @@
  * the others find them.
  */
 import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnection, Server } from '@nats-io/nats-core';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import { JetStreamApiCodes, jetstreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import type { Config } from './config.js';
@@ -14,6 +14,24 @@ import { isApiError } from './nats-errors.js';
 import { BUCKET_MAX_BYTES } from './store-capacity.js';
 import { streamEpoch } from './stream-epoch.js';
 import { buckets, streams } from './subjects.js';
+
+/**
+ * How long a dial may take to get the node's INFO. nats.js waits 20 s by default: a node cut off
+ * by a partition, or frozen, can still complete the TCP handshake (the kernel does it) and then
+ * says nothing. A live node answers in milliseconds.
+ */
+export const DIAL_TIMEOUT_MS = 3_000;
+
+/**
+ * The node to dial next: the one dialled longest ago (never dialled counts as longest). nats.js on
+ * its own dials its pool's first entry, which after the first connect is the node just left, so a
+ * replica that left a silent node went straight back to it and waited out the dial timeout.
+ */
+export function leastRecentlyDialled(pool: ReadonlyArray<Server>): Server | null {
+  let best: Server | null = null;
+  for (const s of pool) if (best === null || s.lastConnect < best.lastConnect) best = s;
+  return best;
+}
 
 export async function connectNats(config: Config): Promise<NatsConnection> {
   return connect({
@@ -25,9 +43,12 @@ export async function connectNats(config: Config): Promise<NatsConnection> {
     reconnectTimeWait: 250,
     reconnectJitter: 250,
     waitOnFirstConnect: true,
+    timeout: DIAL_TIMEOUT_MS,
+    reconnectToServer: leastRecentlyDialled,
     // A NATS node cut off by a partition (no RST, packets dropped) is noticed by missing pongs only:
     // 1.5 s × 2 outstanding pings moves the replica to another node within ~3-4.5 s (it was 5 s × 2:
-    // 10-15 s of stalled publishes, the chaos run's partition cost, docs/chaos.md).
+    // 10-15 s of stalled publishes, the chaos run's partition cost, docs/chaos.md). Anything waiting
+    // on NATS makes nats-liveness.ts probe sooner.
     pingInterval: 1_500,
     maxPingOut: 2,
     // nats.js otherwise builds an Error (with a stack trace) in advance for every request and

@@ -13,9 +13,16 @@
  *    NoRespondersError;
  *  - no answer by the deadline: a TimeoutError;
  *  - the connection closed: whatever `publish` throws (ClosedConnectionError), or, for requests
- *    in flight at `stop()`, a ClosedConnectionError.
+ *    in flight at `stop()`, a ClosedConnectionError;
+ *  - the connection dropped under the request: a ConnectionError, at once. Its answer, if one
+ *    comes, goes to the node it was asked of, not to the one nats.js reconnects to, so waiting
+ *    for it would only spend the caller's deadline (the appends retry with the same Nats-Msg-Id).
+ *
+ * A request that has waited longer than SUSPECT_AFTER_MS calls `onSlow` (nats-liveness.ts probes
+ * the node), once per sweep.
  */
-import { ClosedConnectionError, createInbox, NoRespondersError, RequestError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { ClosedConnectionError, ConnectionError, createInbox, NoRespondersError, RequestError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { SUSPECT_AFTER_MS } from './nats-liveness.js';
 import { TurnQueue } from './turn-queue.js';
 
 interface Pending {
@@ -23,6 +30,8 @@ interface Pending {
   reject: (err: Error) => void;
   /** Date.now() after which the request fails with a TimeoutError. */
   deadline: number;
+  /** Date.now() when it was queued. */
+  since: number;
   subject: string;
 }
 
@@ -34,6 +43,8 @@ export interface ReplyInboxOptions {
   sweepMs?: number;
   /** Publish the requests of one event-loop turn together (turn-queue.ts). Default true. */
   batch?: boolean;
+  /** Called from a sweep that finds a request waiting longer than SUSPECT_AFTER_MS. */
+  onSlow?: () => void;
 }
 
 interface Outgoing { subject: string; payload: Uint8Array; reply: string; headers: MsgHdrs | undefined; token: string }
@@ -46,12 +57,14 @@ export class ReplyInbox {
   private sweeper: NodeJS.Timeout | undefined;
   private readonly sweepMs: number;
   private readonly batch: boolean;
+  private readonly onSlow: (() => void) | undefined;
   private readonly queue = new TurnQueue<Outgoing>((batch) => { for (const out of batch) this.send(out); });
 
   constructor(private readonly nc: NatsConnection, opts: ReplyInboxOptions = {}) {
     this.prefix = createInbox();
     this.sweepMs = opts.sweepMs ?? 25;
     this.batch = opts.batch ?? true;
+    this.onSlow = opts.onSlow;
   }
 
   /** A ReplyInbox taking answers already. */
@@ -68,6 +81,16 @@ export class ReplyInbox {
     } });
     this.sweeper = setInterval(() => { this.sweep(Date.now()); }, this.sweepMs);
     this.sweeper.unref();
+    void this.failOnDisconnect();
+  }
+
+  private async failOnDisconnect(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (this.sub === undefined) return;
+      if (s.type !== 'disconnect') continue;
+      for (const p of this.pending.values()) p.reject(new ConnectionError('disconnected from NATS under the request'));
+      this.pending.clear();
+    }
   }
 
   /** Requests in flight (for tests and metrics). */
@@ -81,7 +104,8 @@ export class ReplyInbox {
     this.nextToken += 1;
     const token = this.nextToken.toString(36);
     return new Promise<Msg>((resolve, reject) => {
-      this.pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs, subject });
+      const now = Date.now();
+      this.pending.set(token, { resolve, reject, deadline: now + timeoutMs, since: now, subject });
       const out = { subject, payload, reply: `${this.prefix}.${token}`, headers, token };
       if (!this.batch) {
         this.send(out);
@@ -126,12 +150,15 @@ export class ReplyInbox {
     p.resolve(msg);
   }
 
-  /** Fails the requests whose deadline has passed. */
+  /** Fails the requests whose deadline has passed; tells `onSlow` when one has waited too long. */
   private sweep(now: number): void {
+    let slow = false;
     for (const [token, p] of this.pending) {
+      if (now - p.since > SUSPECT_AFTER_MS) slow = true;
       if (p.deadline > now) continue;
       this.pending.delete(token);
       p.reject(new TimeoutError());
     }
+    if (slow) this.onSlow?.();
   }
 }
