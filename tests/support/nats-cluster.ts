@@ -43,8 +43,27 @@ async function portOpen(port: number): Promise<boolean> {
   });
 }
 
-/** Starts a real nats-server JetStream cluster on loopback ports, with client and route auth from env. */
+/** A node that exited while starting: most often a port picked by freePort() was taken meanwhile. */
+class NodeExitedError extends Error {}
+
+/**
+ * Starts a real nats-server JetStream cluster on loopback ports, with client and route auth from env.
+ * The ports are picked free beforehand, so one can be taken before its node binds it (the other nodes'
+ * own route dials take ephemeral ports too: seen in CI as `bind: address already in use`); a node that
+ * exits while starting makes the whole cluster start again on fresh ports, three attempts at most.
+ */
 export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<NatsCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsClusterOnce(opts);
+    } catch (err) {
+      if (!(err instanceof NodeExitedError) || attempt >= 3) throw err;
+      console.log(`nats cluster: ${err.message}; starting again on fresh ports (attempt ${attempt + 1})`);
+    }
+  }
+}
+
+async function startNatsClusterOnce(opts: NatsClusterOptions): Promise<NatsCluster> {
   const nodes = opts.nodes ?? 3;
   const name = opts.name ?? `t${process.pid}`;
   const bin = findBinary('nats-server', 'NATS_SERVER_BIN');
@@ -93,10 +112,23 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
   };
   const startNode = async (i: number): Promise<void> => {
     procs[i] = startProcess(`${name}-nats-${i + 1}`, bin, ['-c', confFiles[i] ?? ''], env);
+    const proc = procs[i];
     const mon = monitorPorts[i] ?? 0;
-    await waitFor(`nats node ${i + 1} monitor`, () => portOpen(mon), 15_000);
+    let up = false;
+    const exitedFirst = proc.exited.then((code) => {
+      if (!up) throw new NodeExitedError(`nats node ${i + 1} exited while starting (code ${String(code)}; log ${proc.name}.log)`);
+    });
+    exitedFirst.catch(() => undefined);
+    await Promise.race([waitFor(`nats node ${i + 1} monitor`, () => portOpen(mon), 15_000), exitedFirst.then(() => new Promise(() => undefined))]);
+    up = true;
   };
-  for (let i = 0; i < nodes; i++) await startNode(i);
+  try {
+    for (let i = 0; i < nodes; i++) await startNode(i);
+  } catch (err) {
+    await Promise.all(procs.map(async (p) => { await p?.stop(); }));
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   // JetStream is usable once the meta group has a leader: /healthz?js-enabled-only reports ok per node.
   await waitFor('JetStream cluster healthy', async () => {
     for (const mon of monitorPorts) {
