@@ -114,19 +114,20 @@ async function startNatsClusterOnce(opts: NatsClusterOptions): Promise<NatsClust
     procs[i] = startProcess(`${name}-nats-${i + 1}`, bin, ['-c', confFiles[i] ?? ''], env);
     const proc = procs[i];
     const mon = monitorPorts[i] ?? 0;
-    let up = false;
-    const exitedFirst = proc.exited.then((code) => {
-      if (!up) throw new NodeExitedError(`nats node ${i + 1} exited while starting (code ${String(code)}; log ${proc.name}.log)`);
+    const exitedWhileStarting = proc.exited.then((code): never => {
+      throw new NodeExitedError(`nats node ${i + 1} exited while starting (code ${String(code)}; log ${proc.name}.log)`);
     });
-    exitedFirst.catch(() => undefined);
-    await Promise.race([waitFor(`nats node ${i + 1} monitor`, () => portOpen(mon), 15_000), exitedFirst.then(() => new Promise(() => undefined))]);
-    up = true;
+    exitedWhileStarting.catch(() => undefined); // once the node is up, the race is over and a later exit is not this start's error
+    await Promise.race([waitFor(`nats node ${i + 1} monitor`, () => portOpen(mon), 15_000), exitedWhileStarting]);
+  };
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(procs.map(async (p) => { await p?.stop(); }));
+    rmSync(dir, { recursive: true, force: true });
   };
   try {
     for (let i = 0; i < nodes; i++) await startNode(i);
   } catch (err) {
-    await Promise.all(procs.map(async (p) => { await p?.stop(); }));
-    rmSync(dir, { recursive: true, force: true });
+    await stopAll();
     throw err;
   }
   // JetStream is usable once the meta group has a leader: /healthz?js-enabled-only reports ok per node.
@@ -150,9 +151,6 @@ async function startNatsClusterOnce(opts: NatsClusterOptions): Promise<NatsClust
     pauseNode: (i) => { procs[i]?.signal('SIGSTOP'); },
     resumeNode: (i) => { procs[i]?.signal('SIGCONT'); },
     startNode,
-    stop: async () => {
-      await Promise.all(procs.map(async (p) => { await p?.stop(); }));
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: stopAll,
   };
 }
