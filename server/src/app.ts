@@ -26,7 +26,7 @@ import { History } from './history.js';
 import { ReplyInbox } from './reply-inbox.js';
 import { NatsLiveness } from './nats-liveness.js';
 import { connectNats, openBuckets, openStreams } from './nats-setup.js';
-import { OrderedDelivery } from './ordered-delivery.js';
+import { OrderedDelivery, type ResumeTrigger } from './ordered-delivery.js';
 import { PresenceDirectory } from './presence.js';
 import { LoadMeter } from './replica-load.js';
 import { SocketWriter } from './socket-writer.js';
@@ -132,7 +132,6 @@ export class App {
     const presence = new PresenceDirectory({ presence: kv.presence, watch: presenceWatch, serverId, membership, log, metrics, holdsLocally: (user) => local.ofUser(user) !== undefined });
     membership.onTick(() => { presence.retryFailed(); });
     membership.onReplicaDead((server) => presence.purgeServer(server));
-    membership.onPurged(() => { presence.resync(local.users()); });
     const liveness = new NatsLiveness({ nc, log, onProbe: (outcome) => { metrics.natsProbes.inc({ outcome }); } });
     const suspect = (): void => { liveness.suspect(); };
     const inbox = ReplyInbox.started(nc, { onSlow: suspect });
@@ -147,6 +146,11 @@ export class App {
       maxBufferedBytes: this.config.limits.maxBufferedBytes,
     });
     const delivery = new Delivery({ nc, inbox, history, ordered, local, presence, writer, serverId, remoteTimeoutMs: this.config.timing.remoteTimeoutMs, metrics, log });
+    // Judged dead by another replica: senders skipped this one for its users meanwhile (their
+    // messages went to history only), so once the presence is back every cursor reads its tail.
+    membership.onPurged(() => {
+      void presence.resync(local.users()).then(() => { this.catchUpEveryCursor(ordered, 'purged'); });
+    });
     await presence.start();
     await membership.start();
     delivery.start();
@@ -171,14 +175,28 @@ export class App {
           this.metrics.natsConnected.set(1);
           this.metrics.natsReconnects.inc();
           this.log.info({ nats: nc.getServer() }, 'reconnected to NATS: rewriting presence');
-          presence.resync(this.local.users());
-          // Live messages sent while we were cut off are in the streams: fill each cursor's gap.
-          for (const conn of this.local.all()) {
-            for (const subject of conn.cursors.keys()) void ordered.catchUp(conn, subject, 'reconnect').catch(() => undefined);
-          }
+          // Live messages sent while we were cut off are in the streams: fill each cursor's gap now,
+          // and again once the presence is rewritten (a send that raced it, or raced our subscriptions
+          // reaching the rest of the cluster, went to history only).
+          this.catchUpEveryCursor(ordered, 'reconnect', false);
+          void presence.resync(this.local.users()).then(() => { this.catchUpEveryCursor(ordered, 'reconnect'); });
         }
       }
     })();
+  }
+
+  /**
+   * Every local cursor reads history past itself (ordered-delivery.ts `catchUp`), and, unless `late`
+   * is false, once more a moment later (`checkTailSoon`): for when live messages may have gone to
+   * history only.
+   */
+  private catchUpEveryCursor(ordered: OrderedDelivery, trigger: ResumeTrigger, late = true): void {
+    for (const conn of this.local.all()) {
+      for (const subject of conn.cursors.keys()) {
+        void ordered.catchUp(conn, subject, trigger).catch(() => undefined);
+        if (late) ordered.checkTailSoon(conn, subject);
+      }
+    }
   }
 
   /**

@@ -44,7 +44,7 @@ export class Metrics {
   readonly errorsSent = new Counter({ name: 'wsfleet_client_errors_total', help: 'Error frames and error closes sent to clients, by code', labelNames: ['code'] as const, registers: [this.registry] });
   readonly slowConsumerCloses = new Counter({ name: 'wsfleet_slow_consumer_closes_total', help: 'Connections closed because their send buffer passed the cap', registers: [this.registry] });
   readonly drains = new Counter({ name: 'wsfleet_drains_total', help: 'Graceful drains started', registers: [this.registry] });
-  readonly resumes = new Counter({ name: 'wsfleet_resumes_total', help: 'Replays started, by trigger (resume: asked by the client, cursor: from the stored cursor, gap: a hole in the live chain, reconnect: messages found past a cursor after NATS came back, tail: messages found past a cursor by the check a second after connect)', labelNames: ['trigger'] as const, registers: [this.registry] });
+  readonly resumes = new Counter({ name: 'wsfleet_resumes_total', help: 'Replays started, by trigger (resume: asked by the client, cursor: from the stored cursor, gap: a hole in the live chain, reconnect: messages found past a cursor after NATS came back, purged: the same after another replica judged this one dead, tail: messages found past a cursor by the check a second after connect)', labelNames: ['trigger'] as const, registers: [this.registry] });
   readonly replayedMessages = new Counter({ name: 'wsfleet_replayed_messages_total', help: 'Messages written from JetStream history rather than live', registers: [this.registry] });
   readonly jetstreamPublishLatency = new Histogram({
     name: 'wsfleet_jetstream_publish_latency_seconds',

@@ -38,7 +38,7 @@ export interface HistoryReader {
   isRetained(subject: string, seq: number): Promise<boolean>;
 }
 
-export type ResumeTrigger = 'resume' | 'cursor' | 'gap' | 'reconnect' | 'tail';
+export type ResumeTrigger = 'resume' | 'cursor' | 'gap' | 'reconnect' | 'purged' | 'tail';
 
 /** Sent after every replay the client asked for. */
 export interface ReplayedFrame {

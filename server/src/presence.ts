@@ -73,9 +73,12 @@ export class PresenceDirectory {
     void this.enqueue(userId, () => this.deps.presence.delete(presenceKey(userId, this.deps.serverId)));
   }
 
-  /** Writes every local user's entry again (after NATS came back: writes may have been lost). */
-  resync(localUsers: Iterable<string>): void {
-    for (const user of localUsers) void this.userOnline(user);
+  /**
+   * Writes every local user's entry again (after NATS came back: writes may have been lost; after
+   * another replica purged ours). Settles once every write is stored or has failed.
+   */
+  async resync(localUsers: Iterable<string>): Promise<void> {
+    await Promise.all([...localUsers].map((user) => this.userOnline(user)));
   }
 
   /** Settles once the user's queued writes have (a connection joining a user already here waits for the first's). */

@@ -1,10 +1,12 @@
 /**
  * Nothing lost when replicas come and go: history and resume, a drain spread over its window, a slow
- * consumer cut at its buffer cap, a NATS node or the sender's replica killed under traffic. Real 3-node
+ * consumer cut at its buffer cap, a replica judged dead while it lives, a NATS node or the sender's
+ * replica killed under traffic. Real 3-node
  * NATS JetStream cluster, real replicas; the receivers are the client library (tests/support/resuming-client.ts).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Kvm } from '@nats-io/kv';
 import { startProcessFleet, type ProcessFleet } from '../support/fleet-processes.js';
 import { readMetric } from '../support/metrics.js';
 import { waitFor } from '../support/ports.js';
@@ -228,6 +230,38 @@ describe('durability: history, resume, drain, slow consumers', { timeout: 300_00
     slow.ws.resume();
     const { code } = await slow.closed;
     assert.ok(code === 1013 || code === 1006, `slow client closed (${code})`);
+  });
+
+  it('a replica judged dead while it lives (paused past the dead-after) gets what was sent to its users meanwhile', async () => {
+    // The judge and the judged on a short dead-after; the suite's other replicas (6 s) never judge.
+    const quick = { ...FAST, HEARTBEAT_INTERVAL_MS: '200', REPLICA_DEAD_AFTER_MS: '1000' };
+    const judge = await fleet.addReplica('judge', quick);
+    const judged = await fleet.addReplica('judged', quick);
+    const rcv = await receiver('j_rcv', () => [judged.wsUrl]);
+    const sender = await client(judge, 'j_snd');
+    await new Promise((r) => setTimeout(r, 1500)); // the judge's heartbeats land for a dead-after
+    const send = async (n: number): Promise<Frame> => sender.request({ type: 'send', to: 'j_rcv', data: { n }, id: `judged-${n}` }, 10_000);
+    for (let n = 0; n < 3; n++) assert.equal((await send(n)).delivered, 1);
+    const presence = await new Kvm(fleet.observer).open('wsf_presence');
+    judged.signal('SIGSTOP');
+    try {
+      await waitFor('the judge purged the paused replica\'s presence', async () => {
+        const e = await presence.get('j_rcv.judged');
+        return e === null || e.operation !== 'PUT';
+      }, 10_000, 100);
+      for (let n = 3; n < 6; n++) {
+        const ack = await send(n);
+        assert.equal(ack.type, 'ack', JSON.stringify(ack));
+        assert.equal(ack.delivered, 0, 'the judge skips a replica it judged dead: stored only');
+      }
+    } finally {
+      judged.signal('SIGCONT');
+    }
+    await waitFor('all 6 at the receiver, which never reconnected', () => rcv.messages.length >= 6, 10_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}: got ${JSON.stringify(ns(rcv))}`);
+    });
+    assert.deepEqual(ns(rcv), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(rcv.servers, ['judged']);
   });
 
   it('one NATS node of three killed during traffic: acknowledged messages keep arriving, none lost', async (t) => {
