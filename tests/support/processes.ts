@@ -39,12 +39,20 @@ export function killStarted(): void {
 }
 process.once('exit', killStarted);
 
+/** The log files this process has started a child on (`startProcess`). */
+const startedLogs = new Set<string>();
+
 /** Starts a long-running process with its output in .ws-fleet/logs/<logDir>/<name>.log. */
 export function startProcess(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, opts: StartOptions = {}): ManagedProcess {
   const dir = logsDir(opts.logDir ?? 'tests');
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, `${name}.log`);
-  const log = createWriteStream(logFile, { flags: 'w' });
+  // A line per start, and a process started again under its name in this run (a NATS node or a
+  // replica after a kill) appends: the log of its earlier life is what explains a failure after a
+  // kill. A log left by an earlier run is overwritten (tests read some logs, haproxy's).
+  const log = createWriteStream(logFile, { flags: startedLogs.has(logFile) ? 'a' : 'w' });
+  startedLogs.add(logFile);
+  log.write(`=== ${new Date().toISOString()} start ${name}: ${cmd} ${args.join(' ')}\n`);
   const child = spawn(cmd, args, {
     env: { ...process.env, ...env },
     stdio: opts.ipc === true ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],

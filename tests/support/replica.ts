@@ -67,7 +67,9 @@ export async function startReplica(opts: ReplicaOptions): Promise<Replica> {
   // WSFLEET_CPU_PROFILE_DIR: each replica writes a V8 CPU profile there when it exits (bench/lib/cpuprofile.ts reads them).
   const profileDir = process.env.WSFLEET_CPU_PROFILE_DIR;
   const profile = profileDir === undefined || profileDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
-  const proc = startProcess(`replica-${opts.id}`, process.execPath, [...profile, '--import', 'tsx', join(repoRoot, 'server', 'src', 'main.ts')], env);
+  // The test process's pid in the name: the suites of one run reuse replica ids (r1, r2, …), and each
+  // test file runs in a process of its own, so a later suite does not overwrite an earlier one's log.
+  const proc = startProcess(`t${process.pid}-replica-${opts.id}`, process.execPath, [...profile, '--import', 'tsx', join(repoRoot, 'server', 'src', 'main.ts')], env);
   const url = `http://127.0.0.1:${port}`;
   const metricsUrl = `http://127.0.0.1:${metricsPort}`;
   metricsUrls.set(url, metricsUrl);
