@@ -3,7 +3,8 @@
  * (turn-queue.ts: why that saves a socket write per client frame). Order is kept.
  *
  * For publishes nobody answers (room fan-out, broadcasts, volatile direct messages); requests are
- * batched the same way by reply-inbox.ts, which also takes their answers.
+ * batched the same way by reply-inbox.ts, which also takes their answers; both share the turn, so
+ * one socket write carries them.
  */
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from './logger.js';

@@ -1,12 +1,12 @@
 /**
  * Requests over one reply subscription: each request publishes with the reply subject
  * `<inbox>.<token>`, one wildcard subscription takes every answer, and one timer sweeps the
- * deadlines. The requests of one event-loop turn are published together (turn-queue.ts), as
- * publish-batch.ts does for publishes. nats.js's `request()` builds, per request, a request object, a deferred and a timer,
- * and on every answer that arrives cancels the request with a new `RequestError` (a stack trace
- * taken for a promise already settled): about 7 % of a sending replica's CPU at 1k direct
- * messages/s (docs/benchmarks.md, session 9). Used for the stream appends (history.ts) and the
- * targeted deliveries to other replicas (delivery.ts).
+ * deadlines. The requests of one event-loop turn are published together, in the same socket write
+ * as publish-batch.ts's publishes of that turn (turn-queue.ts). nats.js's `request()` builds, per
+ * request, a request object, a deferred and a timer, and on every answer that arrives cancels the
+ * request with a new `RequestError` (a stack trace taken for a promise already settled): about 7 %
+ * of a sending replica's CPU at 1k direct messages/s (docs/benchmarks.md, session 9). Used for the
+ * stream appends (history.ts) and the targeted deliveries to other replicas (delivery.ts).
  *
  * Failures are nats.js's own classes, so nats-errors.ts reads them as it reads nats.js's:
  *  - nobody listens on the subject (NATS answers a status 503): a RequestError caused by a
@@ -41,8 +41,6 @@ const NO_RESPONDERS = 503;
 export interface ReplyInboxOptions {
   /** How often deadlines are checked (ms): a request fails at most this late. Default 25. */
   sweepMs?: number;
-  /** Publish the requests of one event-loop turn together (turn-queue.ts). Default true. */
-  batch?: boolean;
   /** Called from a sweep that finds a request waiting longer than SUSPECT_AFTER_MS. */
   onSlow?: () => void;
 }
@@ -56,14 +54,12 @@ export class ReplyInbox {
   private sub: Subscription | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private readonly sweepMs: number;
-  private readonly batch: boolean;
   private readonly onSlow: (() => void) | undefined;
   private readonly queue = new TurnQueue<Outgoing>((batch) => { for (const out of batch) this.send(out); });
 
   constructor(private readonly nc: NatsConnection, opts: ReplyInboxOptions = {}) {
     this.prefix = createInbox();
     this.sweepMs = opts.sweepMs ?? 25;
-    this.batch = opts.batch ?? true;
     this.onSlow = opts.onSlow;
   }
 
@@ -107,10 +103,6 @@ export class ReplyInbox {
       const now = Date.now();
       this.pending.set(token, { resolve, reject, deadline: now + timeoutMs, since: now, subject });
       const out = { subject, payload, reply: `${this.prefix}.${token}`, headers, token };
-      if (!this.batch) {
-        this.send(out);
-        return;
-      }
       this.queue.push(out);
     });
   }
