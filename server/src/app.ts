@@ -147,9 +147,10 @@ export class App {
     });
     const delivery = new Delivery({ nc, inbox, history, ordered, local, presence, writer, serverId, remoteTimeoutMs: this.config.timing.remoteTimeoutMs, metrics, log });
     // Judged dead by another replica: senders skipped this one for its users meanwhile (their
-    // messages went to history only), so once the presence is back every cursor reads its tail.
+    // messages went to history only), so once the presence is back every cursor reads its tail, and
+    // again a second later (a send that beat the senders' view of the rewritten presence).
     membership.onPurged(() => {
-      void presence.resync(local.users()).then(() => { this.catchUpEveryCursor(ordered, 'purged'); });
+      void presence.resync(local.users()).then(() => { this.catchUpEveryCursor(ordered, 'purged', true); });
     });
     await presence.start();
     await membership.start();
@@ -176,21 +177,22 @@ export class App {
           this.metrics.natsReconnects.inc();
           this.log.info({ nats: nc.getServer() }, 'reconnected to NATS: rewriting presence');
           // Live messages sent while we were cut off are in the streams: fill each cursor's gap now,
-          // and again once the presence is rewritten (a send that raced it, or raced our subscriptions
-          // reaching the rest of the cluster, went to history only).
+          // and again once the presence is rewritten (a send that raced our subscriptions reaching
+          // the rest of the cluster found no responders and went to history only; the subscriptions
+          // went out on this connection before the presence writes did).
           this.catchUpEveryCursor(ordered, 'reconnect', false);
-          void presence.resync(this.local.users()).then(() => { this.catchUpEveryCursor(ordered, 'reconnect'); });
+          void presence.resync(this.local.users()).then(() => { this.catchUpEveryCursor(ordered, 'reconnect', false); });
         }
       }
     })();
   }
 
   /**
-   * Every local cursor reads history past itself (ordered-delivery.ts `catchUp`), and, unless `late`
-   * is false, once more a moment later (`checkTailSoon`): for when live messages may have gone to
-   * history only.
+   * Every local cursor reads history past itself (ordered-delivery.ts `catchUp`: one read of the
+   * tail from the stream leader per cursor), and, with `late`, once more a moment later
+   * (`checkTailSoon`): for when live messages may have gone to history only.
    */
-  private catchUpEveryCursor(ordered: OrderedDelivery, trigger: ResumeTrigger, late = true): void {
+  private catchUpEveryCursor(ordered: OrderedDelivery, trigger: ResumeTrigger, late: boolean): void {
     for (const conn of this.local.all()) {
       for (const subject of conn.cursors.keys()) {
         void ordered.catchUp(conn, subject, trigger).catch(() => undefined);
