@@ -71,8 +71,9 @@ export async function startBundledReplica(opts: ReplicaOptions): Promise<BenchRe
       namespaces: TEST_NAMESPACES,
       metricsPort,
       logLevel: 'info',
-      // The bench cluster's JetStream is sized small (tests/support/nats-cluster.ts), as in the tests.
-      historyMaxBytes: 64 * 1024 * 1024,
+      // History at the deployment's default size (1 GiB a stream; the cluster's file store is sized
+      // for it: infra/nats-store.ts). The tests' 64 MiB filled up in the full profile: from the 5th
+      // 5k/s run on, every durable send was refused not_stored (session 12).
     }),
     ...(probePort === undefined ? {} : { BENCH_PROBE_PORT: String(probePort) }),
     ...opts.env,
