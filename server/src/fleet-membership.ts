@@ -8,8 +8,7 @@
  *
  * Silence is measured against the bucket's newest heartbeat, not against the local clock: while the
  * bucket has no leader (a NATS node died, an election is on) nobody's heartbeat lands, nobody falls
- * behind, and no live replica is judged dead; nor for REPLICA_DEAD_AFTER_MS after the judge's own
- * heartbeats land again, so that every replica has had its ticks to land one too. Should one be purged all the same, it finds out on
+ * behind, and no live replica is judged dead. Should one be purged all the same, it finds out on
  * its next heartbeat: the write is conditional on the revision of its previous one, the purge moved
  * the key on, the write fails, and `onPurged` listeners (the presence directory) write everything again.
  * Who is on which replica is the presence directory's business (presence.ts).
@@ -63,14 +62,6 @@ export class FleetMembership {
   private readonly purgedListeners: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private lastHeartbeatOk = 0;
-  /**
-   * Since when this replica's heartbeats have landed without a failure in between (undefined while
-   * they fail). Nobody is judged dead until it is REPLICA_DEAD_AFTER_MS old: after the bucket had no
-   * leader, every replica's next heartbeat lands on its own tick, up to an interval after ours (and
-   * later if its first write timed out), so the bucket's newest heartbeat says nothing yet about
-   * the others' silence.
-   */
-  private landingSince: number | undefined;
   /** The revision of this replica's last heartbeat: the next one is written only on top of it. */
   private revision: number | undefined;
   private stopped = false;
@@ -122,10 +113,6 @@ export class FleetMembership {
     // A replica whose heartbeat we have not read yet (it just started) is not dead: only a stale one is.
     if (seen === undefined) return true;
     const deadAfter = this.deps.timing.replicaDeadAfterMs;
-    // Not judged while our own heartbeats have not been landing for a whole dead-after: the bucket
-    // was failing, for the others as well as for us (a live replica skipped here, or purged, would
-    // miss the messages sent to it meanwhile).
-    if (this.landingSince === undefined || now - this.landingSince < deadAfter) return true;
     return now - seen.at < deadAfter || this.newestHeartbeat() - seen.at < deadAfter;
   }
 
@@ -182,10 +169,8 @@ export class FleetMembership {
         for (const listener of this.purgedListeners) listener();
       }
       this.lastHeartbeatOk = Date.now();
-      this.landingSince ??= this.lastHeartbeatOk;
       return true;
     } catch (err) {
-      this.landingSince = undefined;
       log.warn({ err }, 'heartbeat write failed');
       return false;
     }

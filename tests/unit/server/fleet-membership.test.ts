@@ -2,8 +2,7 @@
  * Fleet membership against an in-memory stand-in for the wsf_replicas bucket: a heartbeat carries
  * the replica's load, live() reads the others' from theirs, and a replica whose heartbeat went
  * stale is reported dead (so presence can purge it) and purged, while a fresh one never is; a
- * bucket where no heartbeat lands (no leader) judges nobody dead, nor right after it writes again
- * (every replica gets its ticks to land one); a replica purged while it lives
+ * bucket where no heartbeat lands (no leader) judges nobody dead; a replica purged while it lives
  * hears of it on its next heartbeat.
  */
 import assert from 'node:assert/strict';
@@ -128,38 +127,6 @@ describe('fleet membership', () => {
       assert.deepEqual(bucket.purged, []);
       assert.equal(m.isAlive('r2'), true, 'r2 is as fresh as the bucket\'s newest heartbeat');
       assert.equal(m.healthy, false, 'our own heartbeat did not land: not healthy');
-    } finally {
-      bucket.failWrites = false;
-      await m.stop();
-    }
-  });
-
-  it('when the bucket writes again, a replica whose heartbeat lands after ours is neither routed around nor purged', async () => {
-    const bucket = new FakeBucket();
-    await bucket.put('r2', JSON.stringify({ at: Date.now() }));
-    const m = new FleetMembership({ replicas: bucket as unknown as KV, serverId: 'r1', timing, log, load: idle });
-    const dead: string[] = [];
-    m.onReplicaDead((server) => { dead.push(server); return Promise.resolve(); });
-    await m.start();
-    try {
-      bucket.failWrites = true; // an election longer than the dead-after: nobody's heartbeat lands
-      await sleep(timing.replicaDeadAfterMs * 2);
-      bucket.failWrites = false; // ours lands on our next tick; r2's only later (its own tick, or its first write timed out)
-      const lateBy = timing.replicaDeadAfterMs * 0.6;
-      const until = Date.now() + lateBy;
-      let routedAround = false;
-      while (Date.now() < until) {
-        if (!m.isAlive('r2')) routedAround = true;
-        await sleep(5);
-      }
-      assert.equal(routedAround, false, 'r2 stayed routable while its first heartbeat after the outage was due');
-      assert.deepEqual(dead, [], 'and was not purged');
-      const keepAlive = setInterval(() => { void bucket.put('r2', JSON.stringify({ at: Date.now() })); }, 10);
-      await sleep(timing.replicaDeadAfterMs * 2);
-      clearInterval(keepAlive);
-      assert.deepEqual(dead, []);
-      assert.deepEqual(bucket.purged, []);
-      assert.equal(m.isAlive('r2'), true);
     } finally {
       bucket.failWrites = false;
       await m.stop();
