@@ -10,6 +10,7 @@ import { connectionsFigure } from './figures/connections.js';
 import { dockerScaleFigure } from './figures/docker-scale.js';
 import { drainFigure } from './figures/drain.js';
 import { fanoutFigure } from './figures/fanout.js';
+import { jitterFigure } from './figures/jitter.js';
 import { LABELS, latencyFigure, type LatencyData } from './figures/latency.js';
 import { renderLatencyChart, type ChartPoint } from './lib/chart.js';
 import { memoryFigure } from './figures/memory.js';
@@ -34,11 +35,14 @@ const log = (s: string): void => {
   process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${s}\n`);
 };
 
-process.on('SIGINT', () => {
-  log('interrupted: stopping what the bench started');
-  killStarted();
-  void runCleanups().finally(() => process.exit(130));
-});
+// SIGTERM too: a bench stopped with kill (not Ctrl-C) left its NATS nodes, peers and replicas running.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    log(`${signal}: stopping what the bench started`);
+    killStarted();
+    void runCleanups().finally(() => process.exit(130));
+  });
+}
 
 async function main(): Promise<void> {
   ensureDirs();
@@ -65,8 +69,8 @@ async function main(): Promise<void> {
     }
   };
 
-  // Fleet A: NATS x3 + 4 replicas for figures 1, 3, 4, 5b; Redis + Socket.IO for 6.
-  const needFleetA = ['1', '3', '4', '5b', '6', 'profiles'].some(wanted);
+  // Fleet A: NATS x3 + 4 replicas for figures 1, 3, 4, 5b, 7; Redis + Socket.IO for 6.
+  const needFleetA = ['1', '3', '4', '5b', '6', '7', 'profiles'].some(wanted);
   let fleet: BenchFleet | undefined;
   let redis: Redis | undefined;
   try {
@@ -81,6 +85,7 @@ async function main(): Promise<void> {
     if (fleet !== undefined && (wanted('3') || wanted('6'))) await attempt('latency', '3', () => latencyFigure(fleet as BenchFleet, redis, profile, log, { fleet: wanted('3'), peer: wanted('6') }));
     if (fleet !== undefined && (wanted('4') || wanted('6'))) await attempt('fanout', '4', () => fanoutFigure(fleet as BenchFleet, redis, profile, log, { fleet: wanted('4'), peer: wanted('6') }));
     if (fleet !== undefined && wanted('5b')) await attempt('drain', '5b', () => drainFigure(fleet as BenchFleet, profile, log));
+    if (fleet !== undefined && wanted('7')) await attempt('jitter', '7', () => jitterFigure(fleet as BenchFleet, profile, log));
     if (fleet !== undefined && profile.cpuProfiles && (only === undefined || only.has('profiles'))) await attempt('profiles', 'profiles', () => profilesFigure(fleet as BenchFleet, profile, log));
   } finally {
     await redis?.stop();

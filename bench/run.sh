@@ -3,7 +3,7 @@
 # npm run bench:quick      a seconds-long version of the same scripts (CI keeps them working)
 # npm run bench:cost-split where a cross-replica direct message's server CPU goes, per class (bench/cost-split.ts)
 # npm run bench:append-chain   one busy subject: the conditional append against the stream's RePublish (bench/append-chain.ts)
-# Extra arguments go to bench/main.ts: --only=1,2,3,4,5a,5b,6,profiles   --set=latency.durationMs=3000
+# Extra arguments go to bench/main.ts: --only=1,2,3,4,5a,5b,6,7,profiles   --set=latency.durationMs=3000
 # Everything it starts listens on 127.0.0.1 (figure 5a: a Docker fleet under the prefix wsfbench) and
 # is stopped at the end; every load loop is bounded in count and time.
 set -euo pipefail

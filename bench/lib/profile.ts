@@ -11,6 +11,8 @@ export interface BenchProfile {
   search: { maxRate: number; steps: number; durationMs: number };
   fanout: { members: number; publishers: number; window: number; durationMs: number; workers: number };
   drain: { clients: number; marked: number; windowsMs: number[] };
+  /** Figure 7: the load runner's soak with the jitter profile, through a local HAProxy in front of the bench fleet. */
+  jitter: { users: number; rate: number; durationMs: number };
   socketio: { processes: number };
   centrifugo: { nodes: number };
   /** The small footprint: this many replicas on a 1-node NATS (history R1), against the Socket.IO peer's 2 processes + 1 Redis. */
@@ -29,6 +31,8 @@ export const PROFILES: Record<BenchProfile['name'], BenchProfile> = {
     search: { maxRate: 20_000, steps: 7, durationMs: 3000 },
     fanout: { members: 1000, publishers: 16, window: 64, durationMs: 8000, workers: 2 },
     drain: { clients: 5000, marked: 1000, windowsMs: [5000, 2000] },
+    // 1000 sockets each dropped every ~15 s: ~67 reconnects and resumes a second on top of the traffic.
+    jitter: { users: 1000, rate: 200, durationMs: 60_000 },
     socketio: { processes: 2 },
     centrifugo: { nodes: 2 },
     small: { replicas: 2 },
@@ -43,6 +47,8 @@ export const PROFILES: Record<BenchProfile['name'], BenchProfile> = {
     search: { maxRate: 2000, steps: 2, durationMs: 800 },
     fanout: { members: 100, publishers: 4, window: 32, durationMs: 1000, workers: 1 },
     drain: { clients: 100, marked: 20, windowsMs: [1000] },
+    // Long enough for each socket's first drop (every ~15 s, none in the run's last seconds).
+    jitter: { users: 40, rate: 20, durationMs: 40_000 },
     socketio: { processes: 2 },
     centrifugo: { nodes: 2 },
     small: { replicas: 2 },
