@@ -20,6 +20,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { startNatsCluster } from '../tests/support/nats-cluster.js';
+import { positiveArg } from './lib/args.js';
 import { ensureDirs, resultsDir } from './lib/paths.js';
 
 type Mode = string;
@@ -27,12 +28,6 @@ interface Run { mode: Mode; messages: number; seconds: number; perSecond: number
 
 const RUN_LIMIT_MS = 60_000;
 
-function arg(name: string, fallback: number): number {
-  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  const v = a === undefined ? fallback : Number(a.slice(name.length + 3));
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name}: must be a positive integer (got ${a ?? ''})`);
-  return v;
-}
 
 const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? NaN;
 
@@ -98,9 +93,9 @@ async function republish(nc: NatsConnection, subject: string, messages: number, 
 }
 
 async function main(): Promise<void> {
-  const messages = arg('messages', 2000);
-  const window = arg('window', 64);
-  const runs = arg('runs', 3);
+  const messages = positiveArg('messages', 2000, { integer: true });
+  const window = positiveArg('window', 64, { integer: true });
+  const runs = positiveArg('runs', 3, { integer: true });
   ensureDirs();
   const cluster = await startNatsCluster({ nodes: 3, name: 'append-chain' });
   const nc = await connect({ servers: cluster.urls, user: cluster.user, pass: cluster.password });

@@ -15,6 +15,7 @@ import WebSocket from 'ws';
 import { startProcessFleet } from '../tests/support/fleet-processes.js';
 import { cpuSeconds } from '../tests/support/processes.js';
 import { TEST_SECRET, signToken } from '../tests/support/tokens.js';
+import { positiveArg } from './lib/args.js';
 import { ensureDirs, resultsDir } from './lib/paths.js';
 
 /** `env`: the replicas' environment; `natsEnv`: the NATS nodes'. */
@@ -28,12 +29,6 @@ const CASES: Case[] = [
 ];
 const PAIRS = 100;
 
-function arg(name: string, fallback: number): number {
-  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  const v = a === undefined ? fallback : Number(a.slice(name.length + 3));
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name}: must be a positive number (got ${a ?? ''})`);
-  return v;
-}
 
 function open(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -125,9 +120,9 @@ const median = (xs: number[]): number => {
 };
 
 async function main(): Promise<void> {
-  const rate = arg('rate', 1000);
-  const seconds = arg('seconds', 10);
-  const runs = arg('runs', 3);
+  const rate = positiveArg('rate', 1000);
+  const seconds = positiveArg('seconds', 10);
+  const runs = positiveArg('runs', 3);
   const only = process.argv.find((x) => x.startsWith('--cases='))?.slice('--cases='.length).split(',').map((x) => x.trim());
   const cases = only === undefined ? CASES : CASES.filter((c) => only.includes(c.name));
   if (cases.length === 0) throw new Error(`--cases: none of ${JSON.stringify(only)} is a case (cases: ${CASES.map((c) => c.name).join('; ')})`);
