@@ -22,14 +22,13 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { startNatsCluster } from '../tests/support/nats-cluster.js';
 import { positiveArg } from './lib/args.js';
 import { ensureDirs, resultsDir } from './lib/paths.js';
+import { median, quantile } from './lib/stats.js';
 
 type Mode = string;
 interface Run { mode: Mode; messages: number; seconds: number; perSecond: number; p50Ms: number; p99Ms: number; chainWhole: boolean }
 
 const RUN_LIMIT_MS = 60_000;
 
-
-const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? NaN;
 
 function summarize(mode: Mode, latencies: number[], startedAt: number, chainWhole: boolean): Run {
   const seconds = (performance.now() - startedAt) / 1000;
@@ -115,7 +114,6 @@ async function main(): Promise<void> {
     await nc.close();
     await cluster.stop();
   }
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
   const byMode = (m: Mode): Run[] => results.filter((x) => x.mode === m);
   const modes = ['conditional', 'republish, 1 in flight', `republish, ${window} in flight`];
   const table = modes.map((m) => ({

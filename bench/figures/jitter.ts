@@ -9,48 +9,14 @@
  * (≤ 1 s). Centrifugo under the same jitter is not measured: the bench speaks Centrifugo's protocol
  * without an SDK and has no client that reconnects and recovers (reported as a row, not measured).
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { BENCH_SECRET, startBalancers, type BenchFleet } from '../lib/fleet.js';
 import { repoRoot, resultsDir } from '../lib/paths.js';
 import type { BenchProfile } from '../lib/profile.js';
 import type { FigureResult, Row } from '../lib/report.js';
-
-interface LoadSummary {
-  thresholds: { label: string; ok: boolean; actual: number | null }[];
-  metrics: Record<string, { values: Record<string, number> } | undefined>;
-  problems: string[];
-}
-
-/** The runner's outcome: its exit code and the summary it wrote. */
-interface JitterRun { code: number | null; dir: string; summary: LoadSummary; tail: string }
-
-function runLoad(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<JitterRun> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'load/cli.ts', ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const keep = (b: Buffer): void => { out = (out + b.toString('utf8')).slice(-20_000); };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    const timer = setTimeout(() => { child.kill('SIGTERM'); }, timeoutMs);
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      const m = /load: results: (\S+)/.exec(out);
-      if (m?.[1] === undefined) {
-        reject(new Error(`the load runner named no results dir (exit ${String(code)}): ${out.slice(-2000)}`));
-        return;
-      }
-      const dir = resolve(repoRoot, m[1]);
-      try {
-        resolvePromise({ code, dir, summary: JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as LoadSummary, tail: out.slice(-3000) });
-      } catch (err) {
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
-  });
-}
+import { run } from '../../tests/support/fleet.js';
+import { readSummary, resultsDir as runResultsDir, value } from '../../tests/support/load-run.js';
 
 export async function jitterFigure(fleet: BenchFleet, profile: BenchProfile, log: (s: string) => void): Promise<FigureResult> {
   const p = profile.jitter;
@@ -71,19 +37,21 @@ export async function jitterFigure(fleet: BenchFleet, profile: BenchProfile, log
     };
     const args = ['soak', '--jitter', '--users', String(p.users), '--rate', String(p.rate), '--duration', `${p.durationMs / 1000}s`, '--ramp', '10s',
       '--no-memory-check', '--no-restore', '--label', 'bench-jitter', '--results-dir', join(resultsDir, 'jitter')];
-    const run = await runLoad(args, env, p.durationMs + 180_000);
-    const count = (metric: string): number => run.summary.metrics[metric]?.values.count ?? 0;
+    const r = await run(process.execPath, ['--import', 'tsx', 'load/cli.ts', ...args], env, p.durationMs + 180_000);
+    const dir = runResultsDir(r);
+    const summary = readSummary(dir);
+    const count = (metric: string): number => value(summary, metric, 'count');
     const acked = count('messages_acked');
     const lost = count('messages_lost');
     const duplicated = count('messages_duplicated');
     const drops = count('jitter_drops');
-    const replayP99 = run.summary.metrics.replay_time?.values['p(99)'];
-    const replays = run.summary.metrics.replay_time?.values.count ?? 0;
+    const replayP99 = summary.metrics.replay_time?.values['p(99)'];
+    const replays = count('replay_time');
     const deliveredPct = acked === 0 ? 0 : (100 * (acked - lost)) / acked;
-    log(`  jitter: ${acked} acked, ${lost} lost, ${duplicated} duplicated; ${drops} sockets dropped, ${replays} replays, replay p99 ${replayP99 === undefined ? 'n/a' : `${replayP99.toFixed(0)} ms`}; runner exit ${String(run.code)}`);
-    const where = `load runner summary ${run.dir.slice(repoRoot.length + 1)}/summary.txt`;
+    log(`  jitter: ${acked} acked, ${lost} lost, ${duplicated} duplicated; ${drops} sockets dropped, ${replays} replays, replay p99 ${replayP99 === undefined ? 'n/a' : `${replayP99.toFixed(0)} ms`}; runner exit ${String(r.code)}`);
+    const where = `load runner summary ${dir.slice(repoRoot.length + 1)}/summary.txt`;
     const measured = acked > 0 && drops > 0;
-    const why = measured ? where : `not measured: ${acked} acked, ${drops} sockets dropped (exit ${String(run.code)}); ${where}`;
+    const why = measured ? where : `not measured: ${acked} acked, ${drops} sockets dropped (exit ${String(r.code)}); ${where}`;
     const base = { figure: '7', baseline: `${p.users} clients through HAProxy, ${drops} jitter drops` };
     const rows: Row[] = [
       { ...base, metric: `durable under jitter: acknowledged messages received`, fleet: `${deliveredPct.toFixed(2)} % (${acked - lost} of ${acked})`, ratio: null, target: '100 %', met: measured ? lost === 0 : false, ...(lost === 0 && measured ? {} : { limit: why }) },
@@ -91,8 +59,8 @@ export async function jitterFigure(fleet: BenchFleet, profile: BenchProfile, log
       { ...base, metric: 'durable under jitter: replay p99 after a reconnect', fleet: replayP99 === undefined ? 'n/a' : `${replayP99.toFixed(0)} ms (${replays} replays)`, ratio: null, target: '≤ 1 s', met: replayP99 === undefined ? false : replayP99 <= 1000, ...(replayP99 !== undefined && replayP99 <= 1000 ? {} : { limit: why }) },
       { figure: '7', metric: 'delivered under jitter with a replica killed: ws-fleet vs Centrifugo with history', fleet: 'not measured', baseline: 'Centrifugo', ratio: null, target: 'ahead', met: null, limit: 'the bench has no Centrifugo client that reconnects and recovers (it speaks the JSON protocol without an SDK), and this figure kills no replica' },
     ];
-    const detail = `### Delivery under jitter (figure 7)\n\nThe load runner's own summary (${where}):\n\n\`\`\`\n${readFileSync(join(run.dir, 'summary.txt'), 'utf8').trim()}\n\`\`\``;
-    return { rows, data: { params: p, code: run.code, dir: run.dir, acked, lost, duplicated, drops, replays, replayP99: replayP99 ?? null, thresholds: run.summary.thresholds, problems: run.summary.problems }, detail };
+    const detail = `### Delivery under jitter (figure 7)\n\nThe load runner's own summary (${where}):\n\n\`\`\`\n${readFileSync(join(dir, 'summary.txt'), 'utf8').trim()}\n\`\`\``;
+    return { rows, data: { params: p, code: r.code, dir: dir, acked, lost, duplicated, drops, replays, replayP99: replayP99 ?? null, thresholds: summary.thresholds, problems: summary.problems }, detail };
   } finally {
     await lb.stop();
   }
