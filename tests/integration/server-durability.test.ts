@@ -1,8 +1,8 @@
 /**
  * Nothing lost when replicas come and go: history and resume, a drain spread over its window, a slow
  * consumer cut at its buffer cap, a replica judged dead while it lives, a NATS node or the sender's
- * replica killed under traffic. Real 3-node
- * NATS JetStream cluster, real replicas; the receivers are the client library (tests/support/resuming-client.ts).
+ * replica killed under traffic. Real 3-node NATS JetStream cluster, real replicas; the receivers are
+ * the client library (tests/support/resuming-client.ts).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -59,12 +59,10 @@ describe('reply inbox (real nats-server)', () => {
   });
 
   it('the requests of one turn go out together, each still answered; on a closed connection a request fails at once', async () => {
-    {
-      const inbox = ReplyInbox.started(nc);
-      const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => inbox.request('echo', enc.encode(`b${i}`), 2000)));
-      assert.deepEqual(answers.map((m) => dec.decode(m.data)), Array.from({ length: 50 }, (_, i) => `b${i}`));
-      inbox.stop();
-    }
+    const batched = ReplyInbox.started(nc);
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => batched.request('echo', enc.encode(`b${i}`), 2000)));
+    assert.deepEqual(answers.map((m) => dec.decode(m.data)), Array.from({ length: 50 }, (_, i) => `b${i}`));
+    batched.stop();
     const own = await connect({ servers: cluster.urls, user: cluster.user, pass: cluster.password });
     const inbox = ReplyInbox.started(own);
     await own.close();
