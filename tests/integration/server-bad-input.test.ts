@@ -109,7 +109,11 @@ describe('bad input and limits', { timeout: 120_000 }, () => {
     const done = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new Error(`only ${JSON.stringify(frames)}`)); }, 5000);
       ws.on('message', (d: Buffer) => {
-        frames.push(JSON.parse(d.toString()) as Record<string, unknown>);
+        const frame = JSON.parse(d.toString()) as Record<string, unknown>;
+        // The inbox's replay from the user's cursor ends with a `replayed` frame whenever its
+        // history read completes: it answers none of the frames sent, so its place is not fixed.
+        if (frame['type'] === 'replayed') return;
+        frames.push(frame);
         if (frames.length === 4) { clearTimeout(timer); resolve(); }
       });
     });
