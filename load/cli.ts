@@ -11,12 +11,14 @@
  *   --jitter | --no-jitter          the client-side jitter profile (default: on for chaos only)
  *   --workers N                     load worker processes (default: min(2, cores))
  *   --room-namespace NS             rooms are NS:<name> (a namespace configured with publish "members")
+ *   --protocol ws-fleet|centrifugo  what the users speak (default ws-fleet; centrifugo: a peer behind the balancer, bench figure 7)
  *   --label TEXT  --results-dir DIR
  * Target: WSFLEET_PREFIX (default wsfleet), or WSFLEET_BALANCER_URL and WSFLEET_AUTH_SECRET; 127.0.0.1 only.
  * Exit: 0 all thresholds hold; 99 a threshold crossed; 1 a plan step failed or the run broke; 2 bad usage.
  */
 import os from 'node:os';
 import path from 'node:path';
+import { isLoadProtocol, LOAD_PROTOCOLS } from './client.js';
 import { DEFAULT_CHAOS_PLAN, DEFAULT_JITTER, parseChaosPlan } from './chaos.js';
 import { FleetOps } from './fleet.js';
 import { run } from './run.js';
@@ -52,6 +54,7 @@ const VALUE_OPTIONS: Record<string, string> = {
   '--memory-warmup': 'WSFLEET_MEMORY_WARMUP',
   '--workers': 'WSFLEET_WORKERS',
   '--room-namespace': 'WSFLEET_ROOM_NAMESPACE',
+  '--protocol': 'WSFLEET_PROTOCOL',
   '--label': 'WSFLEET_RUN_LABEL',
   '--results-dir': 'WSFLEET_RESULTS_DIR',
 };
@@ -106,14 +109,17 @@ async function main(): Promise<number> {
   if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new ConfigError(`WSFLEET_WORKERS=${JSON.stringify(workersRaw)}: must be a whole number from 1 to 16`);
   const ns = env.WSFLEET_ROOM_NAMESPACE ?? DEFAULT_ROOM_NAMESPACE;
   if (ns !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(ns)) throw new ConfigError(`WSFLEET_ROOM_NAMESPACE=${JSON.stringify(ns)}: 1-64 of [A-Za-z0-9_-]`);
+  const protocol = env.WSFLEET_PROTOCOL ?? 'ws-fleet';
+  if (!isLoadProtocol(protocol)) throw new ConfigError(`WSFLEET_PROTOCOL=${JSON.stringify(protocol)}: one of ${LOAD_PROTOCOLS.join(', ')}`);
+  if (protocol !== 'ws-fleet' && params.scenario !== 'soak' && params.scenario !== 'smoke') throw new ConfigError(`--protocol ${protocol} is for smoke and soak (the other scenarios scale or fault a ws-fleet deployment)`);
   const jitterOn = boolEnv('WSFLEET_JITTER', env.WSFLEET_JITTER, params.scenario === 'chaos');
   const rolling = env.WSFLEET_ROLLING_CMD;
-  const target = await discoverTarget(process.env);
+  const target = await discoverTarget(process.env, protocol === 'centrifugo' ? '/health' : '/healthz');
   const scaleCmd = (env.WSFLEET_SCALE_CMD ?? 'bash scripts/scale.sh').split(' ').filter((s) => s !== '');
   const label = env.WSFLEET_RUN_LABEL ?? '';
   const resultsDir = env.WSFLEET_RESULTS_DIR ?? path.join(repoRoot, 'results', 'load', `${params.scenario}-${stamp()}`);
   const outcome = await run({
-    params, target, ops: new FleetOps(target.prefix, scaleCmd), workers,
+    params, target, protocol, ops: new FleetOps(target.prefix, scaleCmd), workers,
     plan: params.scenario === 'chaos' ? chaosPlan : params.scalePlan,
     jitter: jitterOn ? DEFAULT_JITTER : undefined,
     restore: boolEnv('WSFLEET_RESTORE', env.WSFLEET_RESTORE, true),

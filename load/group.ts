@@ -2,14 +2,15 @@
  * One group of simulated users, as in the k6 scripts (k6/lib/group.js): every message stays inside
  * its group (direct messages to a random other member, room messages to a room of the group), so the
  * group sees both ends of every message and counts losses and duplicates without shared state.
- * Each user is one FleetClient of the client library (load/client.ts) through the balancer.
+ * Each user is one client of load/client.ts through the balancer: FleetClient of the client library,
+ * or, against a Centrifugo peer, load/peers/centrifugo-client.ts.
  *
  * Message data: { r: run id, m: "<sender global index>.<counter>", t: send time, p?: padding }.
  * Counted as the k6 scripts count (docs/k6.md "Users, groups and messages"), plus ack_latency (send →
  * ack), acks_not_stored (an ack with stored:false), replay_time (welcome → replay done) and the
  * jitter profile's deliberate drops (jitter_drops; their down time is not a reconnect time).
  */
-import { createLoadClient, type Ack, type FleetClient } from './client.js';
+import { createLoadClient, type Ack, type LoadClient, type LoadPositions, type LoadProtocol } from './client.js';
 import { connectAt, type Params } from './scenarios.js';
 import type { Counters, JitterProfile, Trends } from './stats.js';
 import { closeKind, tally } from './tallies.js';
@@ -23,7 +24,7 @@ interface User {
   gi: number;
   id: string;
   room: string;
-  client: FleetClient | undefined;
+  client: LoadClient | undefined;
   /** Unsubscribes of the current client's listeners. */
   offs: (() => void)[];
   open: boolean;
@@ -35,7 +36,7 @@ interface User {
   welcomedAt: number | undefined;
   counter: number;
   /** Positions of the user's last client (its resumePositions when it was dropped): the next client resumes from them. */
-  positions: { inbox?: number; rooms: Record<string, number> } | undefined;
+  positions: LoadPositions | undefined;
   firstJoinedAt: number | undefined;
   joined: boolean;
   gaps: [number, number | undefined][];
@@ -59,6 +60,8 @@ interface MessageRecord {
 export interface GroupContext {
   runId: string;
   wsUrl: string;
+  /** What the users speak (load/client.ts): ws-fleet's protocol, or a Centrifugo peer's. */
+  protocol: LoadProtocol;
   token: (user: string) => string;
   params: Params;
   schedule: { t0: number; trafficStart: number; trafficEnd: number; graceEnd: number };
@@ -135,7 +138,7 @@ export class Group {
   private async connect(u: User): Promise<void> {
     if (this.finished) return;
     const c = this.ctx;
-    const client = createLoadClient({
+    const client = createLoadClient(c.protocol, {
       url: c.wsUrl,
       token: () => c.token(u.id),
       connectTimeoutMs: c.params.connectTimeoutMs,
@@ -169,7 +172,7 @@ export class Group {
   }
 
   /** A socket of the current client is gone: before its welcome a connect failure, after it a close by the server or the network. */
-  private onDisconnect(u: User, client: FleetClient, welcomed: boolean, how: string): void {
+  private onDisconnect(u: User, client: LoadClient, welcomed: boolean, how: string): void {
     if (u.client !== client) return;
     const c = this.ctx.counters;
     if (!welcomed) {
@@ -183,7 +186,7 @@ export class Group {
     }
   }
 
-  private onWelcome(u: User, client: FleetClient, server: string | undefined): void {
+  private onWelcome(u: User, client: LoadClient, server: string | undefined): void {
     if (u.client !== client) return;
     const c = this.ctx;
     u.open = true;
@@ -211,7 +214,7 @@ export class Group {
     }
   }
 
-  private onJoined(u: User, client: FleetClient): void {
+  private onJoined(u: User, client: LoadClient): void {
     if (u.client !== client) return;
     const now = Date.now();
     u.joined = true;

@@ -18,11 +18,14 @@ import { Series } from './series.js';
 import { addCounters, Histogram, newTrends, TRENDS, zeroCounters, type JitterProfile, type WorkerMessage, type WorkerTask } from './stats.js';
 import { buildMetrics, checkThresholds, eventCosts, renderText, type MemoryCheck } from './summary.js';
 import { addTallies } from './tallies.js';
+import type { LoadProtocol } from './client.js';
 import type { Target } from './target.js';
 
 export interface RunOptions {
   params: Params;
   target: Target;
+  /** What the simulated users speak (load/client.ts). */
+  protocol: LoadProtocol;
   ops: FleetOps;
   workers: number;
   /** Scale/chaos plan (WSFLEET_CHAOS_PLAN; for soak/scale the scale plan). */
@@ -87,7 +90,7 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
   const series = new Series(schedule.trafficStart);
   const groups = groupCount(p);
   const nWorkers = Math.max(1, Math.min(o.workers, groups));
-  o.log(`${p.scenario}: ${p.users} users, ${p.rate} msg/s for ${p.durationMs / 1000} s against ${o.target.wsUrl} (${o.target.description}, ${replicasBefore} replicas), ${nWorkers} worker(s); results in ${path.relative(process.cwd(), o.resultsDir) || o.resultsDir}`);
+  o.log(`${p.scenario}: ${p.users} users, ${p.rate} msg/s for ${p.durationMs / 1000} s against ${o.target.wsUrl} (${o.target.description}, ${replicasBefore} replicas), ${nWorkers} worker(s)${o.protocol === 'ws-fleet' ? '' : `, speaking ${o.protocol}`}; results in ${path.relative(process.cwd(), o.resultsDir) || o.resultsDir}`);
 
   // ---- workers ----------------------------------------------------------------------------------
   const totals = { counters: zeroCounters(), trends: newTrends(), servers: {} as Record<string, number>, undelivered: {} as Record<string, number>, closes: {} as Record<string, number> };
@@ -95,7 +98,7 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
   const done: Promise<boolean>[] = [];
   for (let w = 0; w < nWorkers; w++) {
     const task: WorkerTask = {
-      runId, wsUrl: o.target.wsUrl, secret: o.target.secret, params: p, schedule,
+      runId, wsUrl: o.target.wsUrl, protocol: o.protocol, secret: o.target.secret, params: p, schedule,
       groups: Array.from({ length: groups }, (_, g) => g).filter((g) => g % nWorkers === w),
       jitter: o.jitter, roomPrefix: o.roomPrefix,
     };
@@ -205,12 +208,12 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
   const costs = eventCosts(series, events);
   const host = `${os.cpus().length} cpu, load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
   const title = `ws-fleet load ${p.scenario}${o.label === '' ? '' : ` (${o.label})`}: run ${runId}, ${((Date.now() - schedule.t0) / 1000).toFixed(0)} s`;
-  const text = renderText({ title, p, target: `${o.target.wsUrl} (${o.target.description})`, workers: nWorkers, trafficStart: schedule.trafficStart, metrics, results, costs, memory, problems, servers: totals.servers, undelivered: totals.undelivered, closes: totals.closes, host });
+  const text = renderText({ title, p, target: `${o.target.wsUrl} (${o.target.description}${o.protocol === 'ws-fleet' ? '' : `, speaking ${o.protocol}`})`, workers: nWorkers, trafficStart: schedule.trafficStart, metrics, results, costs, memory, problems, servers: totals.servers, undelivered: totals.undelivered, closes: totals.closes, host });
   const thresholdsOk = results.every((r) => r.ok);
   const write = (name: string, body: string): void => { fs.writeFileSync(path.join(o.resultsDir, name), body); };
   write('summary.txt', text);
   write('summary.json', `${JSON.stringify({
-    scenario: p.scenario, runId, label: o.label, params: p, plan: o.plan, jitter: o.jitter ?? null, workers: nWorkers, target: o.target.wsUrl,
+    scenario: p.scenario, runId, label: o.label, params: p, plan: o.plan, jitter: o.jitter ?? null, workers: nWorkers, target: o.target.wsUrl, protocol: o.protocol,
     schedule, maxDurationMs: maxDurationMs(p), host, thresholdsOk, ok: thresholdsOk && problems.length === 0,
     thresholds: results.map((r) => ({ label: r.label, metric: r.threshold.metric, stat: r.threshold.stat, op: r.threshold.op, value: r.threshold.value, actual: r.actual ?? null, ok: r.ok, why: r.threshold.why })),
     failedThresholds: results.filter((r) => !r.ok).map((r) => r.label), problems, events: costs, memory: memory ?? null, servers: totals.servers, undeliveredByReason: totals.undelivered, closesByCode: totals.closes, metrics,

@@ -2,6 +2,7 @@
  * The runner's measurements: counters with k6's metric names, a mergeable latency histogram
  * (log buckets, ~1 % resolution) and the per-second records workers send to the runner.
  */
+import type { LoadProtocol } from './client.js';
 import type { Params } from './scenarios.js';
 
 /** Counters every worker keeps; the names are the k6 scripts' metric names (docs/k6.md). */
@@ -126,6 +127,7 @@ export type WorkerMessage =
 export interface WorkerTask {
   runId: string;
   wsUrl: string;
+  protocol: LoadProtocol;
   secret: string;
   params: Params;
   schedule: { t0: number; trafficStart: number; trafficEnd: number; graceEnd: number };

@@ -66,7 +66,8 @@ export function readSecret(prefix: string): string {
   }
 }
 
-export async function discoverTarget(env: NodeJS.ProcessEnv): Promise<Target> {
+/** `healthPath`: what the balancer's frontend answers 200 on (ws-fleet's replicas: /healthz; a Centrifugo peer: /health). */
+export async function discoverTarget(env: NodeJS.ProcessEnv, healthPath = '/healthz'): Promise<Target> {
   const prefix = env.WSFLEET_PREFIX !== undefined && env.WSFLEET_PREFIX !== '' ? env.WSFLEET_PREFIX : DEFAULT_PREFIX;
   if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(prefix)) throw new ConfigError(`WSFLEET_PREFIX=${JSON.stringify(prefix)}: not a deployment prefix`);
   const given = env.WSFLEET_BALANCER_URL;
@@ -75,7 +76,7 @@ export async function discoverTarget(env: NodeJS.ProcessEnv): Promise<Target> {
   const wsUrl = balancerWsUrl(url);
   const secret = env.WSFLEET_AUTH_SECRET !== undefined && env.WSFLEET_AUTH_SECRET !== '' ? env.WSFLEET_AUTH_SECRET : readSecret(prefix);
   if (secret.length < 32) throw new ConfigError(`the AUTH_SECRET of deployment ${prefix} is shorter than 32 characters`);
-  const healthUrl = wsUrl.replace(/^ws/, 'http').replace(/\/ws$/, '/healthz');
+  const healthUrl = wsUrl.replace(/^ws/, 'http').replace(/\/ws$/, healthPath);
   try {
     const res = await fetch(healthUrl, { signal: AbortSignal.timeout(5000) });
     await res.body?.cancel();

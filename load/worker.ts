@@ -29,6 +29,7 @@ async function runTask(task: WorkerTask): Promise<void> {
   const ctx: GroupContext = {
     runId: task.runId,
     wsUrl: task.wsUrl,
+    protocol: task.protocol,
     token,
     params: task.params,
     schedule: task.schedule,

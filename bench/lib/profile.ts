@@ -11,8 +11,12 @@ export interface BenchProfile {
   search: { maxRate: number; steps: number; durationMs: number };
   fanout: { members: number; publishers: number; window: number; durationMs: number; workers: number };
   drain: { clients: number; marked: number; windowsMs: number[] };
-  /** Figure 7: the load runner's soak with the jitter profile, through a local HAProxy in front of the bench fleet. */
-  jitter: { users: number; rate: number; durationMs: number };
+  /**
+   * Figure 7: the load runner's soak with the jitter profile, through a local HAProxy. `ladder`: the client
+   * counts tried in turn on the bench fleet until one misses a target (7a); the first is also 7b's count
+   * (ws-fleet against Centrifugo, a replica of two killed halfway).
+   */
+  jitter: { ladder: number[]; rate: number; durationMs: number };
   socketio: { processes: number };
   centrifugo: { nodes: number };
   /** The small footprint: this many replicas on a 1-node NATS (history R1), against the Socket.IO peer's 2 processes + 1 Redis. */
@@ -31,8 +35,9 @@ export const PROFILES: Record<BenchProfile['name'], BenchProfile> = {
     search: { maxRate: 20_000, steps: 7, durationMs: 3000 },
     fanout: { members: 1000, publishers: 16, window: 64, durationMs: 8000, workers: 2 },
     drain: { clients: 5000, marked: 1000, windowsMs: [5000, 2000] },
-    // 1000 sockets each dropped every ~15 s: ~67 reconnects and resumes a second on top of the traffic.
-    jitter: { users: 1000, rate: 200, durationMs: 60_000 },
+    // 1000 sockets each dropped every ~15 s: ~67 reconnects and resumes a second on top of the traffic;
+    // 10,000: ~670 a second (the issue's ceiling).
+    jitter: { ladder: [1000, 2500, 5000, 10_000], rate: 200, durationMs: 60_000 },
     socketio: { processes: 2 },
     centrifugo: { nodes: 2 },
     small: { replicas: 2 },
@@ -48,7 +53,7 @@ export const PROFILES: Record<BenchProfile['name'], BenchProfile> = {
     fanout: { members: 100, publishers: 4, window: 32, durationMs: 1000, workers: 1 },
     drain: { clients: 100, marked: 20, windowsMs: [1000] },
     // Long enough for each socket's first drop (every ~15 s, none in the run's last seconds).
-    jitter: { users: 40, rate: 20, durationMs: 40_000 },
+    jitter: { ladder: [40], rate: 20, durationMs: 40_000 },
     socketio: { processes: 2 },
     centrifugo: { nodes: 2 },
     small: { replicas: 2 },
