@@ -301,6 +301,20 @@ export class FleetClient {
     if (ack.after !== undefined && this.rooms.has(room) && this.positions.get(room) === undefined) this.positions.set(room, ack.after);
   }
 
+  /**
+   * A replay's end is a position even when it wrote nothing: every seq up to `last` was written before
+   * this frame. Without it a client that has received nothing on the inbox yet reconnects without
+   * `?resume`, and the server starts it at the user's stored cursor: the last seq handed to the kernel
+   * for the dropped socket, which may be past messages that never reached this client (the bench's
+   * jitter run at 2,500 clients lost 9 acknowledged messages that way).
+   */
+  private replayedTo(frame: { room?: string; last: number }): void {
+    const subject = frame.room ?? INBOX;
+    if (!Number.isSafeInteger(frame.last) || frame.last < 0) return;
+    if (subject !== INBOX && !this.rooms.has(subject)) return;
+    this.positions.set(subject, frame.last);
+  }
+
   /** `{ epoch }` once a welcome named one: sent with every position, so a stale one is replayed from the start. */
   private epochField(): { epoch?: string } {
     return this.epoch === undefined ? {} : { epoch: this.epoch };
@@ -389,6 +403,7 @@ export class FleetClient {
         if (!this.pending.onError(frame)) this.events.emit('error', new ServerError(frame.code, frame.message, frame.id, frame.delivered));
         return;
       case 'replayed':
+        this.replayedTo(frame);
         this.replays.onReplayed(frame);
         return;
       case 'refresh':

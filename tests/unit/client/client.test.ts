@@ -221,6 +221,24 @@ describe('client connection', () => {
     assert.equal(s1.ofType('join')[0]?.after, undefined);
   });
 
+  it("a replayed frame's `last` is the position until a message moves it: a client that received nothing resumes after it, not from the stored cursor", async () => {
+    const h = harness();
+    const s0 = await connected(h, { epoch: 'E', limits: {} });
+    // The connect replay from the user's stored cursor found nothing past seq 30.
+    s0.frame({ type: 'replayed', last: 30, more: false, recovered: true });
+    await until('position taken', () => h.client.resumePositions.inbox === 30);
+    // A replayed frame of a room not joined, or with a bad `last`, moves nothing.
+    s0.frame({ type: 'replayed', room: 'never-joined', last: 4, more: false, recovered: true });
+    s0.frame({ type: 'replayed', last: -1, more: false, recovered: true });
+    const s1 = await reconnect(h, s0, 1, 1006, { epoch: 'E', limits: {} });
+    assert.equal(new URL(s1.url).searchParams.get('resume'), '30', 'resumes after what this client read, whatever the server last handed to the dropped socket');
+    assert.deepEqual(h.client.resumePositions, { inbox: 30, rooms: {}, epoch: 'E' });
+    // A lower `last` (a lagging replica's tail) does not move the position back.
+    s1.frame(msg(33));
+    s1.frame({ type: 'replayed', last: 31, more: false, recovered: true });
+    await until('kept', () => h.client.resumePositions.inbox === 33);
+  });
+
   it('resumeFrom positions from an earlier client are used on the first connect and join', async () => {
     const h = harness({ resumeFrom: { inbox: 41, rooms: { lobby: 7 } } });
     const s = await connected(h);
@@ -316,7 +334,8 @@ describe('client connection', () => {
     const join = s1.ofType('join')[0];
     assert.deepEqual({ after: join?.after, epoch: join?.epoch }, { after: 3, epoch: 'E1' });
     s1.frame({ type: 'ack', id: join?.id, room: 'lobby' });
-    assert.deepEqual(h.client.resumePositions, { inbox: 7, rooms: { lobby: 3 }, epoch: 'E1' });
+    // The page ended at 9: every seq up to it was written before the replayed frame.
+    assert.deepEqual(h.client.resumePositions, { inbox: 9, rooms: { lobby: 3 }, epoch: 'E1' });
     await h.client.close();
 
     const later = harness({ resumeFrom: { inbox: 7, epoch: 'E1' } });
