@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import net from 'node:net';
+import { Kvm } from '@nats-io/kv';
 import WebSocket from 'ws';
 import { FleetClient, type FleetMessage, type ReplayReport } from '../../client/src/index.js';
 import { startProcessFleet, type ProcessFleet } from '../support/fleet-processes.js';
@@ -143,4 +145,42 @@ describe('client library against real replicas', { timeout: 120_000 }, () => {
     assert.deepEqual(receiver.messages.map((m) => (m.data as { n: number }).n), Array.from({ length: total }, (_, n) => n));
     assert.ok(receiver.messages.every((m) => m.replayed === true), 'they came in the replay');
   });
+
+  it('a client that got nothing on its inbox resumes after its replay\'s end, not from the stored cursor: a message the dropped socket took but never handed over still arrives', async () => {
+    // A TCP proxy in front of a replica that can stop handing the server's bytes to the client: the message
+    // then reaches the kernel (the server counts it in the stored cursor) but never the client.
+    const r1 = live()[0] ?? assert.fail('a live replica');
+    let swallow = false;
+    const pairs: net.Socket[] = [];
+    const proxy = net.createServer((down) => {
+      const up = net.connect(r1.port, '127.0.0.1');
+      pairs.push(down, up);
+      down.pipe(up);
+      up.on('data', (d: Buffer) => { if (!swallow) down.write(d); });
+      for (const s of [down, up]) s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => { proxy.listen(0, '127.0.0.1', r); });
+    const proxyUrl = `ws://127.0.0.1:${(proxy.address() as net.AddressInfo).port}/ws`;
+    let direct = false;
+    const unread = await probe('c-unread', () => [{ ...r1, wsUrl: direct ? r1.wsUrl : proxyUrl }]);
+    await waitFor('the connect replay ended', () => unread.resumed.length >= 1, 5_000);
+    assert.equal(unread.messages.length, 0);
+    // Nothing is read from now on; the reconnect waits until the cursor is stored.
+    swallow = true;
+    let reconnects = 0;
+    unread.client.on('attempt', () => { reconnects += 1; });
+    const sender = await probe('c-unread-sender', () => [r1]);
+    const ack = await sender.client.send('c-unread', { n: 1 });
+    assert.equal(ack.delivered, 1, `written to the socket on ${r1.id}`);
+    const cursors = await new Kvm(fleet.observer).open('wsf_cursors');
+    await new Promise((r) => setTimeout(r, 200));
+    for (const s of pairs) s.destroy();
+    proxy.close();
+    await waitFor('the stored cursor counts the message', async () => (await cursors.get('c-unread'))?.json<{ seq: number }>().seq === ack.seq, 5_000);
+    direct = true;
+    await waitFor('the message arrives after the reconnect', () => unread.messages.length === 1, 10_000);
+    assert.ok(reconnects >= 1);
+    assert.equal(unread.messages[0]?.seq, ack.seq);
+  });
 });
+
