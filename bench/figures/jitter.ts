@@ -8,8 +8,8 @@
  * (≤ 1 s).
  *
  * 7a, how many clients: the bench fleet's replicas, at each client count of the profile's ladder in
- * turn (up to 10k), until a count misses a target (or sends less than 90 % of the planned messages). The table gives the largest count that held
- * every target, and what the next count missed.
+ * turn (up to 10k), until a count misses a target or sends less than 90 % of the planned messages.
+ * The table gives the largest count that held every target, and what the next count missed.
  *
  * 7b, with a replica killed, against Centrifugo with history: the same soak at the ladder's first
  * count against 2 ws-fleet replicas (on the bench fleet's NATS) and against 2 Centrifugo nodes on
