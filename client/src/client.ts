@@ -118,6 +118,11 @@ export class FleetClient {
   private readonly pending: PendingRequests;
   private readonly replays: ReplayTracker;
   private readonly rooms = new Map<string, RoomWanted>();
+  /**
+   * Rooms whose re-join frame is not written yet on this connection: their publishes wait behind it
+   * (a publish the server reads first is refused `forbidden` in a namespace where members publish).
+   */
+  private readonly rejoinsUnwritten = new Set<string>();
   private readonly policy: BackoffPolicy;
   private readonly Impl: WebSocketConstructorLike;
   private readonly placement: TokenPlacement;
@@ -323,6 +328,7 @@ export class FleetClient {
   private write(frame: ClientFrame): boolean {
     const s = this.socket;
     if (s === undefined || s.readyState !== OPEN || this.currentState !== 'open') return false;
+    if (frame.type === 'publish' && this.rejoinsUnwritten.has(frame.room)) return false;
     if (frame.type === 'join' && frame.after !== undefined) this.replays.begin(frame.room);
     s.send(JSON.stringify(frame));
     return true;
@@ -441,10 +447,12 @@ export class FleetClient {
     this.armIdle();
     if (w.exp !== undefined) this.scheduleRefresh(w.exp);
     this.events.emit('welcome', w);
+    this.rejoinsUnwritten.clear();
     for (const [room, wanted] of this.rooms) {
       if (wanted.joining) continue;
       // Counted as replaying from now on, so a report of another subject does not say "caught up" too early.
       if (reset || this.positions.get(room) !== undefined) this.replays.begin(room, !reset);
+      this.rejoinsUnwritten.add(room);
       void this.rejoin(room, reset);
     }
     this.pending.flush();
@@ -454,11 +462,16 @@ export class FleetClient {
   }
 
   private async rejoin(room: string, reset: boolean): Promise<void> {
+    const socket = this.socket;
     try {
       const frame = await this.joinFrame(room);
       if (reset) frame.after = 0;
-      this.joined(room, await this.pending.add(frame, this.ackTimeoutMs, true));
+      const acked = this.pending.add(frame, this.ackTimeoutMs, true);
+      // The join frame is written (or the socket is gone): the room's publishes follow it.
+      if (this.socket === socket && this.rejoinsUnwritten.delete(room)) this.pending.flush();
+      this.joined(room, await acked);
     } catch (err) {
+      if (this.socket === socket && this.rejoinsUnwritten.delete(room)) this.pending.flush();
       if (err instanceof ClosedError || (err instanceof FleetError && err.code === 'closed')) return;
       if (err instanceof ServerError && (err.code === 'forbidden' || err.code === 'not_member' || err.code === 'too_many_rooms')) this.rooms.delete(room);
       this.events.emit('error', err instanceof FleetError ? err : new FleetError('internal', `re-joining ${room} failed`, { cause: err }));

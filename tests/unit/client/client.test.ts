@@ -371,6 +371,26 @@ describe('client connection', () => {
     assert.equal((await p).seq, 4);
   });
 
+  it("after a reconnect a room's publishes are written behind its re-join, even when the room token comes late (the server would refuse a publish of a non-member)", async () => {
+    const h = harness();
+    const s0 = await connected(h);
+    let tokens = 0;
+    const join = h.client.join('crew', { token: async () => { tokens += 1; await new Promise((r) => setTimeout(r, 20)); return `rt${tokens}`; } });
+    await until('join sent', () => s0.ofType('join').length === 1);
+    s0.frame({ type: 'ack', id: s0.ofType('join')[0]?.id, room: 'crew', after: 3 });
+    await join;
+    const inFlight = h.client.publish('crew', { n: 1 });
+    const direct = h.client.send('bob', { n: 2 });
+    await until('both written', () => s0.ofType('publish').length === 1 && s0.ofType('send').length === 1);
+    const s1 = await reconnect(h, s0, 1);
+    await until('re-joined and resent', () => s1.ofType('join').length === 1 && s1.ofType('publish').length === 1, 2_000);
+    assert.deepEqual(s1.sent.map((f) => f.type), ['send', 'join', 'publish'], 'the direct send goes at once; the publish waits for the join');
+    const later = h.client.publish('crew', { n: 3 });
+    await until('a new publish goes at once', () => s1.ofType('publish').length === 2);
+    for (const f of [s1.ofType('join')[0], ...s1.ofType('publish'), s1.ofType('send')[0]]) s1.frame({ type: 'ack', id: f?.id, room: 'crew', delivered: 1, stored: true, seq: 9 });
+    await Promise.all([inFlight, direct, later]);
+  });
+
   it('gives up with TimeoutError after sendRetries', async () => {
     const h = harness({ ackTimeoutMs: 10, sendRetries: 2 });
     const s = await connected(h);
