@@ -114,7 +114,7 @@ async function jitterSoak(o: SoakOptions, log: (s: string) => void): Promise<Soa
   if (f.acked === 0 || f.drops === 0) missed.push(`not measured: ${f.acked} acked, ${f.drops} sockets dropped (runner exit ${String(r.code)})`);
   // A count the box cannot drive at the planned rate did not hold: its figures are of a lighter load.
   const planned = (o.rate * o.durationMs) / 1000;
-  if (f.sent < SENT_OF_PLANNED_MIN * planned) missed.push(`only ${f.sent} of ${planned} planned messages sent (${((100 * f.sent) / planned).toFixed(0)} %: the load workers share the box's cores with the fleet)`);
+  if (f.sent < SENT_OF_PLANNED_MIN * planned) missed.push(`only ${f.sent} of ${planned} planned messages sent (${((100 * f.sent) / planned).toFixed(0)} %: the load workers fell behind their send schedule)`);
   if (f.downAtEnd > 0) missed.push(`${f.downAtEnd} clients not connected at the end`);
   if (f.lost > 0) missed.push(`${f.lost} acknowledged messages lost`);
   if (f.duplicated > 0) missed.push(`${f.duplicated} duplicates`);
