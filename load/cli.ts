@@ -18,7 +18,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { isLoadProtocol, LOAD_PROTOCOLS } from './client.js';
+import { HEALTH_PATH, isLoadProtocol, LOAD_PROTOCOLS } from './client.js';
 import { DEFAULT_CHAOS_PLAN, DEFAULT_JITTER, parseChaosPlan } from './chaos.js';
 import { FleetOps } from './fleet.js';
 import { run } from './run.js';
@@ -114,7 +114,7 @@ async function main(): Promise<number> {
   if (protocol !== 'ws-fleet' && params.scenario !== 'soak' && params.scenario !== 'smoke') throw new ConfigError(`--protocol ${protocol} is for smoke and soak (the other scenarios scale or fault a ws-fleet deployment)`);
   const jitterOn = boolEnv('WSFLEET_JITTER', env.WSFLEET_JITTER, params.scenario === 'chaos');
   const rolling = env.WSFLEET_ROLLING_CMD;
-  const target = await discoverTarget(process.env, protocol === 'centrifugo' ? '/health' : '/healthz');
+  const target = await discoverTarget(process.env, HEALTH_PATH[protocol]);
   const scaleCmd = (env.WSFLEET_SCALE_CMD ?? 'bash scripts/scale.sh').split(' ').filter((s) => s !== '');
   const label = env.WSFLEET_RUN_LABEL ?? '';
   const resultsDir = env.WSFLEET_RESULTS_DIR ?? path.join(repoRoot, 'results', 'load', `${params.scenario}-${stamp()}`);

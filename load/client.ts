@@ -21,6 +21,9 @@ export const RECONNECT = { initialMs: 100, maxMs: 2000, factor: 2 } as const;
 export const LOAD_PROTOCOLS = ['ws-fleet', 'centrifugo'] as const;
 export type LoadProtocol = (typeof LOAD_PROTOCOLS)[number];
 
+/** What each protocol's balancer frontend answers 200 on (ws-fleet's replicas, Centrifugo's nodes). */
+export const HEALTH_PATH: Record<LoadProtocol, string> = { 'ws-fleet': '/healthz', centrifugo: '/health' };
+
 export function isLoadProtocol(s: string): s is LoadProtocol {
   return (LOAD_PROTOCOLS as readonly string[]).includes(s);
 }

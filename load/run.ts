@@ -90,7 +90,8 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
   const series = new Series(schedule.trafficStart);
   const groups = groupCount(p);
   const nWorkers = Math.max(1, Math.min(o.workers, groups));
-  o.log(`${p.scenario}: ${p.users} users, ${p.rate} msg/s for ${p.durationMs / 1000} s against ${o.target.wsUrl} (${o.target.description}, ${replicasBefore} replicas), ${nWorkers} worker(s)${o.protocol === 'ws-fleet' ? '' : `, speaking ${o.protocol}`}; results in ${path.relative(process.cwd(), o.resultsDir) || o.resultsDir}`);
+  const speaking = o.protocol === 'ws-fleet' ? '' : `, speaking ${o.protocol}`;
+  o.log(`${p.scenario}: ${p.users} users, ${p.rate} msg/s for ${p.durationMs / 1000} s against ${o.target.wsUrl} (${o.target.description}, ${replicasBefore} replicas), ${nWorkers} worker(s)${speaking}; results in ${path.relative(process.cwd(), o.resultsDir) || o.resultsDir}`);
 
   // ---- workers ----------------------------------------------------------------------------------
   const totals = { counters: zeroCounters(), trends: newTrends(), servers: {} as Record<string, number>, undelivered: {} as Record<string, number>, closes: {} as Record<string, number> };
@@ -208,7 +209,7 @@ export async function run(o: RunOptions): Promise<RunOutcome> {
   const costs = eventCosts(series, events);
   const host = `${os.cpus().length} cpu, load average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
   const title = `ws-fleet load ${p.scenario}${o.label === '' ? '' : ` (${o.label})`}: run ${runId}, ${((Date.now() - schedule.t0) / 1000).toFixed(0)} s`;
-  const text = renderText({ title, p, target: `${o.target.wsUrl} (${o.target.description}${o.protocol === 'ws-fleet' ? '' : `, speaking ${o.protocol}`})`, workers: nWorkers, trafficStart: schedule.trafficStart, metrics, results, costs, memory, problems, servers: totals.servers, undelivered: totals.undelivered, closes: totals.closes, host });
+  const text = renderText({ title, p, target: `${o.target.wsUrl} (${o.target.description}${speaking})`, workers: nWorkers, trafficStart: schedule.trafficStart, metrics, results, costs, memory, problems, servers: totals.servers, undelivered: totals.undelivered, closes: totals.closes, host });
   const thresholdsOk = results.every((r) => r.ok);
   const write = (name: string, body: string): void => { fs.writeFileSync(path.join(o.resultsDir, name), body); };
   write('summary.txt', text);

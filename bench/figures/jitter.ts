@@ -123,6 +123,9 @@ async function jitterSoak(o: SoakOptions, log: (s: string) => void): Promise<Soa
   return { ...f, ackedReceivedPct, sentDeliveredPct, held: missed.length === 0, missed };
 }
 
+/** http://127.0.0.1:<port> of a balancer frontend given as a WebSocket URL. */
+const httpBase = (frontend: string | undefined): string => new URL(frontend ?? '').origin.replace(/^ws/, 'http');
+
 const where = (f: SoakFigures): string => `load runner summary ${f.dir.slice(repoRoot.length + 1)}/summary.txt`;
 const pct = (v: number): string => `${v.toFixed(2)} %`;
 const p99 = (f: SoakFigures): string => (f.replayP99 === undefined ? 'n/a' : `${f.replayP99.toFixed(0)} ms (${f.replays} replays)`);
@@ -132,7 +135,7 @@ async function clientLadder(fleet: BenchFleet, p: BenchProfile['jitter'], log: (
   const lb = await startBalancers(1, fleet.replicas.map((r) => ({ name: r.id, port: r.port })), 'jitter', '/readyz');
   const runs: SoakFigures[] = [];
   try {
-    const balancerUrl = (lb.frontends[0] ?? '').replace(/^ws/, 'http').replace(/\/ws$/, '');
+    const balancerUrl = httpBase(lb.frontends[0]);
     for (const users of p.ladder) {
       log(`figure 7a: ${users} clients under the jitter profile, ${p.rate} msg/s for ${p.durationMs / 1000} s through ${balancerUrl} (${fleet.replicas.length} replicas)`);
       const f = await jitterSoak({ balancerUrl, protocol: 'ws-fleet', users, rate: p.rate, durationMs: p.durationMs, label: `ladder-${users}` }, log);
@@ -181,7 +184,7 @@ async function killedReplicaComparison(fleet: BenchFleet, profile: BenchProfile,
     for (let i = 1; i <= nodes; i++) replicas.push(await startBundledReplica({ id: `jk${i}`, nats: fleet.nats }));
     const lb = await startBalancers(1, replicas.map((r) => ({ name: r.id, port: r.port })), 'jitter-kill', '/readyz');
     try {
-      const balancerUrl = (lb.frontends[0] ?? '').replace(/^ws/, 'http').replace(/\/ws$/, '');
+      const balancerUrl = httpBase(lb.frontends[0]);
       log(`figure 7b: ws-fleet, ${users} clients on ${nodes} replicas under jitter; replica jk${nodes} SIGKILLed halfway`);
       fleetRun = await jitterSoak({ ...soak, balancerUrl, protocol: 'ws-fleet', label: 'killed-ws-fleet', halfway: () => { log(`  SIGKILL to replica jk${nodes}`); replicas[nodes - 1]?.proc.signal('SIGKILL'); } }, log);
     } finally {
@@ -204,7 +207,7 @@ async function killedReplicaComparison(fleet: BenchFleet, profile: BenchProfile,
     try {
       const cf = await startCentrifugoPeer(redis, nodes, BENCH_SECRET, 'centrifugo-jitter');
       try {
-        const balancerUrl = cf.balancedUrl.replace(/^ws/, 'http').replace(/\/connection\/websocket$/, '');
+        const balancerUrl = httpBase(cf.balancedUrl);
         log(`figure 7b: Centrifugo, ${users} clients on ${nodes} nodes (Redis engine, history and recovery) under jitter; node ${nodes} SIGKILLed halfway`);
         centrifugoRun = await jitterSoak({ ...soak, balancerUrl, protocol: 'centrifugo', label: 'killed-centrifugo', halfway: () => { log(`  SIGKILL to Centrifugo node ${nodes}`); cf.procs[nodes - 1]?.signal('SIGKILL'); } }, log);
       } finally {

@@ -463,15 +463,16 @@ export class FleetClient {
 
   private async rejoin(room: string, reset: boolean): Promise<void> {
     const socket = this.socket;
+    // Once the join frame is written (or will not be), the room's publishes follow it.
+    const releasePublishes = (): void => { if (this.socket === socket && this.rejoinsUnwritten.delete(room)) this.pending.flush(); };
     try {
       const frame = await this.joinFrame(room);
       if (reset) frame.after = 0;
       const acked = this.pending.add(frame, this.ackTimeoutMs, true);
-      // The join frame is written (or the socket is gone): the room's publishes follow it.
-      if (this.socket === socket && this.rejoinsUnwritten.delete(room)) this.pending.flush();
+      releasePublishes();
       this.joined(room, await acked);
     } catch (err) {
-      if (this.socket === socket && this.rejoinsUnwritten.delete(room)) this.pending.flush();
+      releasePublishes();
       if (err instanceof ClosedError || (err instanceof FleetError && err.code === 'closed')) return;
       if (err instanceof ServerError && (err.code === 'forbidden' || err.code === 'not_member' || err.code === 'too_many_rooms')) this.rooms.delete(room);
       this.events.emit('error', err instanceof FleetError ? err : new FleetError('internal', `re-joining ${room} failed`, { cause: err }));

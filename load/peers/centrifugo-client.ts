@@ -212,7 +212,7 @@ export class CentrifugoLoadClient implements LoadClient {
         } else this.onReply(f);
       }
     });
-    ws.once('error', () => undefined); // the close that follows decides
+    ws.on('error', () => undefined); // the close that follows decides
     ws.once('close', (code: number, reason: Buffer) => {
       clearTimeout(timer);
       if (this.ws !== ws) return;
